@@ -1,0 +1,1 @@
+"""Kubernetes operator for AWS Bedrock AgentCore code interpreter sessions."""

@@ -1,0 +1,1 @@
+"""Dev and test stand-ins: never imported by the production operator."""

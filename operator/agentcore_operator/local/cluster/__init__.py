@@ -1,0 +1,1 @@
+"""Emulated Kubernetes API server, CRD-aware (dev and test only)."""

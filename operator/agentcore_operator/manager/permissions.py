@@ -1,0 +1,62 @@
+"""Every Kubernetes permission the operator uses, in one list.
+
+The Helm chart's RBAC is tested against this list (nothing more, nothing less), and the
+integration tests check that every request the running operator sends to the emulated
+cluster is covered by it. A new API call in the code therefore fails a test until it is
+declared here and granted in the chart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Scope = Literal["watched", "operator-namespace", "cluster"]
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One RBAC rule: verbs on resources of an API group, granted where `scope` says.
+
+    `watched` rules go in a ClusterRole when all namespaces are watched, else in a Role in
+    each watched namespace; `operator-namespace` rules always go in a Role in the operator's
+    own namespace; `cluster` rules always go in a ClusterRole (cluster-scoped objects).
+    """
+
+    api_group: str
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+    scope: Scope
+    why: str
+
+
+PERMISSIONS: tuple[Permission, ...] = (
+    Permission(
+        api_group="agentcore.dev",
+        resources=("codeinterpretersessions",),
+        verbs=("get", "list", "watch", "patch"),
+        scope="watched",
+        why="watch sessions; add and remove the finalizer",
+    ),
+    Permission(
+        api_group="agentcore.dev",
+        resources=("codeinterpretersessions/status",),
+        verbs=("get", "patch"),
+        scope="watched",
+        why="write the observed session state",
+    ),
+    Permission(
+        api_group="",
+        resources=("events",),
+        verbs=("create",),
+        scope="watched",
+        why="tell users what happened (kubectl describe)",
+    ),
+    Permission(
+        api_group="apiextensions.k8s.io",
+        resources=("customresourcedefinitions",),
+        verbs=("get", "list", "watch"),
+        scope="cluster",
+        why="kopf discovers the CRD and notices when it is installed or removed",
+    ),
+)
