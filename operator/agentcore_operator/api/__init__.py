@@ -1,1 +1,1 @@
-"""api."""
+"""API types: the typed mirror of the CRDs in crds/."""

@@ -1,1 +1,1 @@
-"""aws."""
+"""The AWS adapter: the only code that calls boto3."""

@@ -1,1 +1,1 @@
-"""controller."""
+"""The reconciler: the pure session state machine and the wiring that feeds it."""

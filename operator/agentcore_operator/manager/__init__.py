@@ -1,1 +1,1 @@
-"""manager."""
+"""The manager: configuration, process wiring, health and metrics (kubebuilder config/manager)."""

@@ -1,1 +1,1 @@
-"""runtime."""
+"""Generic machinery written once: error classes, backoff, rate limiting, clocks."""

@@ -1,0 +1,260 @@
+"""Typed spec and status of a CodeInterpreterSession, mirroring the CRD schema.
+
+The CRD (crds/) is the contract with users; these types are how the code reads it. They
+re-check what the schema already enforces, because objects can reach us from API servers
+that skipped validation (or from an older CRD), and bad data must become a Failed status,
+never an exception in a handler.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+GROUP = "agentcore.dev"
+VERSION = "v1alpha1"
+PLURAL = "codeinterpretersessions"
+KIND = "CodeInterpreterSession"
+FINALIZER = "agentcore.dev/stop-session"
+BUILTIN_INTERPRETER = "aws.codeinterpreter.v1"
+
+MIN_TIMEOUT_SECONDS = 60
+MAX_TIMEOUT_SECONDS = 28800
+DEFAULT_TIMEOUT_SECONDS = 900
+MAX_SESSION_NAME = 100
+
+_INTERPRETER_ID = r"(aws\.codeinterpreter\.v1|[a-zA-Z][a-zA-Z0-9_]{0,47}-[a-zA-Z0-9]{10})"
+INTERPRETER_ID_RE = re.compile(rf"^{_INTERPRETER_ID}$")
+INTERPRETER_ARN_RE = re.compile(
+    rf"^arn:aws(-[a-z]+)*:bedrock-agentcore:(?P<region>[a-z0-9-]+):([0-9]{{12}}|aws):"
+    rf"code-interpreter(-custom)?/(?P<id>{_INTERPRETER_ID})$"
+)
+REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$")
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    STARTING = "Starting"
+    READY = "Ready"
+    STOPPING = "Stopping"
+    TERMINATED = "Terminated"
+    FAILED = "Failed"
+
+
+class DeletionPolicy(StrEnum):
+    DELETE = "Delete"
+    RETAIN = "Retain"
+
+
+class SpecError(ValueError):
+    """The spec cannot be acted on; the message is shown to the user as is."""
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """The session the user asked for, with defaults applied."""
+
+    code_interpreter_identifier: str
+    session_name: str
+    session_timeout_seconds: int
+    region: str
+    deletion_policy: DeletionPolicy
+
+    @property
+    def interpreter_id(self) -> str:
+        """The bare interpreter id: GetCodeInterpreter does not accept ARNs."""
+        match = INTERPRETER_ARN_RE.match(self.code_interpreter_identifier)
+        return match.group("id") if match else self.code_interpreter_identifier
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.interpreter_id == BUILTIN_INTERPRETER
+
+    @classmethod
+    def from_resource(cls, body: dict[str, Any], *, default_region: str) -> SessionSpec:
+        """Read and check the spec of a resource body; raise SpecError with a user-facing message."""
+        spec = body.get("spec")
+        if not isinstance(spec, dict):
+            raise SpecError("spec is missing or not an object")
+        meta = body.get("metadata") or {}
+
+        identifier = spec.get("codeInterpreterIdentifier", BUILTIN_INTERPRETER)
+        if not isinstance(identifier, str) or not (
+            INTERPRETER_ID_RE.match(identifier) or INTERPRETER_ARN_RE.match(identifier)
+        ):
+            raise SpecError(f"spec.codeInterpreterIdentifier {identifier!r} is not an interpreter id or ARN")
+        arn = INTERPRETER_ARN_RE.match(identifier)
+
+        region = spec.get("region") or (arn.group("region") if arn else default_region)
+        if not isinstance(region, str) or not REGION_RE.match(region):
+            raise SpecError(f"region {region!r} is not an AWS region name (set spec.region or --region)")
+        if arn and arn.group("region") != region:
+            raise SpecError(
+                f"spec.codeInterpreterIdentifier is an ARN in {arn.group('region')}, "
+                f"but the session would run in {region}"
+            )
+
+        timeout = spec.get("sessionTimeoutSeconds", DEFAULT_TIMEOUT_SECONDS)
+        if isinstance(timeout, bool) or not isinstance(timeout, int):
+            raise SpecError(f"spec.sessionTimeoutSeconds {timeout!r} is not an integer")
+        if not MIN_TIMEOUT_SECONDS <= timeout <= MAX_TIMEOUT_SECONDS:
+            raise SpecError(
+                f"spec.sessionTimeoutSeconds {timeout} is outside {MIN_TIMEOUT_SECONDS}..{MAX_TIMEOUT_SECONDS}"
+            )
+
+        name = spec.get("sessionName")
+        if name is None:
+            name = default_session_name(str(meta.get("namespace", "")), str(meta.get("name", "")))
+        if not isinstance(name, str) or not 1 <= len(name) <= MAX_SESSION_NAME:
+            raise SpecError(f"spec.sessionName must be 1..{MAX_SESSION_NAME} characters")
+
+        policy = spec.get("deletionPolicy", DeletionPolicy.DELETE.value)
+        try:
+            deletion_policy = DeletionPolicy(policy)
+        except ValueError:
+            raise SpecError(f"spec.deletionPolicy {policy!r} is not Delete or Retain") from None
+
+        return cls(identifier, name, timeout, region, deletion_policy)
+
+
+def default_session_name(namespace: str, name: str) -> str:
+    return f"{namespace}-{name}"[:MAX_SESSION_NAME] or "session"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A standard Kubernetes condition (metav1.Condition)."""
+
+    type: str
+    status: str
+    reason: str
+    message: str
+    last_transition_time: datetime
+    observed_generation: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.type,
+            "status": self.status,
+            "reason": self.reason,
+            "message": self.message,
+            "lastTransitionTime": format_time(self.last_transition_time),
+        }
+        if self.observed_generation is not None:
+            out["observedGeneration"] = self.observed_generation
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Condition:
+        return cls(
+            type=str(data.get("type", "")),
+            status=str(data.get("status", "Unknown")),
+            reason=str(data.get("reason", "")),
+            message=str(data.get("message", "")),
+            last_transition_time=parse_time(data.get("lastTransitionTime")) or EPOCH,
+            observed_generation=_int_or_none(data.get("observedGeneration")),
+        )
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    """What the operator last recorded about the session (the resource's .status)."""
+
+    phase: Phase | None = None
+    session_id: str | None = None
+    code_interpreter_identifier: str | None = None
+    region: str | None = None
+    session_name: str | None = None
+    session_timeout_seconds: int | None = None
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    observed_generation: int | None = None
+    message: str | None = None
+    conditions: tuple[Condition, ...] = field(default=())
+
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
+    def with_condition(self, new: Condition) -> SessionStatus:
+        """Set a condition, keeping lastTransitionTime when its status did not change."""
+        old = self.condition(new.type)
+        if old is not None and old.status == new.status:
+            new = replace(new, last_transition_time=old.last_transition_time)
+        others = tuple(c for c in self.conditions if c.type != new.type)
+        return replace(self, conditions=(*others, new))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The status as written to the API: unset fields are left out, not nulled."""
+        out: dict[str, Any] = {}
+        if self.phase is not None:
+            out["phase"] = self.phase.value
+        for key, value in (
+            ("sessionId", self.session_id),
+            ("codeInterpreterIdentifier", self.code_interpreter_identifier),
+            ("region", self.region),
+            ("sessionName", self.session_name),
+            ("sessionTimeoutSeconds", self.session_timeout_seconds),
+            ("observedGeneration", self.observed_generation),
+            ("message", self.message),
+        ):
+            if value is not None:
+                out[key] = value
+        if self.created_at is not None:
+            out["createdAt"] = format_time(self.created_at)
+        if self.expires_at is not None:
+            out["expiresAt"] = format_time(self.expires_at)
+        if self.conditions:
+            out["conditions"] = [c.to_dict() for c in self.conditions]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> SessionStatus:
+        data = data or {}
+        try:
+            phase: Phase | None = Phase(data["phase"]) if "phase" in data else None
+        except ValueError:
+            phase = None
+        return cls(
+            phase=phase,
+            session_id=_str_or_none(data.get("sessionId")),
+            code_interpreter_identifier=_str_or_none(data.get("codeInterpreterIdentifier")),
+            region=_str_or_none(data.get("region")),
+            session_name=_str_or_none(data.get("sessionName")),
+            session_timeout_seconds=_int_or_none(data.get("sessionTimeoutSeconds")),
+            created_at=parse_time(data.get("createdAt")),
+            expires_at=parse_time(data.get("expiresAt")),
+            observed_generation=_int_or_none(data.get("observedGeneration")),
+            message=_str_or_none(data.get("message")),
+            conditions=tuple(
+                Condition.from_dict(c) for c in data.get("conditions") or () if isinstance(c, dict)
+            ),
+        )
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with second precision, as Kubernetes writes timestamps."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

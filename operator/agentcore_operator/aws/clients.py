@@ -1,0 +1,66 @@
+"""boto3 clients for both AgentCore planes, one per region, built once and shared.
+
+boto3 clients are thread-safe, sessions are not: clients are created under a lock from
+one botocore session, then used from any worker thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:  # the stubs are a dev dependency; at run time these are plain boto3 clients
+    from mypy_boto3_bedrock_agentcore.client import BedrockAgentCoreClient
+    from mypy_boto3_bedrock_agentcore_control.client import BedrockAgentCoreControlClient
+
+DATA_PLANE = "bedrock-agentcore"
+CONTROL_PLANE = "bedrock-agentcore-control"
+
+
+class ClientFactory:
+    """Caches a client per (service, region); `endpoint_url` points both planes elsewhere."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str | None = None,
+        max_pool_connections: int = 16,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        session: boto3.session.Session | None = None,
+    ) -> None:
+        self._endpoint_url = endpoint_url
+        self._session = session or boto3.session.Session()
+        # Retries are ours (requeue with a visible reason), not botocore's hidden ones.
+        self._config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            max_pool_connections=max_pool_connections,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        client = self._clients.get(key)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(key)
+                if client is None:
+                    client = self._session.client(  # type: ignore[call-overload]
+                        service, region_name=region, endpoint_url=self._endpoint_url, config=self._config
+                    )
+                    self._clients[key] = client
+        return client
+
+    def data(self, region: str) -> BedrockAgentCoreClient:
+        client: BedrockAgentCoreClient = self._client(DATA_PLANE, region)
+        return client
+
+    def control(self, region: str) -> BedrockAgentCoreControlClient:
+        client: BedrockAgentCoreControlClient = self._client(CONTROL_PLANE, region)
+        return client

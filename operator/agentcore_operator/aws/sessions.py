@@ -1,0 +1,219 @@
+"""The code interpreter session resource manager (ACK's ReadOne/Create/Delete, for sessions).
+
+Each method performs one AWS call for one action of the state machine and returns the
+observation; nothing here decides what to do. Every call goes through `_call`, which
+waits for the client-side rate limiter, runs boto3 in a worker thread (never on the event
+loop), classifies any failure and records metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from agentcore_operator.aws.clients import ClientFactory
+from agentcore_operator.aws.errors import classify
+from agentcore_operator.controller.observations import (
+    CallFailed,
+    InterpreterMissing,
+    InterpreterSeen,
+    Observation,
+    SessionMissing,
+    SessionSeen,
+    SessionStarted,
+    SessionStopped,
+)
+from agentcore_operator.controller.state_machine import (
+    AwsAction,
+    CheckInterpreter,
+    ReadSession,
+    StartSession,
+    StopSession,
+)
+from agentcore_operator.manager.metrics import Metrics
+from agentcore_operator.runtime.errors import ApiError, ErrorKind
+from agentcore_operator.runtime.ratelimit import RateLimiter
+
+T = TypeVar("T")
+
+LIST_PAGE_SIZE = 100  # the API's maximum: fewest calls per sweep
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One entry of a ListCodeInterpreterSessions page."""
+
+    session_id: str
+    name: str | None
+    status: str
+    created_at: datetime
+    last_updated_at: datetime | None
+
+    def as_seen(self) -> SessionSeen:
+        return SessionSeen(self.session_id, self.status, self.created_at, self.last_updated_at)
+
+
+class SessionManager:
+    """AgentCore calls for code interpreter sessions, paced, threaded and classified."""
+
+    def __init__(
+        self,
+        clients: ClientFactory,
+        limiter: RateLimiter,
+        metrics: Metrics | None = None,
+        *,
+        interpreter_cache_seconds: float = 10.0,
+        on_call: Callable[[str, ApiError | None], None] | None = None,
+    ) -> None:
+        self._clients = clients
+        self._limiter = limiter
+        self._metrics = metrics
+        self._interpreter_cache_seconds = interpreter_cache_seconds
+        self._interpreters: dict[tuple[str, str], tuple[float, Observation]] = {}
+        self._on_call = on_call
+
+    async def perform(self, action: AwsAction) -> Observation:
+        """Carry out one AWS action of the state machine; failures come back as CallFailed."""
+        try:
+            match action:
+                case CheckInterpreter():
+                    return await self.check_interpreter(action)
+                case StartSession():
+                    return await self.start(action)
+                case ReadSession():
+                    return await self.read(action)
+                case StopSession():
+                    return await self.stop(action)
+        except ApiError as error:
+            return CallFailed(error)
+        raise AssertionError(f"unknown action {action!r}")  # pragma: no cover
+
+    async def check_interpreter(self, action: CheckInterpreter) -> Observation:
+        """GetCodeInterpreter, cached briefly: many sessions on one interpreter need one answer."""
+        key = (action.region, action.interpreter_id)
+        loop_time = asyncio.get_running_loop().time()
+        cached = self._interpreters.get(key)
+        if cached is not None and cached[0] > loop_time:
+            return cached[1]
+        try:
+            control = self._clients.control(action.region)
+            response = await self._call(
+                action.region,
+                "GetCodeInterpreter",
+                lambda: control.get_code_interpreter(codeInterpreterId=action.interpreter_id),
+            )
+            observation: Observation = InterpreterSeen(str(response["status"]), response.get("failureReason"))
+        except ApiError as error:
+            if error.kind is not ErrorKind.NOT_FOUND:
+                raise
+            observation = InterpreterMissing()
+        self._interpreters[key] = (loop_time + self._interpreter_cache_seconds, observation)
+        return observation
+
+    async def start(self, action: StartSession) -> Observation:
+        client = self._clients.data(action.region)
+        response = await self._call(
+            action.region,
+            "StartCodeInterpreterSession",
+            lambda: client.start_code_interpreter_session(
+                codeInterpreterIdentifier=action.interpreter,
+                name=action.name,
+                sessionTimeoutSeconds=action.timeout_seconds,
+                clientToken=action.client_token,
+            ),
+        )
+        return SessionStarted(str(response["sessionId"]), response["createdAt"])
+
+    async def read(self, action: ReadSession) -> Observation:
+        client = self._clients.data(action.region)
+        try:
+            response = await self._call(
+                action.region,
+                "GetCodeInterpreterSession",
+                lambda: client.get_code_interpreter_session(
+                    codeInterpreterIdentifier=action.interpreter, sessionId=action.session_id
+                ),
+            )
+        except ApiError as error:
+            if error.kind is ErrorKind.NOT_FOUND:
+                return SessionMissing(action.session_id)
+            raise
+        return SessionSeen(
+            session_id=str(response["sessionId"]),
+            status=response.get("status"),
+            created_at=response["createdAt"],
+            last_updated_at=None,
+        )
+
+    async def stop(self, action: StopSession) -> Observation:
+        client = self._clients.data(action.region)
+        try:
+            response = await self._call(
+                action.region,
+                "StopCodeInterpreterSession",
+                lambda: client.stop_code_interpreter_session(
+                    codeInterpreterIdentifier=action.interpreter,
+                    sessionId=action.session_id,
+                    clientToken=action.client_token,
+                ),
+            )
+        except ApiError as error:
+            if error.kind is ErrorKind.NOT_FOUND:
+                return SessionMissing(action.session_id)
+            raise
+        return SessionStopped(action.session_id, response.get("lastUpdatedAt"))
+
+    async def list_sessions(
+        self, region: str, interpreter: str, status: str | None = "READY"
+    ) -> list[SessionSummary]:
+        """Every session of one interpreter (optionally of one status), 100 per call. Raises ApiError."""
+        client = self._clients.data(region)
+        summaries: list[SessionSummary] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"codeInterpreterIdentifier": interpreter, "maxResults": LIST_PAGE_SIZE}
+            if status:
+                params["status"] = status
+            if token:
+                params["nextToken"] = token
+            page = await self._call(
+                region,
+                "ListCodeInterpreterSessions",
+                functools.partial(client.list_code_interpreter_sessions, **params),
+            )
+            for item in page.get("items", []):
+                summaries.append(
+                    SessionSummary(
+                        session_id=str(item["sessionId"]),
+                        name=item.get("name"),
+                        status=str(item["status"]),
+                        created_at=item["createdAt"],
+                        last_updated_at=item.get("lastUpdatedAt"),
+                    )
+                )
+            token = page.get("nextToken")
+            if not token:
+                return summaries
+
+    async def _call(self, region: str, operation: str, call: Callable[[], T]) -> T:
+        waited = await self._limiter.acquire(region, operation)
+        if self._metrics is not None:
+            self._metrics.rate_limiter_wait.labels(operation).observe(waited)
+        started = time.monotonic()
+        error: ApiError | None = None
+        try:
+            return await asyncio.to_thread(call)
+        except Exception as exc:
+            error = classify(exc, operation)
+            raise error from exc
+        finally:
+            if self._metrics is not None:
+                self._metrics.api_latency.labels(operation).observe(time.monotonic() - started)
+                self._metrics.api_calls.labels(operation, error.code if error else "Success").inc()
+            if self._on_call is not None:
+                self._on_call(operation, error)

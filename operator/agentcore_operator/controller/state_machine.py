@@ -1,0 +1,527 @@
+"""The session state machine: one pure function from (resource, status, observation) to a decision.
+
+`decide()` does no I/O and reads no clock: the wiring (controller/reconciler.py) calls it,
+performs the one action it returns, and feeds the outcome back in as the next observation,
+until the decision is to wait. Every row below is a unit test in tests/unit/.
+
+Not deleting (metadata.deletionTimestamp unset):
+
+| phase now            | observation this pass              | action              | next phase / Ready reason        |
+|----------------------|------------------------------------|---------------------|----------------------------------|
+| (no session yet)     | spec invalid                       | -                   | Failed / InvalidSpec             |
+| not terminal         | - (finalizer missing)              | AddFinalizer        | unchanged                        |
+| none, Pending        | - (custom interpreter)             | CheckInterpreter    | Pending / CheckingInterpreter    |
+| none, Pending        | - (built-in interpreter)           | Start *             | Starting / Starting              |
+| Pending              | InterpreterSeen READY              | Start *             | Starting / Starting              |
+| Pending              | InterpreterSeen CREATING or other  | wait 10 s           | Pending / InterpreterNotReady    |
+| Pending              | InterpreterSeen CREATE_FAILED...   | -                   | Failed / InterpreterFailed       |
+| Pending              | InterpreterMissing                 | -                   | Failed / InterpreterNotFound     |
+| Starting, no id      | - (resume after a crash)           | Start * (same token)| Starting                         |
+| Starting             | SessionStarted                     | Read                | Starting (id recorded) [Started] |
+| Starting             | - / SessionSeen without status     | Read / wait 2 s     | Starting                         |
+| Starting, Ready      | SessionSeen READY                  | wait until expiry   | Ready / SessionReady [Ready]     |
+| Ready                | - before expiresAt                 | wait until expiry   | Ready                            |
+| Ready                | - at expiresAt, SessionUnconfirmed | Read                | Ready                            |
+| any live             | SessionSeen TERMINATED, Missing    | -                   | Terminated / SessionExpired      |
+|                      |                                    |                     |   or SessionStopped [Expired or  |
+|                      |                                    |                     |   StoppedOutOfBand]              |
+| Terminated           | anything                           | - (never restarted) | Terminated                       |
+| Failed (terminal)    | anything                           | -                   | Failed                           |
+| Failed (retryable)   | - (backoff elapsed)                | as if Pending/Ready | (retry)                          |
+| any                  | CallFailed Throttled, 5xx, Conflict| wait, backoff       | phase kept / Throttled ...       |
+| any                  | CallFailed QuotaExceeded           | wait >= 30 s        | Pending / QuotaExceeded          |
+| any but Ready        | CallFailed AccessDenied            | wait >= 60 s        | Failed / AccessDenied (retried)  |
+| any                  | CallFailed Invalid, NotFound start | -                   | Failed / InvalidRequest ...      |
+
+Deleting (finalizer held):
+
+| situation                                   | action                     | next phase / reason          |
+|---------------------------------------------|----------------------------|------------------------------|
+| deletionPolicy Retain                       | RemoveFinalizer [Retained] | unchanged                    |
+| no session id, not Starting                 | RemoveFinalizer            | unchanged                    |
+| Starting without id (start may have run)    | Start * (same token)       | then Stop                    |
+| Terminated                                  | RemoveFinalizer            | unchanged                    |
+| session live                                | Stop *                     | Stopping / Stopping          |
+| SessionStopped, Missing, Seen TERMINATED    | RemoveFinalizer [Stopped]  | Terminated / Stopped         |
+| Stop throttled, 5xx                         | wait, backoff              | Stopping / Throttled ...     |
+| Stop denied or invalid                      | wait >= 30 s [StopFailed]  | Stopping / StopFailed: how   |
+|                                             |                            | to let go (deletionPolicy)   |
+
+`*` marks mutating calls: the wiring persists the status before sending them, so a crash
+after the call leaves a record that a call may have happened (the phase Starting with no
+id), and the deterministic clientToken makes the retried Start return the same session.
+`[X]` is the Kubernetes event posted on that transition.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from agentcore_operator.api.v1alpha1 import (
+    Condition,
+    DeletionPolicy,
+    Phase,
+    SessionSpec,
+    SessionStatus,
+)
+from agentcore_operator.api.v1alpha1.types import format_time
+from agentcore_operator.controller.observations import (
+    INTERPRETER_CREATING,
+    INTERPRETER_READY,
+    SESSION_READY,
+    SESSION_TERMINATED,
+    CallFailed,
+    InterpreterMissing,
+    InterpreterSeen,
+    Observation,
+    SessionMissing,
+    SessionSeen,
+    SessionStarted,
+    SessionStopped,
+    SessionUnconfirmed,
+)
+from agentcore_operator.runtime.errors import ApiError, ErrorKind
+
+READY = "Ready"
+
+# Ready-condition reasons after which nothing will change without the user acting.
+TERMINAL_REASONS = frozenset(
+    {"InvalidSpec", "InterpreterFailed", "InterpreterNotFound", ErrorKind.INVALID.value}
+)
+INTERPRETER_FAILED_STATES = frozenset({"CREATE_FAILED", "DELETING", "DELETED", "DELETE_FAILED"})
+CLIENT_TOKEN_MIN = 33
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Waits the state machine asks for; tests and benchmarks shorten them."""
+
+    start_poll_seconds: float = 2.0
+    interpreter_poll_seconds: float = 10.0
+    quota_retry_seconds: float = 30.0
+    access_denied_retry_seconds: float = 60.0
+    stop_failure_retry_seconds: float = 30.0
+    expiry_slack_seconds: float = 1.0
+
+
+DEFAULT_TIMING = Timing()
+
+
+@dataclass(frozen=True)
+class ResourceView:
+    """The parts of a CodeInterpreterSession resource the decision depends on."""
+
+    uid: str
+    namespace: str
+    name: str
+    generation: int
+    spec: SessionSpec | None
+    spec_error: str | None = None
+    deleting: bool = False
+    has_finalizer: bool = True
+
+
+# Actions: the one thing to do next. The AWS ones carry every parameter of the call.
+@dataclass(frozen=True)
+class CheckInterpreter:
+    region: str
+    interpreter_id: str
+
+
+@dataclass(frozen=True)
+class StartSession:
+    region: str
+    interpreter: str
+    name: str
+    timeout_seconds: int
+    client_token: str
+
+
+@dataclass(frozen=True)
+class ReadSession:
+    region: str
+    interpreter: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class StopSession:
+    region: str
+    interpreter: str
+    session_id: str
+    client_token: str
+
+
+@dataclass(frozen=True)
+class AddFinalizer:
+    pass
+
+
+@dataclass(frozen=True)
+class RemoveFinalizer:
+    pass
+
+
+Action = CheckInterpreter | StartSession | ReadSession | StopSession | AddFinalizer | RemoveFinalizer
+AwsAction = CheckInterpreter | StartSession | ReadSession | StopSession
+MUTATING_ACTIONS = (StartSession, StopSession)
+
+
+@dataclass(frozen=True)
+class EventNote:
+    """A Kubernetes event to post about the resource."""
+
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do next and the status that results.
+
+    `requeue_after` asks to be called again after that many seconds; with `backoff` the
+    wiring stretches it by the key's consecutive failures. No requeue means: wait for a
+    watch event or a sweep.
+    """
+
+    action: Action | None
+    status: SessionStatus
+    requeue_after: float | None = None
+    backoff: bool = False
+    events: tuple[EventNote, ...] = ()
+
+
+def client_token(uid: str, purpose: str) -> str:
+    """A deterministic idempotency token for a call about one resource.
+
+    The same resource always sends the same token, so a Start retried after a crash
+    (before its result was recorded) is recognised by AgentCore and creates nothing new.
+    """
+    base = re.sub(r"[^a-zA-Z0-9]+", "-", uid).strip("-") or "resource"
+    token = f"{purpose}-{base}"
+    if len(token) < CLIENT_TOKEN_MIN:
+        token = f"{token}-{'0' * (CLIENT_TOKEN_MIN - len(token) - 1)}"
+    return token[:256]
+
+
+def decide(
+    resource: ResourceView,
+    status: SessionStatus,
+    observation: Observation | None,
+    now: datetime,
+    timing: Timing = DEFAULT_TIMING,
+) -> Decision:
+    """The next action and the new status for one resource. Pure: see the module table."""
+    status = replace(status, observed_generation=resource.generation)
+    if resource.deleting:
+        return _deleting(resource, status, observation, now, timing)
+    if status.phase is Phase.TERMINATED or _terminally_failed(status):
+        return Decision(None, status)
+    if resource.spec is None and status.session_id is None:
+        message = resource.spec_error or "the spec cannot be read"
+        return _note(_set(status, Phase.FAILED, "InvalidSpec", message, now), "Warning")
+    if not resource.has_finalizer:
+        return Decision(AddFinalizer(), status)
+
+    match observation:
+        case CallFailed(error=error):
+            return _on_error(status, error, now, timing)
+        case InterpreterSeen(status=state) if state == INTERPRETER_READY:
+            return _start(resource, status, now)
+        case InterpreterSeen(status=state, failure_reason=why) if state in INTERPRETER_FAILED_STATES:
+            spec = _spec(resource)
+            message = f"code interpreter {spec.interpreter_id} is {state}" + (f": {why}" if why else "")
+            return _note(_set(status, Phase.FAILED, "InterpreterFailed", message, now), "Warning")
+        case InterpreterSeen(status=state):
+            spec = _spec(resource)
+            verb = "still being created" if state == INTERPRETER_CREATING else f"in state {state}"
+            message = f"waiting for code interpreter {spec.interpreter_id}: it is {verb}"
+            new = _set(status, Phase.PENDING, "InterpreterNotReady", message, now)
+            return Decision(None, new, requeue_after=timing.interpreter_poll_seconds)
+        case InterpreterMissing():
+            message = f"code interpreter {_spec(resource).interpreter_id} does not exist"
+            return _note(_set(status, Phase.FAILED, "InterpreterNotFound", message, now), "Warning")
+        case SessionStarted():
+            return _started(status, observation, now)
+        case SessionSeen():
+            return _seen(status, observation, now, timing)
+        case SessionMissing():
+            return _gone(status, None, now)
+        case SessionStopped(last_updated_at=when):
+            return _gone(status, when, now)
+        case SessionUnconfirmed():
+            return Decision(_read(status), status)
+        case None:
+            return _next_step(resource, status, now, timing)
+    raise AssertionError(f"unhandled observation {observation!r}")  # pragma: no cover
+
+
+def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, timing: Timing) -> Decision:
+    """No fresh observation: work out what to ask AgentCore from what was recorded."""
+    if status.session_id is None:
+        spec = _spec(resource)
+        if status.phase is Phase.STARTING or spec.is_builtin:
+            return _start(resource, status, now)
+        new = _set(
+            status,
+            Phase.PENDING,
+            "CheckingInterpreter",
+            f"checking code interpreter {spec.interpreter_id}",
+            now,
+        )
+        return Decision(CheckInterpreter(spec.region, spec.interpreter_id), new)
+    if status.phase is Phase.READY and status.expires_at is not None and now < status.expires_at:
+        wait = (status.expires_at - now).total_seconds() + timing.expiry_slack_seconds
+        return Decision(None, status, requeue_after=wait)
+    return Decision(_read(status), status)
+
+
+def _start(resource: ResourceView, status: SessionStatus, now: datetime) -> Decision:
+    spec = _spec(resource)
+    new = replace(
+        _set(
+            status,
+            Phase.STARTING,
+            "Starting",
+            f"starting a session on {spec.code_interpreter_identifier}",
+            now,
+        ),
+        code_interpreter_identifier=spec.code_interpreter_identifier,
+        region=spec.region,
+        session_name=spec.session_name,
+        session_timeout_seconds=spec.session_timeout_seconds,
+    )
+    action = StartSession(
+        region=spec.region,
+        interpreter=spec.code_interpreter_identifier,
+        name=spec.session_name,
+        timeout_seconds=spec.session_timeout_seconds,
+        client_token=client_token(resource.uid, "start"),
+    )
+    return Decision(action, new)
+
+
+def _started(status: SessionStatus, seen: SessionStarted, now: datetime) -> Decision:
+    timeout = status.session_timeout_seconds or 0
+    is_new = status.session_id != seen.session_id
+    new = replace(
+        status,
+        session_id=seen.session_id,
+        created_at=seen.created_at,
+        expires_at=seen.created_at + timedelta(seconds=timeout),
+    )
+    message = f"session {seen.session_id} started, waiting for it to be ready"
+    new = _set(new, Phase.STARTING, "Starting", message, now)
+    events = (EventNote("Normal", "Started", f"Started session {seen.session_id}"),) if is_new else ()
+    return Decision(_read(new), new, events=events)
+
+
+def _seen(status: SessionStatus, seen: SessionSeen, now: datetime, timing: Timing) -> Decision:
+    if seen.status == SESSION_TERMINATED:
+        return _gone(status, seen.last_updated_at, now)
+    if seen.status != SESSION_READY:
+        # Still starting (no status yet), or a status this operator does not know.
+        state = "no status yet" if seen.status is None else f"unknown status {seen.status}"
+        if status.phase is Phase.READY:
+            return Decision(None, status, requeue_after=timing.start_poll_seconds)
+        new = _set(status, Phase.STARTING, "Starting", f"session {seen.session_id} has {state}", now)
+        return Decision(None, new, requeue_after=timing.start_poll_seconds)
+    timeout = status.session_timeout_seconds or 0
+    expires_at = seen.created_at + timedelta(seconds=timeout)
+    new = replace(status, session_id=seen.session_id, created_at=seen.created_at, expires_at=expires_at)
+    message = f"session {seen.session_id} is ready until {format_time(expires_at)}"
+    new = _set(new, Phase.READY, "SessionReady", message, now, ready=True)
+    events = _transition_events(
+        status, new, EventNote("Normal", "Ready", f"Session {seen.session_id} is ready")
+    )
+    wait = max(0.0, (expires_at - now).total_seconds()) + timing.expiry_slack_seconds
+    return Decision(None, new, requeue_after=wait, events=events)
+
+
+def _gone(status: SessionStatus, last_updated_at: datetime | None, now: datetime) -> Decision:
+    """The session ended outside our deletion path: it expired, or someone stopped it."""
+    moment = last_updated_at or now
+    expired = status.expires_at is not None and moment >= status.expires_at - timedelta(seconds=1)
+    session = status.session_id
+    if expired:
+        reason, event = (
+            "SessionExpired",
+            EventNote("Normal", "Expired", f"Session {session} reached its timeout"),
+        )
+        message = f"session {session} expired at {format_time(status.expires_at or moment)}"
+    else:
+        reason = "SessionStopped"
+        event = EventNote(
+            "Warning", "StoppedOutOfBand", f"Session {session} was stopped outside this resource"
+        )
+        message = f"session {session} was stopped outside Kubernetes; it will not be restarted"
+    new = _set(status, Phase.TERMINATED, reason, message, now)
+    return Decision(None, new, events=_transition_events(status, new, event))
+
+
+def _on_error(status: SessionStatus, error: ApiError, now: datetime, timing: Timing) -> Decision:
+    kind = error.kind
+    detail = f"{error.operation} failed: {error.code}: {error.message}"
+    if kind is ErrorKind.INVALID or (kind is ErrorKind.NOT_FOUND and status.session_id is None):
+        reason = "InterpreterNotFound" if kind is ErrorKind.NOT_FOUND else kind.value
+        return _note(_set(status, Phase.FAILED, reason, detail, now), "Warning")
+    if kind is ErrorKind.QUOTA_EXCEEDED and status.session_id is None:
+        new = _set(status, Phase.PENDING, kind.value, f"{detail}; will start when capacity frees up", now)
+        return Decision(None, new, requeue_after=timing.quota_retry_seconds, backoff=True)
+    if status.phase is Phase.READY:
+        # The session is still usable: a failed expiry check is not news for the user.
+        return Decision(None, status, backoff=True)
+    if kind is ErrorKind.ACCESS_DENIED:
+        new = _set(status, Phase.FAILED, kind.value, f"{detail}; retrying", now)
+        return Decision(
+            None,
+            new,
+            requeue_after=timing.access_denied_retry_seconds,
+            backoff=True,
+            events=_warn(status, new),
+        )
+    phase = status.phase if status.phase in (Phase.PENDING, Phase.STARTING) else Phase.PENDING
+    if status.session_id is not None:
+        phase = Phase.STARTING
+    new = _set(status, phase, kind.value, f"{detail}; retrying", now)
+    return Decision(None, new, backoff=True)
+
+
+def _deleting(
+    resource: ResourceView,
+    status: SessionStatus,
+    observation: Observation | None,
+    now: datetime,
+    timing: Timing,
+) -> Decision:
+    if not resource.has_finalizer:
+        return Decision(None, status)
+    session = status.session_id
+    match observation:
+        case SessionStopped() | SessionMissing():
+            return _stopped(status, now)
+        case SessionSeen(status=state) if state == SESSION_TERMINATED:
+            return _stopped(status, now)
+        case SessionStarted():
+            return _stop(resource, replace(status, session_id=observation.session_id), now)
+        case CallFailed(error=error) if session is None:
+            # The Start that was to reveal a possibly started session failed.
+            if not error.retryable:
+                return Decision(RemoveFinalizer(), status)
+            return Decision(
+                None, _set(status, Phase.STOPPING, error.kind.value, str(error), now), backoff=True
+            )
+        case CallFailed(error=error):
+            return _stop_failed(status, error, now, timing)
+
+    policy = resource.spec.deletion_policy if resource.spec else DeletionPolicy.DELETE
+    if policy is DeletionPolicy.RETAIN:
+        live = session is not None and status.phase not in (Phase.TERMINATED, Phase.FAILED)
+        note = EventNote("Normal", "Retained", f"Left session {session} running (deletionPolicy Retain)")
+        return Decision(RemoveFinalizer(), status, events=(note,) if live else ())
+    if session is None:
+        if status.phase is Phase.STARTING and resource.spec is not None:
+            # A Start may have gone through before the crash that lost its answer: ask again
+            # with the same token to learn the id, then stop it.
+            return _start(resource, status, now)
+        return Decision(RemoveFinalizer(), status)
+    if status.phase is Phase.TERMINATED:
+        return Decision(RemoveFinalizer(), status)
+    return _stop(resource, status, now)
+
+
+def _stopped(status: SessionStatus, now: datetime) -> Decision:
+    session = status.session_id
+    new = _set(status, Phase.TERMINATED, "Stopped", f"session {session} stopped", now)
+    return Decision(
+        RemoveFinalizer(), new, events=(EventNote("Normal", "Stopped", f"Stopped session {session}"),)
+    )
+
+
+def _stop(resource: ResourceView, status: SessionStatus, now: datetime) -> Decision:
+    session = status.session_id or ""
+    new = _set(status, Phase.STOPPING, "Stopping", f"stopping session {session}", now)
+    action = StopSession(
+        region=status.region or _spec(resource).region,
+        interpreter=status.code_interpreter_identifier or _spec(resource).code_interpreter_identifier,
+        session_id=session,
+        client_token=client_token(resource.uid, "stop"),
+    )
+    return Decision(action, new)
+
+
+def _stop_failed(status: SessionStatus, error: ApiError, now: datetime, timing: Timing) -> Decision:
+    detail = f"StopCodeInterpreterSession failed: {error.code}: {error.message}"
+    if error.kind in (ErrorKind.THROTTLED, ErrorKind.UNAVAILABLE, ErrorKind.UNKNOWN, ErrorKind.CONFLICT):
+        new = _set(status, Phase.STOPPING, error.kind.value, f"{detail}; retrying", now)
+        return Decision(None, new, backoff=True)
+    message = (
+        f"{detail}. The resource is kept until the session is stopped; to let go of it and leave "
+        f"the session running until it expires, set spec.deletionPolicy to Retain"
+    )
+    new = _set(status, Phase.STOPPING, "StopFailed", message, now)
+    return Decision(
+        None,
+        new,
+        requeue_after=timing.stop_failure_retry_seconds,
+        backoff=True,
+        events=_transition_events(status, new, EventNote("Warning", "StopFailed", message)),
+    )
+
+
+def _read(status: SessionStatus) -> ReadSession:
+    return ReadSession(
+        region=status.region or "",
+        interpreter=status.code_interpreter_identifier or "",
+        session_id=status.session_id or "",
+    )
+
+
+def _spec(resource: ResourceView) -> SessionSpec:
+    if resource.spec is None:  # guarded by decide(): only reached with a readable spec
+        raise AssertionError("spec required")
+    return resource.spec
+
+
+def _set(
+    status: SessionStatus, phase: Phase, reason: str, message: str, now: datetime, *, ready: bool = False
+) -> SessionStatus:
+    """The status with a phase, message and Ready condition (its time kept if its status holds)."""
+    condition = Condition(
+        type=READY,
+        status="True" if ready else "False",
+        reason=reason,
+        message=message,
+        last_transition_time=now,
+        observed_generation=status.observed_generation,
+    )
+    return replace(status, phase=phase, message=message).with_condition(condition)
+
+
+def _terminally_failed(status: SessionStatus) -> bool:
+    condition = status.condition(READY)
+    return status.phase is Phase.FAILED and condition is not None and condition.reason in TERMINAL_REASONS
+
+
+def _ready_reason(status: SessionStatus) -> str | None:
+    condition = status.condition(READY)
+    return condition.reason if condition else None
+
+
+def _transition_events(old: SessionStatus, new: SessionStatus, event: EventNote) -> tuple[EventNote, ...]:
+    """Post an event only when the reason changes, so retries do not flood `kubectl describe`."""
+    return (event,) if _ready_reason(old) != _ready_reason(new) else ()
+
+
+def _warn(old: SessionStatus, new: SessionStatus) -> tuple[EventNote, ...]:
+    reason = _ready_reason(new) or "Error"
+    return _transition_events(old, new, EventNote("Warning", reason, new.message or reason))
+
+
+def _note(new: SessionStatus, type_: str) -> Decision:
+    """A final decision with one event describing it (posted once per reason change by the wiring)."""
+    reason = _ready_reason(new) or "Unknown"
+    return Decision(None, new, events=(EventNote(type_, reason, new.message or reason),))

@@ -1,0 +1,128 @@
+"""The operator's view of CodeInterpreterSession resources, fed by the watch.
+
+Keeps the newest body of every resource, tells which watch events need a reconcile
+(our own status writes do not: acting on them would repeat AWS calls), and indexes live
+sessions by (region, interpreter) so a sweep knows what to look for without scanning.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from agentcore_operator.api.v1alpha1 import Phase
+from agentcore_operator.api.v1alpha1.types import INTERPRETER_ARN_RE
+
+Key = tuple[str, str]  # (namespace, name)
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """What the sweeper needs of one resource with a session."""
+
+    key: Key
+    region: str
+    interpreter: str  # the bare id: an ARN and its id are one interpreter, swept once
+    session_id: str
+    phase: Phase
+
+
+def key_of(body: dict[str, Any]) -> Key:
+    meta = body.get("metadata") or {}
+    return str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+
+def _resource_version(body: dict[str, Any]) -> int | None:
+    value = (body.get("metadata") or {}).get("resourceVersion")
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def _trigger(body: dict[str, Any]) -> tuple[Any, ...]:
+    """The parts of a resource whose change calls for a reconcile."""
+    meta = body.get("metadata") or {}
+    return (
+        meta.get("uid"),
+        meta.get("generation"),
+        meta.get("deletionTimestamp"),
+        tuple(meta.get("finalizers") or ()),
+        repr(body.get("spec")),
+    )
+
+
+class Store:
+    def __init__(self) -> None:
+        self._bodies: dict[Key, dict[str, Any]] = {}
+        self._tracked: dict[Key, Tracked] = {}
+        self._by_target: dict[tuple[str, str], set[Key]] = defaultdict(set)
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    def get(self, key: Key) -> dict[str, Any] | None:
+        return self._bodies.get(key)
+
+    def keys(self) -> list[Key]:
+        return list(self._bodies)
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return list(self._bodies.values())
+
+    def put(self, body: dict[str, Any]) -> bool:
+        """Record a body; return whether it changed what the reconciler acts on.
+
+        Bodies older than the one held (a watch event that lost a race with the answer
+        to our own write) are ignored.
+        """
+        key = key_of(body)
+        old = self._bodies.get(key)
+        if old is not None:
+            old_rv, new_rv = _resource_version(old), _resource_version(body)
+            if old_rv is not None and new_rv is not None and new_rv < old_rv:
+                return False
+        self._bodies[key] = body
+        self._index(key, body)
+        return old is None or _trigger(old) != _trigger(body)
+
+    def remove(self, key: Key) -> None:
+        self._bodies.pop(key, None)
+        self._untrack(key)
+
+    def tracked(self) -> dict[tuple[str, str], list[Tracked]]:
+        """Resources with a session, grouped by (region, interpreter)."""
+        return {
+            target: [self._tracked[k] for k in keys if k in self._tracked]
+            for target, keys in self._by_target.items()
+            if keys
+        }
+
+    def _index(self, key: Key, body: dict[str, Any]) -> None:
+        status = body.get("status") or {}
+        session_id, region, interpreter = (
+            status.get("sessionId"),
+            status.get("region"),
+            status.get("codeInterpreterIdentifier"),
+        )
+        try:
+            phase = Phase(str(status.get("phase")))
+        except ValueError:
+            phase = None
+        if not (session_id and region and interpreter and phase):
+            self._untrack(key)
+            return
+        arn = INTERPRETER_ARN_RE.match(str(interpreter))
+        bare = arn.group("id") if arn else str(interpreter)
+        tracked = Tracked(key, str(region), bare, str(session_id), phase)
+        old = self._tracked.get(key)
+        if old is not None and (old.region, old.interpreter) != (tracked.region, tracked.interpreter):
+            self._by_target[(old.region, old.interpreter)].discard(key)
+        self._tracked[key] = tracked
+        self._by_target[(tracked.region, tracked.interpreter)].add(key)
+
+    def _untrack(self, key: Key) -> None:
+        old = self._tracked.pop(key, None)
+        if old is not None:
+            self._by_target[(old.region, old.interpreter)].discard(key)

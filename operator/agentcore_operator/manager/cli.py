@@ -1,0 +1,35 @@
+"""`agentcore-operator run`: parse, check, then hand over to the operator until signalled."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from agentcore_operator.manager.logs import configure_logging
+from agentcore_operator.manager.settings import ConfigError, parse_settings
+
+
+def main(*, prog: str, argv: list[str]) -> int:
+    if any(arg in ("-h", "--help") for arg in argv):
+        from agentcore_operator.manager.settings import build_parser
+
+        build_parser(prog).print_help()
+        return 0
+    try:
+        settings = parse_settings(argv, prog=prog)
+    except ConfigError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+
+    from kubernetes.config.config_exception import ConfigException
+
+    from agentcore_operator.manager.operator import Operator
+
+    try:
+        operator = Operator(settings)
+    except (ConfigException, OSError) as exc:
+        print(f"{prog}: cannot load Kubernetes credentials: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(operator.run())
+    return 0

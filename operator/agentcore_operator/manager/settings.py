@@ -1,0 +1,207 @@
+"""Operator configuration from flags and environment, checked up front.
+
+Anything wrong here stops the process at once with one line naming the flag or variable
+and what is wrong: a crash loop with a traceback helps nobody.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+from agentcore_operator.api.v1alpha1.types import REGION_RE
+from agentcore_operator.controller.state_machine import Timing
+from agentcore_operator.runtime.ratelimit import DEFAULT_TPS
+
+OPERATIONS = (
+    "StartCodeInterpreterSession",
+    "GetCodeInterpreterSession",
+    "ListCodeInterpreterSessions",
+    "StopCodeInterpreterSession",
+    "GetCodeInterpreter",
+)
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is unusable; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    namespaces: tuple[str, ...] = ()  # empty: every namespace
+    endpoint_url: str | None = None
+    kubeconfig: str | None = None
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080  # 0 picks a free port (tests); -1 serves nothing
+    log_format: str = "text"
+    log_level: str = "info"
+    tps: Mapping[str, float] = field(default_factory=dict)
+    default_tps: float = DEFAULT_TPS
+    max_workers: int = 16
+    reconcile_workers: int = 64
+    sweep_interval: float = 60.0
+    timing: Timing = field(default_factory=Timing)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message)
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=prog, description="Reconcile CodeInterpreterSession resources against AWS Bedrock AgentCore."
+    )
+    parser.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        dest="namespaces",
+        metavar="NS",
+        help="watch this namespace (repeat for several; default: all) [AGENTCORE_WATCH_NAMESPACES]",
+    )
+    parser.add_argument(
+        "--all-namespaces", "-A", action="store_true", help="watch every namespace (the default)"
+    )
+    parser.add_argument("--region", help="default AWS region for sessions without spec.region [AWS_REGION]")
+    parser.add_argument(
+        "--endpoint-url",
+        help="send both AgentCore planes here (the emulator, a VPC endpoint) [AGENTCORE_ENDPOINT_URL]",
+    )
+    parser.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: in-cluster, then KUBECONFIG or ~/.kube/config)"
+    )
+    parser.add_argument(
+        "--http-port",
+        help="port for /healthz, /readyz and /metrics; 0 picks one, -1 disables [AGENTCORE_HTTP_PORT, 8080]",
+    )
+    parser.add_argument("--http-host", help="address for the HTTP server [AGENTCORE_HTTP_HOST, 0.0.0.0]")
+    parser.add_argument("--log-format", help="text or json [AGENTCORE_LOG_FORMAT]")
+    parser.add_argument("--log-level", help="debug, info, warning or error [AGENTCORE_LOG_LEVEL]")
+    parser.add_argument(
+        "--tps",
+        action="append",
+        metavar="OPERATION=N",
+        help="client-side rate limit for one AgentCore operation (default 30 each) [AGENTCORE_TPS]",
+    )
+    parser.add_argument(
+        "--max-workers", help="threads for AWS and Kubernetes calls [AGENTCORE_MAX_WORKERS, 16]"
+    )
+    parser.add_argument(
+        "--sweep-interval",
+        help="seconds between drift sweeps of Ready sessions [AGENTCORE_SWEEP_INTERVAL, 60]",
+    )
+    return parser
+
+
+def parse_settings(
+    argv: Sequence[str], env: Mapping[str, str] | None = None, *, prog: str = "agentcore-operator run"
+) -> Settings:
+    """Flags win over environment variables; every value is checked here."""
+    env = os.environ if env is None else env
+    args = build_parser(prog).parse_args(list(argv))
+
+    region = args.region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise ConfigError("no AWS region: pass --region or set AWS_REGION")
+    if not REGION_RE.match(region):
+        raise ConfigError(f"--region/AWS_REGION {region!r} is not an AWS region name such as us-east-1")
+
+    if args.namespaces and args.all_namespaces:
+        raise ConfigError("--namespace and --all-namespaces exclude each other")
+    raw_namespaces = args.namespaces or (
+        [] if args.all_namespaces else _split(env.get("AGENTCORE_WATCH_NAMESPACES", ""))
+    )
+    for namespace in raw_namespaces:
+        if not NAMESPACE_RE.match(namespace) or len(namespace) > 63:
+            raise ConfigError(f"namespace {namespace!r} is not a valid Kubernetes namespace name")
+    namespaces = tuple(dict.fromkeys(raw_namespaces))
+
+    endpoint_url = args.endpoint_url or env.get("AGENTCORE_ENDPOINT_URL") or None
+    if endpoint_url and not re.match(r"^https?://[^\s/]+", endpoint_url):
+        raise ConfigError(f"--endpoint-url/AGENTCORE_ENDPOINT_URL {endpoint_url!r} is not an http(s) URL")
+
+    log_format = (args.log_format or env.get("AGENTCORE_LOG_FORMAT") or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"--log-format/AGENTCORE_LOG_FORMAT {log_format!r} is not one of {', '.join(LOG_FORMATS)}"
+        )
+    log_level = (args.log_level or env.get("AGENTCORE_LOG_LEVEL") or "info").lower()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(
+            f"--log-level/AGENTCORE_LOG_LEVEL {log_level!r} is not one of {', '.join(LOG_LEVELS)}"
+        )
+
+    http_port = _int(
+        "--http-port/AGENTCORE_HTTP_PORT",
+        args.http_port or env.get("AGENTCORE_HTTP_PORT") or "8080",
+        -1,
+        65535,
+    )
+    max_workers = _int(
+        "--max-workers/AGENTCORE_MAX_WORKERS",
+        args.max_workers or env.get("AGENTCORE_MAX_WORKERS") or "16",
+        1,
+        1024,
+    )
+    sweep_interval = _float(
+        "--sweep-interval/AGENTCORE_SWEEP_INTERVAL",
+        args.sweep_interval or env.get("AGENTCORE_SWEEP_INTERVAL") or "60",
+        0.1,
+        86400,
+    )
+
+    tps: dict[str, float] = {}
+    for item in args.tps or _split(env.get("AGENTCORE_TPS", "")):
+        operation, sep, value = item.partition("=")
+        if not sep or operation not in OPERATIONS:
+            raise ConfigError(
+                f"--tps/AGENTCORE_TPS {item!r} must be OPERATION=N with OPERATION one of {', '.join(OPERATIONS)}"
+            )
+        tps[operation] = _float(f"--tps {operation}", value, 0.01, 100000)
+
+    return Settings(
+        region=region,
+        namespaces=namespaces,
+        endpoint_url=endpoint_url,
+        kubeconfig=args.kubeconfig or None,
+        http_host=args.http_host or env.get("AGENTCORE_HTTP_HOST") or "0.0.0.0",
+        http_port=http_port,
+        log_format=log_format,
+        log_level=log_level,
+        tps=tps,
+        max_workers=max_workers,
+        sweep_interval=sweep_interval,
+    )
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _int(name: str, value: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} {value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} {number} is outside {low}..{high}")
+    return number
+
+
+def _float(name: str, value: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} {value!r} is not a number") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} {number} is outside {low}..{high}")
+    return number
