@@ -18,7 +18,8 @@ from agentcore_operator.api.v1alpha1 import FINALIZER, Phase, SessionSpec, Sessi
 from agentcore_operator.api.v1alpha1.types import parse_time
 from agentcore_operator.aws.sessions import SessionManager
 from agentcore_operator.controller.kube import KubeConflict, KubeWriter
-from agentcore_operator.controller.observations import Observation
+from agentcore_operator.controller.observations import CallFailed, Observation, SessionStarted
+from agentcore_operator.controller.quota import QuotaGate
 from agentcore_operator.controller.state_machine import (
     MUTATING_ACTIONS,
     AddFinalizer,
@@ -26,12 +27,14 @@ from agentcore_operator.controller.state_machine import (
     EventNote,
     RemoveFinalizer,
     ResourceView,
+    StartSession,
     Timing,
     decide,
 )
 from agentcore_operator.controller.store import Key, Store, key_of
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.runtime.backoff import Backoff
+from agentcore_operator.runtime.errors import ErrorKind
 
 logger = logging.getLogger("agentcore_operator.reconciler")
 
@@ -60,6 +63,7 @@ class Reconciler:
         default_region: str,
         timing: Timing,
         backoff: Backoff,
+        quota: QuotaGate | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -69,6 +73,7 @@ class Reconciler:
         self._default_region = default_region
         self._timing = timing
         self._backoff = backoff
+        self._quota = quota
         self._metrics = metrics
         self._clock = clock
 
@@ -80,6 +85,9 @@ class Reconciler:
             spec = SessionSpec.from_resource(body, default_region=self._default_region)
         except SpecError as exc:
             error = str(exc)
+        blocked = (
+            spec is not None and self._quota is not None and self._quota.blocked(spec.region, key_of(body))
+        )
         return ResourceView(
             uid=str(meta.get("uid", "")),
             namespace=str(meta.get("namespace", "")),
@@ -89,6 +97,7 @@ class Reconciler:
             spec_error=error,
             deleting=bool(meta.get("deletionTimestamp")),
             has_finalizer=FINALIZER in (meta.get("finalizers") or ()),
+            start_blocked=blocked,
         )
 
     async def reconcile(self, key: Key, hint: Observation | None = None) -> Outcome:
@@ -129,17 +138,56 @@ class Reconciler:
                 await self._post(body, events)
                 await self._kube.remove_finalizer(body)
                 self._backoff.succeeded(key)
+                self._session_ended(status, start_phase)
                 return Outcome(None)
             if isinstance(action, MUTATING_ACTIONS):
                 body, persisted = await self._write_status(body, persisted, status)
             observation = await self._sessions.perform(action)
+            if isinstance(action, StartSession):
+                self._start_answered(key, body, action, observation)
         else:
             logger.error("reconcile of %s/%s did not settle in %d steps", *key, MAX_STEPS)
 
         body, persisted = await self._write_status(body, persisted, status)
         await self._post(body, events)
         self._observe_ready(body, start_phase, status)
+        self._session_ended(status, start_phase)
+        if self._waits_for_quota(key, body, status, resource):
+            return Outcome(None)  # the quota gate requeues it when capacity frees up
         return Outcome(self._requeue(key, decision))
+
+    def _start_answered(
+        self, key: Key, body: dict[str, Any], action: StartSession, observation: Observation
+    ) -> None:
+        if self._quota is None:
+            return
+        if isinstance(observation, SessionStarted):
+            self._quota.started(action.region, key)
+        elif isinstance(observation, CallFailed) and observation.error.kind is ErrorKind.QUOTA_EXCEEDED:
+            created = str((body.get("metadata") or {}).get("creationTimestamp", ""))
+            self._quota.exceeded(action.region, key, created)
+
+    def _waits_for_quota(
+        self, key: Key, body: dict[str, Any], status: SessionStatus, resource: ResourceView
+    ) -> bool:
+        condition = status.condition("Ready")
+        if self._quota is None or resource.spec is None or status.session_id is not None:
+            return False
+        if condition is None or condition.reason != ErrorKind.QUOTA_EXCEEDED.value or resource.deleting:
+            return False
+        created = str((body.get("metadata") or {}).get("creationTimestamp", ""))
+        self._quota.park(resource.spec.region, key, created)
+        self._backoff.succeeded(key)
+        return True
+
+    def _session_ended(self, status: SessionStatus, start_phase: Phase | None) -> None:
+        """A session of ours stopped or expired: its quota slot is free for a waiting one."""
+        if (
+            self._quota is not None
+            and status.region
+            and start_phase in (Phase.READY, Phase.STARTING, Phase.STOPPING)
+        ):
+            self._quota.freed(status.region)
 
     def _requeue(self, key: Key, decision: Decision | None) -> float | None:
         if decision is None:

@@ -30,6 +30,7 @@ Not deleting (metadata.deletionTimestamp unset):
 | Failed (retryable)   | - (backoff elapsed)                | as if Pending/Ready | (retry)                          |
 | any                  | CallFailed Throttled, 5xx, Conflict| wait, backoff       | phase kept / Throttled ...       |
 | any                  | CallFailed QuotaExceeded           | wait >= 30 s        | Pending / QuotaExceeded          |
+| none, Pending        | - (start_blocked: quota reached)   | - (gate requeues)   | Pending / QuotaExceeded          |
 | any but Ready        | CallFailed AccessDenied            | wait >= 60 s        | Failed / AccessDenied (retried)  |
 | any                  | CallFailed Invalid, NotFound start | -                   | Failed / InvalidRequest ...      |
 
@@ -121,6 +122,7 @@ class ResourceView:
     spec_error: str | None = None
     deleting: bool = False
     has_finalizer: bool = True
+    start_blocked: bool = False  # the region's session quota is known to be reached
 
 
 # Actions: the one thing to do next. The AWS ones carry every parameter of the call.
@@ -281,6 +283,9 @@ def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, tim
 
 def _start(resource: ResourceView, status: SessionStatus, now: datetime) -> Decision:
     spec = _spec(resource)
+    if resource.start_blocked and not resource.deleting:
+        message = "the concurrent session quota is reached; waiting for a session to end"
+        return Decision(None, _set(status, Phase.PENDING, ErrorKind.QUOTA_EXCEEDED.value, message, now))
     new = replace(
         _set(
             status,

@@ -26,6 +26,7 @@ from agentcore_operator.aws.clients import ClientFactory
 from agentcore_operator.aws.sessions import SessionManager
 from agentcore_operator.controller.kube import KubeWriter, connection_info, load_configuration
 from agentcore_operator.controller.observations import Observation
+from agentcore_operator.controller.quota import QuotaGate
 from agentcore_operator.controller.reconciler import Outcome, Reconciler, utc_now
 from agentcore_operator.controller.store import Key, Store, key_of
 from agentcore_operator.controller.sweeper import Sweeper
@@ -76,6 +77,7 @@ class Operator:
             self.metrics,
             on_call=self.aws_health.record,
         )
+        self.quota = QuotaGate(self.queue.add, probe_interval=settings.timing.quota_retry_seconds)
         self.reconciler = Reconciler(
             store=self.store,
             kube=self.kube,
@@ -83,6 +85,7 @@ class Operator:
             default_region=settings.region,
             timing=settings.timing,
             backoff=self.backoff,
+            quota=self.quota,
             metrics=self.metrics,
             clock=clock,
         )
@@ -126,6 +129,7 @@ class Operator:
             self.store.remove(key)
             self.queue.forget(key)
             self.backoff.succeeded(key)
+            self.quota.forget(key)
             return
         if self.store.put(body):
             self.queue.add(key)
@@ -147,6 +151,7 @@ class Operator:
         for _ in range(self.settings.reconcile_workers):
             self._tasks.append(asyncio.create_task(self._work()))
         self._tasks.append(asyncio.create_task(self.sweeper.run()))
+        self._tasks.append(asyncio.create_task(self.quota.run()))
         if self.settings.http_port >= 0:
             self.health = HealthServer(
                 self.metrics,

@@ -1,0 +1,157 @@
+"""`make demo`: the whole product on one machine, with nothing but Python.
+
+Starts the emulated cluster (serving our CRD) and the AgentCore emulator, runs the real
+operator against them, applies examples/ with the real kubectl, shows the sessions going
+Starting -> Ready in a live table, deletes one and shows AgentCore stopped it, and exits 0
+(or 1 with the reason if anything did not happen as it should).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agentcore_operator.controller.state_machine import Timing
+from agentcore_operator.local.agentcore import EmulatorConfig
+from agentcore_operator.local.agentcore.testing import running_emulator
+from agentcore_operator.local.cluster.testing import running_cluster
+from agentcore_operator.local.harness import running_operator
+from agentcore_operator.manager.logs import configure_logging
+from agentcore_operator.manager.settings import Settings
+
+REPO = Path(__file__).resolve().parents[3]
+CUSTOM_INTERPRETER = "datasci_vpc-a1b2c3d4e5"
+COLUMNS = ("NAME", "PHASE", "SESSION", "INTERPRETER", "EXPIRES", "REASON")
+
+
+def main(*, prog: str, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser.add_argument("--examples", default=str(REPO / "examples"), help="folder of manifests to apply")
+    parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for each step")
+    parser.add_argument("--keep-running", action="store_true", help="stay up after the demo (Ctrl-C to stop)")
+    args = parser.parse_args(argv)
+    configure_logging("text", "warning")
+    try:
+        run_demo(Path(args.examples), args.timeout, args.keep_running)
+    except DemoFailed as exc:
+        print(f"\ndemo failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
+    manifests = sorted(examples.glob("*.yaml"))
+    if not manifests:
+        raise DemoFailed(f"no manifests in {examples}")
+    config = EmulatorConfig(start_delay=1.5, interpreters={CUSTOM_INTERPRETER: {"create_delay": 3.0}})
+    with running_emulator(config) as emulator, running_cluster() as cluster:
+        say(f"emulated cluster at {cluster.url}, AgentCore emulator at {emulator.endpoint_url}")
+        settings = Settings(
+            region="us-east-1",
+            endpoint_url=emulator.endpoint_url,
+            kubeconfig=str(cluster.kubeconfig),
+            http_port=0,
+            http_host="127.0.0.1",
+            sweep_interval=2.0,
+            timing=Timing(start_poll_seconds=0.5, interpreter_poll_seconds=1.0),
+        )
+        with running_operator(settings) as running:
+            port = running.operator.health.port if running.operator.health else None
+            say(f"operator running (health and metrics on http://127.0.0.1:{port})")
+            say(f"$ kubectl apply -f {examples.relative_to(REPO) if examples.is_relative_to(REPO) else examples}")
+            print(cluster.kubectl("apply", *sum((["-f", str(m)] for m in manifests), [])).stdout.rstrip())
+
+            names = [doc_name(m) for m in manifests]
+            watch_table(cluster, names, lambda rows: all(r[1] == "Ready" for r in rows), timeout)
+            say("$ kubectl get codeinterpretersessions")
+            print(cluster.kubectl("get", "codeinterpretersessions", "-n", "default").stdout.rstrip())
+
+            victim = next((n for n in names if policy_of(cluster, n) == "Delete"), names[0])
+            session_id = (cluster.get("codeinterpretersessions", "default", victim) or {}).get("status", {}).get("sessionId")
+            say(f"$ kubectl delete codeinterpretersession {victim}")
+            print(cluster.kubectl("delete", "codeinterpretersession", victim, "-n", "default", "--timeout", f"{int(timeout)}s").stdout.rstrip())
+            state = emulator_session_status(emulator, session_id)
+            if state != "TERMINATED":
+                raise DemoFailed(f"session {session_id} of {victim} is {state} in AgentCore, expected TERMINATED")
+            say(f"AgentCore reports session {session_id} TERMINATED: the operator stopped it")
+            say("$ kubectl describe codeinterpretersession (events of the remaining sessions)")
+            print(cluster.kubectl("get", "events", "-n", "default", "--sort-by=.lastTimestamp").stdout.rstrip())
+            if keep_running:
+                say(f"still running; KUBECONFIG={cluster.kubeconfig} kubectl get agentcore -A  (Ctrl-C to stop)")
+                try:
+                    while True:
+                        time.sleep(3600)
+                except KeyboardInterrupt:
+                    pass
+        say("demo finished: every session went Ready, and deleting one stopped it in AgentCore")
+
+
+def watch_table(cluster: Any, names: list[str], done: Callable[[list[tuple[str, ...]]], bool], timeout: float) -> None:
+    """Redraw the sessions table in place on a terminal; print it on change otherwise."""
+    tty = sys.stdout.isatty()
+    deadline = time.monotonic() + timeout
+    last: list[tuple[str, ...]] = []
+    drawn = 0
+    while True:
+        rows = [row_of(name, cluster.get("codeinterpretersessions", "default", name)) for name in names]
+        if rows != last:
+            lines = render([COLUMNS, *rows])
+            if tty and drawn:
+                sys.stdout.write(f"\x1b[{drawn}F\x1b[J")
+            print("\n".join(lines), flush=True)
+            if not tty:
+                print()
+            drawn, last = len(lines), rows
+        if done(rows):
+            return
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"sessions not Ready within {timeout:.0f}s: {rows}")
+        time.sleep(0.25)
+
+
+def row_of(name: str, body: dict[str, Any] | None) -> tuple[str, ...]:
+    status = (body or {}).get("status") or {}
+    spec = (body or {}).get("spec") or {}
+    reason = next((c.get("reason", "") for c in status.get("conditions") or [] if c.get("type") == "Ready"), "")
+    return (
+        name,
+        status.get("phase", "-"),
+        status.get("sessionId", "-"),
+        spec.get("codeInterpreterIdentifier", "-"),
+        status.get("expiresAt", "-"),
+        reason or "-",
+    )
+
+
+def render(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def doc_name(path: Path) -> str:
+    import yaml
+
+    return str(yaml.safe_load(path.read_text())["metadata"]["name"])
+
+
+def policy_of(cluster: Any, name: str) -> str:
+    body = cluster.get("codeinterpretersessions", "default", name) or {}
+    return str((body.get("spec") or {}).get("deletionPolicy", "Delete"))
+
+
+def emulator_session_status(emulator: Any, session_id: str | None) -> str | None:
+    sessions = emulator.sessions() if hasattr(emulator, "sessions") else []
+    return next((s.get("status") for s in sessions if s.get("sessionId") == session_id), None)
+
+
+def say(message: str) -> None:
+    print(f"\n==> {message}", flush=True)
+

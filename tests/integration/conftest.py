@@ -1,0 +1,102 @@
+"""Integration fixtures: the real operator, in a thread, against both local stand-ins over HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from agentcore_operator.controller.state_machine import Timing
+from agentcore_operator.local.agentcore import EmulatorConfig
+from agentcore_operator.local.agentcore.testing import EmulatorHandle, running_emulator
+from agentcore_operator.local.cluster.testing import ClusterHandle, running_cluster
+from agentcore_operator.local.harness import RunningOperator, SharedClock, running_operator
+from agentcore_operator.manager.settings import Settings
+
+FAST_TIMING = Timing(
+    start_poll_seconds=0.2,
+    interpreter_poll_seconds=0.3,
+    quota_retry_seconds=1.0,
+    access_denied_retry_seconds=0.5,
+    stop_failure_retry_seconds=0.5,
+)
+
+
+@pytest.fixture
+def clock() -> SharedClock:
+    return SharedClock()
+
+
+@pytest.fixture
+def emulator_config(clock: SharedClock) -> EmulatorConfig:
+    return EmulatorConfig(clock=clock.epoch)
+
+
+@pytest.fixture
+def emulator(emulator_config: EmulatorConfig) -> Iterator[EmulatorHandle]:
+    with running_emulator(emulator_config) as handle:
+        yield handle
+
+
+@pytest.fixture
+def cluster() -> Iterator[ClusterHandle]:
+    with running_cluster() as handle:
+        yield handle
+
+
+@pytest.fixture
+def settings(cluster: ClusterHandle, emulator: EmulatorHandle) -> Settings:
+    return Settings(
+        region="us-east-1",
+        endpoint_url=emulator.endpoint_url,
+        kubeconfig=str(cluster.kubeconfig),
+        http_host="127.0.0.1",
+        http_port=0,
+        sweep_interval=0.5,
+        timing=FAST_TIMING,
+    )
+
+
+StartOperator = Callable[..., AbstractContextManager[RunningOperator]]
+
+
+@pytest.fixture
+def start_operator(settings: Settings, clock: SharedClock) -> StartOperator:
+    """Start (or restart) the operator; keyword arguments override settings."""
+
+    def start(**overrides: Any) -> AbstractContextManager[RunningOperator]:
+        return running_operator(replace(settings, **overrides), clock=clock)
+
+    return start
+
+
+@pytest.fixture
+def operator(start_operator: StartOperator) -> Iterator[RunningOperator]:
+    with start_operator() as running:
+        yield running
+
+
+def eventually(
+    check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1, message: str = ""
+) -> Any:
+    """Poll until `check()` returns something truthy; fail with the last value otherwise."""
+    deadline = time.monotonic() + timeout
+    value: Any = None
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout}s: {message} (last: {value!r})")
+
+
+def session_manifest(name: str, namespace: str = "default", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "agentcore.dev/v1alpha1",
+        "kind": "CodeInterpreterSession",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }

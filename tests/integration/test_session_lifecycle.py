@@ -1,0 +1,132 @@
+"""The product's promises, end to end: kubectl -> emulated cluster -> operator -> AgentCore emulator.
+
+Every assertion is on something a user or AWS would see: the resource's status through the
+API server, what kubectl prints, and the emulator's own session table.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentcore_operator.local.agentcore.testing import EmulatorHandle
+from agentcore_operator.local.cluster.testing import ClusterHandle
+from agentcore_operator.local.harness import RunningOperator, SharedClock
+
+from .conftest import eventually, session_manifest
+
+
+def apply(cluster: ClusterHandle, manifest: dict[str, Any]) -> None:
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+
+
+def status_of(cluster: ClusterHandle, name: str, namespace: str = "default") -> dict[str, Any]:
+    body = cluster.get("codeinterpretersessions", namespace, name) or {}
+    return dict(body.get("status") or {})
+
+
+def wait_phase(cluster: ClusterHandle, name: str, phase: str, timeout: float = 20.0) -> dict[str, Any]:
+    return eventually(
+        lambda: (s := status_of(cluster, name)) and s.get("phase") == phase and s,
+        timeout=timeout,
+        message=f"{name} phase {phase}",
+    )
+
+
+def ready_reason(status: dict[str, Any]) -> str | None:
+    return next((c["reason"] for c in status.get("conditions", []) if c["type"] == "Ready"), None)
+
+
+def emulator_sessions(emulator: EmulatorHandle) -> list[dict[str, Any]]:
+    return list(emulator.emulator.sessions())
+
+
+def test_create_goes_ready_with_the_emulators_session_id(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    apply(cluster, session_manifest("first", sessionTimeoutSeconds=3600))
+    status = wait_phase(cluster, "first", "Ready")
+
+    sessions = emulator_sessions(emulator)
+    assert [s["sessionId"] for s in sessions] == [status["sessionId"]]
+    assert sessions[0]["name"] == "default-first"
+    assert sessions[0]["sessionTimeoutSeconds"] == 3600
+    assert status["codeInterpreterIdentifier"] == "aws.codeinterpreter.v1"
+    assert status["region"] == "us-east-1"
+    assert ready_reason(status) == "SessionReady"
+    assert status["observedGeneration"] == 1
+    assert "expiresAt" in status and "createdAt" in status
+    reasons = [e["reason"] for e in cluster.events("default")]
+    assert "Started" in reasons and "Ready" in reasons
+    cluster.kubectl("wait", "--for=condition=Ready", "codeinterpretersession/first", "--timeout=5s")
+
+
+def test_expiry_turns_the_resource_terminated(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator, clock: SharedClock
+) -> None:
+    apply(cluster, session_manifest("short", sessionTimeoutSeconds=60))
+    wait_phase(cluster, "short", "Ready")
+    clock.advance(61)
+    status = wait_phase(cluster, "short", "Terminated")
+    assert ready_reason(status) == "SessionExpired"
+    assert "Expired" in [e["reason"] for e in cluster.events("default")]
+    # Never restarted: a terminated session stays the only one.
+    assert len(emulator_sessions(emulator)) == 1
+
+
+def test_out_of_band_stop_turns_the_resource_terminated(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    apply(cluster, session_manifest("victim"))
+    session_id = wait_phase(cluster, "victim", "Ready")["sessionId"]
+    emulator.client().stop_code_interpreter_session(
+        codeInterpreterIdentifier="aws.codeinterpreter.v1", sessionId=session_id
+    )
+    status = wait_phase(cluster, "victim", "Terminated")
+    assert ready_reason(status) == "SessionStopped"
+    assert "StoppedOutOfBand" in [e["reason"] for e in cluster.events("default")]
+    assert len(emulator_sessions(emulator)) == 1
+
+
+def test_delete_stops_the_session_and_releases_the_resource(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    apply(cluster, session_manifest("doomed"))
+    session_id = wait_phase(cluster, "doomed", "Ready")["sessionId"]
+    cluster.kubectl("delete", "codeinterpretersession", "doomed", "--timeout=20s")
+    assert cluster.get("codeinterpretersessions", "default", "doomed") is None
+    (session,) = emulator_sessions(emulator)
+    assert session["sessionId"] == session_id and session["status"] == "TERMINATED"
+    assert "Stopped" in [e["reason"] for e in cluster.events("default")]
+
+
+def test_retain_leaves_the_session_running(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    apply(cluster, session_manifest("kept", deletionPolicy="Retain"))
+    wait_phase(cluster, "kept", "Ready")
+    cluster.kubectl("delete", "codeinterpretersession", "kept", "--timeout=20s")
+    (session,) = emulator_sessions(emulator)
+    assert session["status"] == "READY"
+    assert "Retained" in [e["reason"] for e in cluster.events("default")]
+
+
+def test_deletion_policy_can_switch_to_retain_after_creation(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    apply(cluster, session_manifest("switch"))
+    wait_phase(cluster, "switch", "Ready")
+    cluster.kubectl(
+        "patch",
+        "codeinterpretersession",
+        "switch",
+        "--type=merge",
+        "-p",
+        '{"spec":{"deletionPolicy":"Retain"}}',
+    )
+    eventually(
+        lambda: status_of(cluster, "switch").get("observedGeneration") == 2, message="observedGeneration 2"
+    )
+    cluster.kubectl("delete", "codeinterpretersession", "switch", "--timeout=20s")
+    (session,) = emulator_sessions(emulator)
+    assert session["status"] == "READY"
