@@ -163,6 +163,43 @@ class KubeWriter:
                 exc,
             )
 
+    async def merge_configmap_data(
+        self, namespace: str, name: str, changes: dict[str, str | None], labels: dict[str, str]
+    ) -> None:
+        """Set (or, for None, remove) keys of a ConfigMap's data, creating it when missing."""
+        patch = {"metadata": {"labels": labels}, "data": changes}
+        try:
+            await asyncio.to_thread(self._core.patch_namespaced_config_map, name, namespace, patch)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            data = {k: v for k, v in changes.items() if v is not None}
+            configmap = k8s.V1ConfigMap(
+                metadata=k8s.V1ObjectMeta(name=name, namespace=namespace, labels=labels), data=data
+            )
+            await asyncio.to_thread(self._core.create_namespaced_config_map, namespace, configmap)
+
+    async def configmap_data(self, namespace: str, label_selector: str) -> list[dict[str, str]]:
+        result = await asyncio.to_thread(
+            self._core.list_namespaced_config_map, namespace, label_selector=label_selector
+        )
+        return [dict(item.data or {}) for item in result.items]
+
+    async def session_uids(self, namespaces: tuple[str, ...]) -> set[str]:
+        """UIDs of every CodeInterpreterSession that exists, from a fresh LIST (not the cache)."""
+        if namespaces:
+            pages = [
+                await asyncio.to_thread(
+                    self._objects.list_namespaced_custom_object, GROUP, VERSION, ns, PLURAL
+                )
+                for ns in namespaces
+            ]
+        else:
+            pages = [
+                await asyncio.to_thread(self._objects.list_cluster_custom_object, GROUP, VERSION, PLURAL)
+            ]
+        return {str(item["metadata"]["uid"]) for page in pages for item in page.get("items", [])}
+
     async def _patch(self, body: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any] | None:
         namespace, name = _ns_name(body)
         return await self._call(

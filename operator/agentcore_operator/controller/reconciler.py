@@ -18,6 +18,7 @@ from agentcore_operator.api.v1alpha1 import FINALIZER, Phase, SessionSpec, Sessi
 from agentcore_operator.api.v1alpha1.types import parse_time
 from agentcore_operator.aws.sessions import SessionManager
 from agentcore_operator.controller.kube import KubeConflict, KubeWriter
+from agentcore_operator.controller.ledger import SessionLedger, entry_of
 from agentcore_operator.controller.observations import CallFailed, Observation, SessionStarted
 from agentcore_operator.controller.quota import QuotaGate
 from agentcore_operator.controller.state_machine import (
@@ -64,6 +65,7 @@ class Reconciler:
         timing: Timing,
         backoff: Backoff,
         quota: QuotaGate | None = None,
+        ledger: SessionLedger | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -74,6 +76,7 @@ class Reconciler:
         self._timing = timing
         self._backoff = backoff
         self._quota = quota
+        self._ledger = ledger
         self._metrics = metrics
         self._clock = clock
 
@@ -137,6 +140,8 @@ class Reconciler:
             if isinstance(action, RemoveFinalizer):
                 await self._post(body, events)
                 await self._kube.remove_finalizer(body)
+                if self._ledger is not None and status.session_id:
+                    self._ledger.forget(status.session_id)
                 self._backoff.succeeded(key)
                 self._session_ended(status, start_phase)
                 return Outcome(None)
@@ -150,6 +155,7 @@ class Reconciler:
 
         body, persisted = await self._write_status(body, persisted, status)
         await self._post(body, events)
+        self._track(body, resource, status)
         self._observe_ready(body, start_phase, status)
         self._session_ended(status, start_phase)
         if self._waits_for_quota(key, body, status, resource):
@@ -179,6 +185,17 @@ class Reconciler:
         self._quota.park(resource.spec.region, key, created)
         self._backoff.succeeded(key)
         return True
+
+    def _track(self, body: dict[str, Any], resource: ResourceView, status: SessionStatus) -> None:
+        """Keep the ledger entry of the session in step with the resource (policy changes included)."""
+        if self._ledger is None or not status.session_id or not status.region:
+            return
+        if status.phase is Phase.TERMINATED:
+            self._ledger.forget(status.session_id)
+            return
+        policy = resource.spec.deletion_policy.value if resource.spec else "Delete"
+        interpreter = status.code_interpreter_identifier or ""
+        self._ledger.record(entry_of(body, status.session_id, status.region, interpreter, policy))
 
     def _session_ended(self, status: SessionStatus, start_phase: Phase | None) -> None:
         """A session of ours stopped or expired: its quota slot is free for a waiting one."""

@@ -66,8 +66,12 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
         with running_operator(settings) as running:
             port = running.operator.health.port if running.operator.health else None
             say(f"operator running (health and metrics on http://127.0.0.1:{port})")
-            say(f"$ kubectl apply -f {examples.relative_to(REPO) if examples.is_relative_to(REPO) else examples}")
-            print(cluster.kubectl("apply", *sum((["-f", str(m)] for m in manifests), [])).stdout.rstrip())
+            say(
+                f"$ kubectl apply -f {examples.relative_to(REPO) if examples.is_relative_to(REPO) else examples}"
+            )
+            print(
+                cluster.kubectl("apply", *[arg for m in manifests for arg in ("-f", str(m))]).stdout.rstrip()
+            )
 
             names = [doc_name(m) for m in manifests]
             watch_table(cluster, names, lambda rows: all(r[1] == "Ready" for r in rows), timeout)
@@ -75,17 +79,37 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
             print(cluster.kubectl("get", "codeinterpretersessions", "-n", "default").stdout.rstrip())
 
             victim = next((n for n in names if policy_of(cluster, n) == "Delete"), names[0])
-            session_id = (cluster.get("codeinterpretersessions", "default", victim) or {}).get("status", {}).get("sessionId")
+            session_id = (
+                (cluster.get("codeinterpretersessions", "default", victim) or {})
+                .get("status", {})
+                .get("sessionId")
+            )
             say(f"$ kubectl delete codeinterpretersession {victim}")
-            print(cluster.kubectl("delete", "codeinterpretersession", victim, "-n", "default", "--timeout", f"{int(timeout)}s").stdout.rstrip())
+            print(
+                cluster.kubectl(
+                    "delete",
+                    "codeinterpretersession",
+                    victim,
+                    "-n",
+                    "default",
+                    "--timeout",
+                    f"{int(timeout)}s",
+                ).stdout.rstrip()
+            )
             state = emulator_session_status(emulator, session_id)
             if state != "TERMINATED":
-                raise DemoFailed(f"session {session_id} of {victim} is {state} in AgentCore, expected TERMINATED")
+                raise DemoFailed(
+                    f"session {session_id} of {victim} is {state} in AgentCore, expected TERMINATED"
+                )
             say(f"AgentCore reports session {session_id} TERMINATED: the operator stopped it")
             say("$ kubectl describe codeinterpretersession (events of the remaining sessions)")
-            print(cluster.kubectl("get", "events", "-n", "default", "--sort-by=.lastTimestamp").stdout.rstrip())
+            print(
+                cluster.kubectl("get", "events", "-n", "default", "--sort-by=.lastTimestamp").stdout.rstrip()
+            )
             if keep_running:
-                say(f"still running; KUBECONFIG={cluster.kubeconfig} kubectl get agentcore -A  (Ctrl-C to stop)")
+                say(
+                    f"still running; KUBECONFIG={cluster.kubeconfig} kubectl get agentcore -A  (Ctrl-C to stop)"
+                )
                 try:
                     while True:
                         time.sleep(3600)
@@ -94,7 +118,9 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
         say("demo finished: every session went Ready, and deleting one stopped it in AgentCore")
 
 
-def watch_table(cluster: Any, names: list[str], done: Callable[[list[tuple[str, ...]]], bool], timeout: float) -> None:
+def watch_table(
+    cluster: Any, names: list[str], done: Callable[[list[tuple[str, ...]]], bool], timeout: float
+) -> None:
     """Redraw the sessions table in place on a terminal; print it on change otherwise."""
     tty = sys.stdout.isatty()
     deadline = time.monotonic() + timeout
@@ -120,7 +146,9 @@ def watch_table(cluster: Any, names: list[str], done: Callable[[list[tuple[str, 
 def row_of(name: str, body: dict[str, Any] | None) -> tuple[str, ...]:
     status = (body or {}).get("status") or {}
     spec = (body or {}).get("spec") or {}
-    reason = next((c.get("reason", "") for c in status.get("conditions") or [] if c.get("type") == "Ready"), "")
+    reason = next(
+        (c.get("reason", "") for c in status.get("conditions") or [] if c.get("type") == "Ready"), ""
+    )
     return (
         name,
         status.get("phase", "-"),
@@ -133,7 +161,10 @@ def row_of(name: str, body: dict[str, Any] | None) -> tuple[str, ...]:
 
 def render(rows: list[tuple[str, ...]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return [
+        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
 
 
 def doc_name(path: Path) -> str:
@@ -154,4 +185,3 @@ def emulator_session_status(emulator: Any, session_id: str | None) -> str | None
 
 def say(message: str) -> None:
     print(f"\n==> {message}", flush=True)
-

@@ -25,7 +25,9 @@ from agentcore_operator.api.v1alpha1 import GROUP, PLURAL, VERSION
 from agentcore_operator.aws.clients import ClientFactory
 from agentcore_operator.aws.sessions import SessionManager
 from agentcore_operator.controller.kube import KubeWriter, connection_info, load_configuration
+from agentcore_operator.controller.ledger import SessionLedger
 from agentcore_operator.controller.observations import Observation
+from agentcore_operator.controller.orphans import OrphanSweeper
 from agentcore_operator.controller.quota import QuotaGate
 from agentcore_operator.controller.reconciler import Outcome, Reconciler, utc_now
 from agentcore_operator.controller.store import Key, Store, key_of
@@ -78,6 +80,11 @@ class Operator:
             on_call=self.aws_health.record,
         )
         self.quota = QuotaGate(self.queue.add, probe_interval=settings.timing.quota_retry_seconds)
+        self.ledger = (
+            SessionLedger(self.kube, settings.ledger_namespace)
+            if settings.orphan_sweep_interval > 0
+            else None
+        )
         self.reconciler = Reconciler(
             store=self.store,
             kube=self.kube,
@@ -86,10 +93,22 @@ class Operator:
             timing=settings.timing,
             backoff=self.backoff,
             quota=self.quota,
+            ledger=self.ledger,
             metrics=self.metrics,
             clock=clock,
         )
         self.sweeper = Sweeper(self.store, self.sessions, self.queue, interval=settings.sweep_interval)
+        self.orphans = (
+            OrphanSweeper(
+                self.ledger,
+                self.kube,
+                self.sessions,
+                namespaces=settings.namespaces,
+                interval=settings.orphan_sweep_interval,
+            )
+            if self.ledger is not None
+            else None
+        )
         self.health: HealthServer | None = None
         self.registry = kopf.OperatorRegistry()
         self._tasks: list[asyncio.Task[None]] = []
@@ -152,6 +171,9 @@ class Operator:
             self._tasks.append(asyncio.create_task(self._work()))
         self._tasks.append(asyncio.create_task(self.sweeper.run()))
         self._tasks.append(asyncio.create_task(self.quota.run()))
+        if self.ledger is not None and self.orphans is not None:
+            self._tasks.append(asyncio.create_task(self.ledger.run(self.settings.ledger_flush_interval)))
+            self._tasks.append(asyncio.create_task(self.orphans.run()))
         if self.settings.http_port >= 0:
             self.health = HealthServer(
                 self.metrics,
@@ -176,6 +198,9 @@ class Operator:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.ledger is not None:
+            with contextlib.suppress(Exception):
+                await self.ledger.flush()
         if self.health is not None:
             await self.health.stop()
         self.kube.close()

@@ -53,6 +53,13 @@ PERMISSIONS: tuple[Permission, ...] = (
         why="tell users what happened (kubectl describe)",
     ),
     Permission(
+        api_group="",
+        resources=("configmaps",),
+        verbs=("get", "list", "create", "patch"),
+        scope="operator-namespace",
+        why="the session ledger: which sessions this operator started (orphan recovery)",
+    ),
+    Permission(
         api_group="apiextensions.k8s.io",
         resources=("customresourcedefinitions",),
         verbs=("get", "list", "watch"),

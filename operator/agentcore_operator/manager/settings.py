@@ -48,6 +48,9 @@ class Settings:
     max_workers: int = 16
     reconcile_workers: int = 64
     sweep_interval: float = 60.0
+    ledger_namespace: str = "agentcore-system"
+    orphan_sweep_interval: float = 300.0  # 0 turns orphan recovery off
+    ledger_flush_interval: float = 1.0
     timing: Timing = field(default_factory=Timing)
 
 
@@ -159,6 +162,18 @@ def parse_settings(
         86400,
     )
 
+    ledger_namespace = args.ledger_namespace or env.get("POD_NAMESPACE") or "agentcore-system"
+    if not NAMESPACE_RE.match(ledger_namespace) or len(ledger_namespace) > 63:
+        raise ConfigError(
+            f"--ledger-namespace/POD_NAMESPACE {ledger_namespace!r} is not a valid namespace name"
+        )
+    orphan_sweep_interval = _float(
+        "--orphan-sweep-interval/AGENTCORE_ORPHAN_SWEEP_INTERVAL",
+        args.orphan_sweep_interval or env.get("AGENTCORE_ORPHAN_SWEEP_INTERVAL") or "300",
+        0,
+        86400,
+    )
+
     tps: dict[str, float] = {}
     for item in args.tps or _split(env.get("AGENTCORE_TPS", "")):
         operation, sep, value = item.partition("=")
@@ -180,6 +195,8 @@ def parse_settings(
         tps=tps,
         max_workers=max_workers,
         sweep_interval=sweep_interval,
+        ledger_namespace=ledger_namespace,
+        orphan_sweep_interval=orphan_sweep_interval,
     )
 
 
