@@ -102,6 +102,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "--sweep-interval",
         help="seconds between drift sweeps of Ready sessions [AGENTCORE_SWEEP_INTERVAL, 60]",
     )
+    parser.add_argument(
+        "--ledger-namespace",
+        help="namespace of the session ledger ConfigMaps: the operator's own [POD_NAMESPACE, agentcore-system]",
+    )
+    parser.add_argument(
+        "--orphan-sweep-interval",
+        help="seconds between orphan sweeps; 0 disables [AGENTCORE_ORPHAN_SWEEP_INTERVAL, 300]",
+    )
     return parser
 
 
