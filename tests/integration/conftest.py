@@ -56,6 +56,8 @@ def settings(cluster: ClusterHandle, emulator: EmulatorHandle) -> Settings:
         http_host="127.0.0.1",
         http_port=0,
         sweep_interval=0.5,
+        ledger_namespace="default",
+        ledger_flush_interval=0.2,
         timing=FAST_TIMING,
     )
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from agentcore_operator.controller.state_machine import Timing
-from agentcore_operator.local.agentcore import EmulatorConfig
-from agentcore_operator.local.agentcore.testing import running_emulator
+from agentcore_operator.local.agentcore import EmulatorConfig, InterpreterSeed
+from agentcore_operator.local.agentcore.testing import EmulatorHandle, running_emulator
 from agentcore_operator.local.cluster.testing import running_cluster
 from agentcore_operator.local.harness import running_operator
 from agentcore_operator.manager.logs import configure_logging
@@ -51,7 +51,9 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
     manifests = sorted(examples.glob("*.yaml"))
     if not manifests:
         raise DemoFailed(f"no manifests in {examples}")
-    config = EmulatorConfig(start_delay=1.5, interpreters={CUSTOM_INTERPRETER: {"create_delay": 3.0}})
+    config = EmulatorConfig(
+        start_delay=1.5, interpreters={CUSTOM_INTERPRETER: InterpreterSeed(create_delay=3.0)}
+    )
     with running_emulator(config) as emulator, running_cluster() as cluster:
         say(f"emulated cluster at {cluster.url}, AgentCore emulator at {emulator.endpoint_url}")
         settings = Settings(
@@ -61,6 +63,7 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
             http_port=0,
             http_host="127.0.0.1",
             sweep_interval=2.0,
+            ledger_namespace="default",
             timing=Timing(start_poll_seconds=0.5, interpreter_poll_seconds=1.0),
         )
         with running_operator(settings) as running:
@@ -178,9 +181,8 @@ def policy_of(cluster: Any, name: str) -> str:
     return str((body.get("spec") or {}).get("deletionPolicy", "Delete"))
 
 
-def emulator_session_status(emulator: Any, session_id: str | None) -> str | None:
-    sessions = emulator.sessions() if hasattr(emulator, "sessions") else []
-    return next((s.get("status") for s in sessions if s.get("sessionId") == session_id), None)
+def emulator_session_status(emulator: EmulatorHandle, session_id: str | None) -> str | None:
+    return next((s["status"] for s in emulator.sessions() if s["sessionId"] == session_id), None)
 
 
 def say(message: str) -> None:

@@ -1,0 +1,336 @@
+"""The emulator's HTTP face: SigV4 check, rate limits, faults, dispatch, and `/_emulator/`.
+
+A request goes through the same gates as at AWS, in the same order: authentication,
+routing and validation, the per-operation request rate, then the operation itself.
+Injected faults come before the operation (or after it, with `latency_after`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from agentcore_operator.local.agentcore.backend import Backend
+from agentcore_operator.local.agentcore.config import FAULT_KINDS, EmulatorClock, EmulatorConfig, FaultRule
+from agentcore_operator.local.agentcore.wire import SIGNING_NAME, AwsError, Protocol, Route, render_error
+
+CREDENTIAL_RE = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/(?P<service>[^/]+)/aws4_request,"
+    r"\s*SignedHeaders=[^,]+,\s*Signature=[0-9a-f]{64}$"
+)
+CALL_LOG_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    operation: str
+    region: str
+    outcome: str  # "Success" or the error code
+    status: int
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "region": self.region,
+            "outcome": self.outcome,
+            "status": self.status,
+            "at": self.at,
+        }
+
+
+class TokenBucket:
+    """`rate` requests per second with a burst of `rate`, on the real monotonic clock."""
+
+    def __init__(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self.tokens = rate
+        self.updated = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class AgentCoreEmulator:
+    """Both AgentCore planes on one aiohttp app, backed by one emulated account."""
+
+    def __init__(
+        self, config: EmulatorConfig | None = None, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.config = config or EmulatorConfig()
+        self.protocol = Protocol()
+        self.backend = Backend(self.config)
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._faults: list[list[Any]] = [[rule, rule.count] for rule in self.config.faults]
+        self._random = random.Random(self.config.seed + 1)
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._log: deque[CallRecord] = deque(maxlen=CALL_LOG_SIZE)
+        self._handlers: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] = {
+            "StartCodeInterpreterSession": self.backend.start_session,
+            "GetCodeInterpreterSession": self.backend.get_session,
+            "ListCodeInterpreterSessions": self.backend.list_sessions,
+            "StopCodeInterpreterSession": self.backend.stop_session,
+            "GetCodeInterpreter": self.backend.get_interpreter,
+            "ListCodeInterpreters": self.backend.list_interpreters,
+            "CreateCodeInterpreter": self.backend.create_interpreter,
+            "DeleteCodeInterpreter": self.backend.delete_interpreter,
+        }
+
+    # -- the application ---------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=1024**2)
+        app.router.add_get("/_emulator/calls", self._get_calls)
+        app.router.add_get("/_emulator/sessions", self._get_sessions)
+        app.router.add_get("/_emulator/interpreters", self._get_interpreters)
+        app.router.add_get("/_emulator/faults", self._get_faults)
+        app.router.add_post("/_emulator/faults", self._post_fault)
+        app.router.add_delete("/_emulator/faults", self._delete_faults)
+        app.router.add_post("/_emulator/clock", self._post_clock)
+        app.router.add_post("/_emulator/sessions/{region}/{session_id}/stop", self._post_stop)
+        app.router.add_post("/_emulator/reset", self._post_reset)
+        app.router.add_route("*", "/{tail:.*}", self._aws)
+        return app
+
+    async def _aws(self, request: web.Request) -> web.StreamResponse:
+        request_id = str(uuid.uuid4())
+        raw_path, _, query = request.raw_path.partition("?")
+        route: Route | None = None
+        region = "unknown"
+        operation = "Unknown"
+        try:
+            region = self._authenticate(request)
+            matched = self.protocol.match(request.method, raw_path)
+            if matched is None:
+                raise AwsError(
+                    "UnknownOperationException", f"No operation at {request.method} {raw_path}", 404
+                )
+            route, labels = matched
+            operation = route.name
+            body = await request.read()
+            params = self.protocol.parse_input(route, labels, query, request.headers, body)
+            self._throttle(region, operation)
+            rule = self._fault_for(operation)
+            if rule is not None and rule.latency and not rule.latency_after:
+                await asyncio.sleep(rule.latency)
+            if rule is not None and rule.error:
+                raise AwsError(
+                    rule.error, rule.message or f"Injected fault: {rule.error}", FAULT_KINDS[rule.error]
+                )
+            result = self._handlers[operation](region, params)
+            payload = self.protocol.render_output(route, result)
+            if rule is not None and rule.latency and rule.latency_after:
+                await asyncio.sleep(rule.latency)
+            status = self.protocol.status_code(route)
+            self._record(operation, region, "Success", status)
+            return web.Response(
+                status=status,
+                body=payload,
+                headers={"Content-Type": "application/json", "x-amzn-RequestId": request_id},
+            )
+        except AwsError as error:
+            error.status = self.protocol.error_status(route, error.code, error.status)
+            status, headers, payload = render_error(error, request_id)
+            self._record(operation, region, error.code, status)
+            return web.Response(status=status, body=payload, headers=headers)
+
+    def _authenticate(self, request: web.Request) -> str:
+        """Any credentials will do, but the request must be SigV4-signed for this service."""
+        header = request.headers.get("Authorization")
+        if not header:
+            raise AwsError(
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token: requests must be signed with AWS Signature Version 4",
+                403,
+            )
+        found = CREDENTIAL_RE.match(header)
+        if found is None or not request.headers.get("X-Amz-Date"):
+            raise AwsError(
+                "IncompleteSignatureException",
+                "Authorization header is not a valid AWS4-HMAC-SHA256 signature (Credential, SignedHeaders, "
+                "Signature and an X-Amz-Date header are required)",
+                403,
+            )
+        if found.group("service") != SIGNING_NAME:
+            raise AwsError(
+                "InvalidSignatureException",
+                f"Credential should be scoped to correct service: '{SIGNING_NAME}', not '{found.group('service')}'",
+                403,
+            )
+        return found.group("region")
+
+    def _throttle(self, region: str, operation: str) -> None:
+        rate = self.config.rate_for(operation)
+        if rate <= 0:
+            return
+        now = self._monotonic()
+        with self._lock:
+            bucket = self._buckets.get((region, operation))
+            if bucket is None:
+                bucket = self._buckets[(region, operation)] = TokenBucket(rate, now)
+            allowed = bucket.take(now)
+        if not allowed:
+            raise AwsError(
+                "ThrottlingException", f"Rate exceeded for {operation} ({rate:g} requests per second)", 429
+            )
+
+    def _fault_for(self, operation: str) -> FaultRule | None:
+        with self._lock:
+            for entry in self._faults:
+                rule, remaining = entry
+                if not rule.matches(operation) or remaining == 0:
+                    continue
+                if rule.rate < 1.0 and self._random.random() >= rule.rate:
+                    continue
+                if remaining is not None:
+                    entry[1] = remaining - 1
+                return rule  # type: ignore[no-any-return]
+        return None
+
+    def _record(self, operation: str, region: str, outcome: str, status: int) -> None:
+        with self._lock:
+            self._counts[(operation, outcome)] += 1
+            self._log.append(CallRecord(operation, region, outcome, status, time.time()))
+
+    # -- Python introspection (thread-safe) --------------------------------------------
+
+    def calls(self) -> dict[str, dict[str, int]]:
+        """Counts of calls by operation and outcome ("Success" or an error code)."""
+        with self._lock:
+            counts: dict[str, dict[str, int]] = {}
+            for (operation, outcome), count in self._counts.items():
+                counts.setdefault(operation, {})[outcome] = count
+            return counts
+
+    def call_log(self) -> list[CallRecord]:
+        with self._lock:
+            return list(self._log)
+
+    def call_count(self, operation: str | None = None, outcome: str | None = None) -> int:
+        with self._lock:
+            return sum(
+                n
+                for (op, out), n in self._counts.items()
+                if (operation is None or op == operation) and (outcome is None or out == outcome)
+            )
+
+    def add_fault(self, rule: FaultRule) -> None:
+        with self._lock:
+            self._faults.append([rule, rule.count])
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def faults(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{**rule.to_dict(), "remaining": remaining} for rule, remaining in self._faults]
+
+    def reset(self) -> None:
+        """Forget sessions, custom interpreters, call counts, buckets and faults."""
+        self.backend.reset()
+        with self._lock:
+            self._buckets.clear()
+            self._faults.clear()
+            self._counts.clear()
+            self._log.clear()
+
+    # -- HTTP introspection ------------------------------------------------------------
+
+    async def _get_calls(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"counts": self.calls(), "recent": [r.to_dict() for r in self.call_log()[-200:]]}
+        )
+
+    async def _get_sessions(self, request: web.Request) -> web.Response:
+        return web.json_response({"sessions": self.backend.sessions(request.query.get("region"))})
+
+    async def _get_interpreters(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"interpreters": self.backend.interpreters(request.query.get("region", "us-east-1"))}
+        )
+
+    async def _get_faults(self, request: web.Request) -> web.Response:
+        return web.json_response({"faults": self.faults()})
+
+    async def _post_fault(self, request: web.Request) -> web.Response:
+        try:
+            rule = FaultRule.from_dict(await request.json())
+        except (ValueError, TypeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        self.add_fault(rule)
+        return web.json_response({"faults": self.faults()}, status=201)
+
+    async def _delete_faults(self, request: web.Request) -> web.Response:
+        self.clear_faults()
+        return web.json_response({"faults": []})
+
+    async def _post_clock(self, request: web.Request) -> web.Response:
+        clock = self.config.clock
+        if not isinstance(clock, EmulatorClock):
+            return web.json_response(
+                {"error": "the clock was injected by the caller; advance it there"}, status=409
+            )
+        data = await request.json()
+        seconds = data.get("advance") if isinstance(data, dict) else None
+        if not isinstance(seconds, int | float) or seconds < 0:
+            return web.json_response({"error": 'body must be {"advance": <seconds >= 0>}'}, status=400)
+        clock.advance(float(seconds))
+        return web.json_response({"now": clock()})
+
+    async def _post_stop(self, request: web.Request) -> web.Response:
+        try:
+            self.backend.stop_out_of_band(request.match_info["region"], request.match_info["session_id"])
+        except KeyError:
+            return web.json_response({"error": "no such session"}, status=404)
+        return web.json_response({"stopped": request.match_info["session_id"]})
+
+    async def _post_reset(self, request: web.Request) -> web.Response:
+        self.reset()
+        return web.json_response({"reset": True})
+
+    # -- serving -----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def serving(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Serving]:
+        """Serve on host:port (0 picks a free port) until the block ends."""
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        bound = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        try:
+            yield Serving(self, host, int(bound))
+        finally:
+            await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class Serving:
+    emulator: AgentCoreEmulator
+    host: str
+    port: int
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"

@@ -1,0 +1,96 @@
+"""Run the emulator in a background thread, for tests, benchmarks and the demo.
+
+The caller's thread stays free for blocking boto3 calls, as a user's program would be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from agentcore_operator.local.agentcore.config import EmulatorConfig, FaultRule
+from agentcore_operator.local.agentcore.server import AgentCoreEmulator
+
+DUMMY_ACCESS_KEY = "AKIDEXAMPLEAGENTCORE"
+DUMMY_SECRET_KEY = "emulator-secret"
+
+
+@dataclass
+class EmulatorHandle:
+    endpoint_url: str
+    emulator: AgentCoreEmulator
+
+    def client(self, service: str = "bedrock-agentcore", region: str = "us-east-1", **config: Any) -> Any:
+        """A boto3 client pointed here, with dummy credentials and no hidden retries."""
+        session = boto3.session.Session(
+            aws_access_key_id=DUMMY_ACCESS_KEY, aws_secret_access_key=DUMMY_SECRET_KEY, region_name=region
+        )
+        return session.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.endpoint_url,
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, **config),
+        )
+
+    def sessions(self, region: str | None = None) -> list[dict[str, Any]]:
+        return self.emulator.backend.sessions(region)
+
+    def calls(self) -> dict[str, dict[str, int]]:
+        return self.emulator.calls()
+
+    def call_count(self, operation: str | None = None, outcome: str | None = None) -> int:
+        return self.emulator.call_count(operation, outcome)
+
+    def add_fault(self, **rule: Any) -> None:
+        self.emulator.add_fault(FaultRule(**rule))
+
+    def stop_session(self, session_id: str, region: str = "us-east-1") -> None:
+        """Stop a session out of band, as the console or another tool would."""
+        self.emulator.backend.stop_out_of_band(region, session_id)
+
+
+@contextmanager
+def running_emulator(
+    config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[EmulatorHandle]:
+    emulator = AgentCoreEmulator(config)
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    stop: asyncio.Event | None = None
+    handle: list[EmulatorHandle] = []
+    errors: list[BaseException] = []
+
+    async def serve() -> None:
+        nonlocal stop
+        stop = asyncio.Event()
+        async with emulator.serving(host, port) as serving:
+            handle.append(EmulatorHandle(serving.endpoint_url, emulator))
+            started.set()
+            await stop.wait()
+
+    def target() -> None:
+        try:
+            loop.run_until_complete(serve())
+        except BaseException as exc:
+            errors.append(exc)
+            started.set()
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=target, name="agentcore-emulator", daemon=True)
+    thread.start()
+    started.wait(30)
+    if errors or not handle:
+        raise RuntimeError(f"emulator did not start: {errors}")
+    try:
+        yield handle[0]
+    finally:
+        assert stop is not None
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
