@@ -31,8 +31,10 @@ def clock() -> SharedClock:
 
 
 @pytest.fixture
-def emulator_config(clock: SharedClock) -> EmulatorConfig:
-    return EmulatorConfig(clock=clock.epoch)
+def emulator_config(clock: SharedClock, request: pytest.FixtureRequest) -> EmulatorConfig:
+    """The emulator's settings; a test overrides them with indirect parametrization."""
+    overrides: dict[str, Any] = getattr(request, "param", {})
+    return EmulatorConfig(clock=clock.epoch, **overrides)
 
 
 @pytest.fixture

@@ -7,13 +7,18 @@ API server, what kubectl prints, and the emulator's own session table.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
+import pytest
+from agentcore_operator.local.agentcore import FaultRule, InterpreterSeed
 from agentcore_operator.local.agentcore.testing import EmulatorHandle
 from agentcore_operator.local.cluster.testing import ClusterHandle
 from agentcore_operator.local.harness import RunningOperator, SharedClock
 
-from .conftest import eventually, session_manifest
+from .conftest import StartOperator, eventually, session_manifest
+
+CUSTOM = "datasci_vpc-a1b2c3d4e5"
 
 
 def apply(cluster: ClusterHandle, manifest: dict[str, Any]) -> None:
@@ -130,3 +135,87 @@ def test_deletion_policy_can_switch_to_retain_after_creation(
     cluster.kubectl("delete", "codeinterpretersession", "switch", "--timeout=20s")
     (session,) = emulator_sessions(emulator)
     assert session["status"] == "READY"
+
+
+def test_operator_restart_mid_start_makes_exactly_one_session(
+    cluster: ClusterHandle, emulator: EmulatorHandle, start_operator: StartOperator
+) -> None:
+    """The operator dies while AgentCore has started the session but before it heard back."""
+    emulator.emulator.add_fault(
+        FaultRule("StartCodeInterpreterSession", latency=3.0, latency_after=True, count=1)
+    )
+    with start_operator():
+        apply(cluster, session_manifest("restarted"))
+        eventually(lambda: len(emulator_sessions(emulator)) == 1, message="AgentCore started it")
+        assert status_of(cluster, "restarted").get("phase") == "Starting"
+        assert "sessionId" not in status_of(cluster, "restarted")
+    with start_operator():
+        status = wait_phase(cluster, "restarted", "Ready")
+    sessions = emulator_sessions(emulator)
+    assert [s["sessionId"] for s in sessions] == [status["sessionId"]]
+    assert emulator.call_count("StartCodeInterpreterSession", "Success") == 2  # the retry was a replay
+
+
+@pytest.mark.parametrize(
+    "emulator_config", [{"interpreters": {CUSTOM: InterpreterSeed(create_delay=120.0)}}], indirect=True
+)
+def test_custom_interpreter_creating_then_ready_goes_pending_then_ready(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator, clock: SharedClock
+) -> None:
+    apply(cluster, session_manifest("custom", codeInterpreterIdentifier=CUSTOM))
+    pending = wait_phase(cluster, "custom", "Pending")
+    eventually(lambda: ready_reason(status_of(cluster, "custom")) == "InterpreterNotReady", message="reason")
+    assert emulator_sessions(emulator) == []
+    assert pending.get("sessionId") is None
+    clock.advance(121)
+    status = wait_phase(cluster, "custom", "Ready")
+    (session,) = emulator_sessions(emulator)
+    assert session["codeInterpreterIdentifier"] == CUSTOM and session["sessionId"] == status["sessionId"]
+
+
+@pytest.mark.parametrize(
+    "emulator_config",
+    [{"interpreters": {CUSTOM: InterpreterSeed(failure_reason="VPC subnet subnet-0abc has no free IPs")}}],
+    indirect=True,
+)
+def test_create_failed_interpreter_fails_the_resource_with_the_reason(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    apply(cluster, session_manifest("doomed-interp", codeInterpreterIdentifier=CUSTOM))
+    status = wait_phase(cluster, "doomed-interp", "Failed")
+    assert ready_reason(status) == "InterpreterFailed"
+    assert "no free IPs" in status["message"]
+    assert emulator.call_count("StartCodeInterpreterSession") == 0
+
+
+@pytest.mark.parametrize("emulator_config", [{"max_sessions": 2}], indirect=True)
+def test_quota_exceeded_sessions_wait_then_start_when_capacity_frees(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    for name in ("q-1", "q-2"):
+        apply(cluster, session_manifest(name))
+        wait_phase(cluster, name, "Ready")
+    apply(cluster, session_manifest("q-3"))
+    waiting = wait_phase(cluster, "q-3", "Pending")
+    eventually(lambda: ready_reason(status_of(cluster, "q-3")) == "QuotaExceeded", message="QuotaExceeded")
+    assert "sessionId" not in waiting
+    cluster.kubectl("delete", "codeinterpretersession", "q-1", "--timeout=20s")
+    wait_phase(cluster, "q-3", "Ready")
+    # Waiting did not hammer Start: a refused Start or two, not one per poll.
+    assert emulator.call_count("StartCodeInterpreterSession", "ServiceQuotaExceededException") <= 3
+
+
+def test_sweeps_replace_per_session_gets(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    names = [f"swept-{i}" for i in range(5)]
+    for name in names:
+        apply(cluster, session_manifest(name, sessionTimeoutSeconds=3600))
+    for name in names:
+        wait_phase(cluster, name, "Ready")
+    gets = emulator.call_count("GetCodeInterpreterSession")
+    lists = emulator.call_count("ListCodeInterpreterSessions")
+    time.sleep(2.6)  # about five sweeps at the 0.5 s test interval
+    assert emulator.call_count("GetCodeInterpreterSession") == gets
+    swept = emulator.call_count("ListCodeInterpreterSessions") - lists
+    assert 3 <= swept <= 7  # one List per sweep serves all five sessions

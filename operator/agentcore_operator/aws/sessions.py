@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from agentcore_operator.aws.clients import ClientFactory
 from agentcore_operator.aws.errors import classify
 from agentcore_operator.controller.observations import (
+    INTERPRETER_READY,
     CallFailed,
     InterpreterMissing,
     InterpreterSeen,
@@ -112,7 +113,9 @@ class SessionManager:
             if error.kind is not ErrorKind.NOT_FOUND:
                 raise
             observation = InterpreterMissing()
-        self._interpreters[key] = (loop_time + self._interpreter_cache_seconds, observation)
+        if observation == InterpreterSeen(INTERPRETER_READY):
+            # Only a usable answer is shared: CREATING must be asked again at the next poll.
+            self._interpreters[key] = (loop_time + self._interpreter_cache_seconds, observation)
         return observation
 
     async def start(self, action: StartSession) -> Observation:

@@ -1,0 +1,401 @@
+"""Nothing lost, nothing doubled, nothing leaked: crashes, orphans, faults, bad credentials.
+
+The crash test runs the operator as a real process and SIGKILLs it; the others run it
+in-process. The invariants are checked against AgentCore's own session table (the
+emulator's), never against what the operator believes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from agentcore_operator.local.agentcore import FaultRule
+from agentcore_operator.local.agentcore.testing import EmulatorHandle
+from agentcore_operator.local.cluster.testing import ClusterHandle
+from agentcore_operator.local.harness import SharedClock, running_operator
+from agentcore_operator.manager.settings import Settings
+
+from .conftest import StartOperator, eventually, session_manifest
+
+CLI = str(Path(sys.executable).parent / "agentcore-operator")
+BUILTIN = "aws.codeinterpreter.v1"
+
+
+def list_sessions(cluster: ClusterHandle, namespace: str = "default") -> list[dict[str, Any]]:
+    result = cluster.kubectl("get", "codeinterpretersessions", "-n", namespace, "-o", "json")
+    return list(json.loads(result.stdout)["items"])
+
+
+def apply_many(cluster: ClusterHandle, manifests: list[dict[str, Any]]) -> None:
+    if manifests:
+        cluster.kubectl(
+            "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests})
+        )
+
+
+def phase(body: dict[str, Any]) -> str | None:
+    return (body.get("status") or {}).get("phase")
+
+
+def reason(body: dict[str, Any]) -> str | None:
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return next((c.get("reason") for c in conditions if c.get("type") == "Ready"), None)
+
+
+# -- crash safety ------------------------------------------------------------------------
+
+
+class OperatorProcess:
+    """The operator as a separate process, so it can die the way pods die: SIGKILL."""
+
+    def __init__(self, cluster: ClusterHandle, emulator: EmulatorHandle, log: Path) -> None:
+        self.args = [
+            CLI,
+            "run",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "--endpoint-url",
+            emulator.endpoint_url,
+            "--region",
+            "us-east-1",
+            "--http-port",
+            "-1",
+            "--sweep-interval",
+            "1",
+            "--ledger-namespace",
+            "default",
+            "--orphan-sweep-interval",
+            "2",
+            "--log-level",
+            "warning",
+        ]
+        self.env = {**os.environ, "AWS_ACCESS_KEY_ID": "AKIDCRASH", "AWS_SECRET_ACCESS_KEY": "crash-secret"}
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+        self.kills = 0
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.kills += 1
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@pytest.fixture
+def operator_process(
+    cluster: ClusterHandle, emulator: EmulatorHandle, tmp_path: Path
+) -> Iterator[OperatorProcess]:
+    proc = OperatorProcess(cluster, emulator, tmp_path / "operator.log")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.mark.timeout(300)
+def test_sigkill_churn_never_loses_or_doubles_a_session(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator_process: OperatorProcess
+) -> None:
+    rng = random.Random(20261122)
+    total, kills_wanted = 300, 50
+    policies: dict[str, str] = {}
+    deleted: set[str] = set()
+    pending = [f"churn-{i:03}" for i in range(total)]
+    seen_ids: dict[str, str] = {}
+    operator_process.start()
+    while operator_process.kills < kills_wanted or pending:
+        batch, pending = pending[:8], pending[8:]
+        manifests = []
+        for name in batch:
+            policies[name] = "Retain" if rng.random() < 0.15 else "Delete"
+            manifests.append(
+                session_manifest(name, sessionTimeoutSeconds=3600, deletionPolicy=policies[name])
+            )
+        apply_many(cluster, manifests)
+        live = [n for n in policies if n not in deleted]
+        for name in rng.sample(live, k=min(len(live), rng.randint(0, 3))):
+            cluster.kubectl("delete", "codeinterpretersession", name, "--wait=false")
+            deleted.add(name)
+        time.sleep(rng.uniform(0.2, 1.2))
+        for body in list_sessions(cluster):
+            session_id = (body.get("status") or {}).get("sessionId")
+            name = body["metadata"]["name"]
+            if session_id:
+                assert seen_ids.setdefault(name, session_id) == session_id, f"{name} changed its sessionId"
+        if operator_process.kills < kills_wanted:
+            operator_process.kill()
+            operator_process.start()
+
+    # Let the last life converge everything.
+    def converged() -> bool:
+        bodies = list_sessions(cluster)
+        return all(phase(b) == "Ready" for b in bodies) and {b["metadata"]["name"] for b in bodies} == (
+            set(policies) - deleted
+        )
+
+    eventually(converged, timeout=90, interval=0.5, message="every resource Ready, every deleted one gone")
+    assert operator_process.alive()
+
+    bodies = {b["metadata"]["name"]: b for b in list_sessions(cluster)}
+    sessions = emulator.sessions()
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for session in sessions:
+        by_name.setdefault(session["name"], []).append(session)
+    violations: list[str] = []
+    for name in policies:
+        mine = by_name.get(f"default-{name}", [])
+        if len(mine) > 1:
+            violations.append(f"{name}: {len(mine)} sessions started")
+        if name in bodies:
+            status = bodies[name]["status"]
+            if [s["sessionId"] for s in mine] != [status["sessionId"]]:
+                violations.append(f"{name}: status {status.get('sessionId')} vs AgentCore {mine}")
+            elif mine[0]["status"] != "READY":
+                violations.append(f"{name}: live resource but session {mine[0]['status']}")
+            if seen_ids.get(name, status["sessionId"]) != status["sessionId"]:
+                violations.append(f"{name}: sessionId changed")
+        elif mine:
+            expected = "READY" if policies[name] == "Retain" else "TERMINATED"
+            if mine[0]["status"] != expected:
+                violations.append(f"{name}: deleted with {policies[name]}, session {mine[0]['status']}")
+    ready_owners = {s["sessionId"] for s in sessions if s["status"] == "READY"}
+    owned = {b["status"]["sessionId"] for b in bodies.values()} | {
+        s["sessionId"] for n in deleted if policies[n] == "Retain" for s in by_name.get(f"default-{n}", [])
+    }
+    violations += [f"READY session {sid} belongs to nothing" for sid in ready_owners - owned]
+    assert not violations, violations
+    assert operator_process.kills >= kills_wanted
+    print(
+        f"\nchurn: {total} sessions, {len(deleted)} deleted, {operator_process.kills} SIGKILLs, 0 violations"
+    )
+
+
+# -- orphan recovery ---------------------------------------------------------------------
+
+
+def test_force_deleted_resources_sessions_are_stopped_and_foreign_ones_never(
+    cluster: ClusterHandle, emulator: EmulatorHandle, start_operator: StartOperator
+) -> None:
+    foreign = emulator.client().start_code_interpreter_session(
+        codeInterpreterIdentifier=BUILTIN, name="default-orphan-delete", sessionTimeoutSeconds=3600
+    )["sessionId"]
+    with start_operator(orphan_sweep_interval=0.5):
+        apply_many(
+            cluster,
+            [
+                session_manifest("orphan-delete", sessionTimeoutSeconds=3600),
+                session_manifest("orphan-retain", sessionTimeoutSeconds=3600, deletionPolicy="Retain"),
+                session_manifest("survivor", sessionTimeoutSeconds=3600),
+            ],
+        )
+        eventually(
+            lambda: sum(phase(b) == "Ready" for b in list_sessions(cluster)) == 3, message="three Ready"
+        )
+        ids = {b["metadata"]["name"]: b["status"]["sessionId"] for b in list_sessions(cluster)}
+        time.sleep(0.6)  # one ledger flush
+    # Operator down: someone strips the finalizers and deletes two resources.
+    for name in ("orphan-delete", "orphan-retain"):
+        cluster.kubectl(
+            "patch",
+            "codeinterpretersession",
+            name,
+            "--type=json",
+            "-p",
+            '[{"op":"remove","path":"/metadata/finalizers"}]',
+        )
+        cluster.kubectl("delete", "codeinterpretersession", name)
+    with start_operator(orphan_sweep_interval=0.5):
+
+        def state(session_id: str) -> str:
+            return next(s["status"] for s in emulator.sessions() if s["sessionId"] == session_id)
+
+        eventually(lambda: state(ids["orphan-delete"]) == "TERMINATED", message="orphan stopped")
+        time.sleep(1.5)  # a few more sweeps: nothing else may be stopped
+        assert state(ids["orphan-retain"]) == "READY"
+        assert state(ids["survivor"]) == "READY"
+        assert state(foreign) == "READY", "a session the operator did not start was stopped"
+
+
+# -- fault tolerance ---------------------------------------------------------------------
+
+
+@pytest.mark.timeout(240)
+def test_converges_through_aws_and_cluster_faults(
+    cluster: ClusterHandle, emulator: EmulatorHandle, start_operator: StartOperator
+) -> None:
+    for rule in (
+        FaultRule(error="InternalServerException", rate=0.2),
+        FaultRule(error="ThrottlingException", rate=0.2),
+        FaultRule("StartCodeInterpreterSession", error="ServiceQuotaExceededException", rate=0.1),
+        FaultRule(latency=0.05, rate=0.3),
+    ):
+        emulator.emulator.add_fault(rule)
+    cluster.inject_fault("PATCH", ".*", 500, count=15)
+    cluster.inject_fault("GET", ".*", 503, count=10)
+    names = [f"flaky-{i:02}" for i in range(30)]
+    with start_operator() as running:
+        apply_many(cluster, [session_manifest(n, sessionTimeoutSeconds=3600) for n in names])
+        failed_seen: set[str] = set()
+
+        def all_ready() -> bool:
+            bodies = list_sessions(cluster)
+            failed_seen.update(b["metadata"]["name"] for b in bodies if phase(b) == "Failed")
+            return len(bodies) == 30 and all(phase(b) == "Ready" for b in bodies)
+
+        for _ in range(3):
+            time.sleep(1.0)
+            cluster.drop_watches()
+        eventually(all_ready, timeout=120, interval=0.3, message="all Ready despite faults")
+        assert not failed_seen, f"marked Failed for a transient error: {failed_seen}"
+        for name in names[:10]:
+            cluster.kubectl("delete", "codeinterpretersession", name, "--wait=false")
+        eventually(lambda: len(list_sessions(cluster)) == 20, timeout=90, message="deletes complete")
+        assert running.thread.is_alive() and not running.errors
+    by_name = {s["name"]: s for s in emulator.sessions()}
+    assert len(emulator.sessions()) == 30, "a fault made the operator start a second session"
+    assert all(by_name[f"default-{n}"]["status"] == "TERMINATED" for n in names[:10])
+    injected = sum(n for op in emulator.calls().values() for out, n in op.items() if out != "Success")
+    print(f"\nfaults: {injected} AWS errors injected, all 30 converged")
+
+
+# -- credentials gone bad ------------------------------------------------------------------
+
+
+def test_access_denied_shows_in_status_and_readiness_then_recovers(
+    cluster: ClusterHandle, emulator: EmulatorHandle, start_operator: StartOperator
+) -> None:
+    emulator.emulator.add_fault(FaultRule(error="AccessDeniedException", message="User is not authorized"))
+    with start_operator() as running:
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(session_manifest("denied")))
+        body = eventually(
+            lambda: (
+                (b := cluster.get("codeinterpretersessions", "default", "denied"))
+                and reason(b) == "AccessDenied"
+                and b
+            ),
+            message="AccessDenied in status",
+        )
+        assert "not authorized" in body["status"]["conditions"][0]["message"] or "not authorized" in str(
+            body["status"]
+        )
+        assert running.operator.health is not None
+        ready = requests.get(f"http://127.0.0.1:{running.operator.health.port}/readyz", timeout=5)
+        assert ready.status_code == 503 and "AccessDenied" in ready.text
+        emulator.emulator.clear_faults()
+        eventually(
+            lambda: phase(cluster.get("codeinterpretersessions", "default", "denied") or {}) == "Ready",
+            timeout=30,
+            message="recovered",
+        )
+        eventually(
+            lambda: (
+                requests.get(f"http://127.0.0.1:{running.operator.health.port}/readyz", timeout=5).status_code
+                == 200
+            ),
+            message="ready again",
+        )
+        assert running.thread.is_alive()
+
+
+# -- secrets never leak ------------------------------------------------------------------
+
+
+class Collect(logging.Handler):
+    """Keeps every formatted log line, exactly as it would be shipped."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def production_logging() -> Iterator[Collect]:
+    """The operator's own logging setup, at debug level and in JSON, with a collecting handler."""
+    from agentcore_operator.manager.logs import JsonFormatter, configure_logging
+
+    root = logging.getLogger()
+    names = ("botocore", "boto3", "urllib3", "kubernetes", "aiohttp.access", "kopf")
+    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in names})
+    configure_logging("json", "debug")
+    collect = Collect()
+    collect.setFormatter(JsonFormatter())
+    root.addHandler(collect)
+    try:
+        yield collect
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        for name, level in saved[2].items():
+            logging.getLogger(name).setLevel(level)
+
+
+def test_no_credentials_in_status_events_or_logs(
+    cluster: ClusterHandle,
+    emulator: EmulatorHandle,
+    settings: Settings,
+    clock: SharedClock,
+    production_logging: Collect,
+) -> None:
+    import boto3
+
+    secret_key = "PLANTED-secret-key-0123456789abcdef"
+    token = "PLANTED-session-token-fedcba9876543210"
+    boto_session = boto3.session.Session(
+        aws_access_key_id="AKIDPLANTED",
+        aws_secret_access_key=secret_key,
+        aws_session_token=token,
+        region_name="us-east-1",
+    )
+    emulator.emulator.add_fault(
+        FaultRule("StartCodeInterpreterSession", error="AccessDeniedException", count=2)
+    )
+    with running_operator(settings, boto_session=boto_session, clock=clock):
+        for name in ("leak-a", "leak-b"):
+            cluster.kubectl("apply", "-f", "-", input=json.dumps(session_manifest(name)))
+        eventually(
+            lambda: len(bodies := list_sessions(cluster)) == 2 and all(phase(b) == "Ready" for b in bodies),
+            timeout=30,
+            message="both Ready",
+        )
+        cluster.kubectl("delete", "codeinterpretersession", "leak-a", "--timeout=20s")
+    surfaces = {
+        "status": json.dumps([b.get("status") for b in list_sessions(cluster)]),
+        "events": json.dumps(cluster.events("default")),
+        "logs": "\n".join(production_logging.lines),
+        "describe": cluster.kubectl("describe", "codeinterpretersessions", "-n", "default").stdout,
+    }
+    assert len(production_logging.lines) > 10, "too few log lines captured: the scan would prove nothing"
+    for where, text in surfaces.items():
+        for secret in (secret_key, token):
+            assert secret not in text, f"{secret[:12]}... leaked into {where}"
