@@ -230,6 +230,7 @@ class Reconciler:
         return body, wanted
 
     async def _post(self, body: dict[str, Any], events: list[EventNote]) -> None:
+        session_id = (body.get("status") or {}).get("sessionId")
         for note in events:
             meta = body.get("metadata") or {}
             logger.info(
@@ -239,6 +240,7 @@ class Reconciler:
                 extra={
                     "namespace": meta.get("namespace"),
                     "resource": meta.get("name"),
+                    "session_id": session_id,
                     "event_type": note.type,
                 },
             )

@@ -51,7 +51,9 @@ Deleting (finalizer held):
 `*` marks mutating calls: the wiring persists the status before sending them, so a crash
 after the call leaves a record that a call may have happened (the phase Starting with no
 id), and the deterministic clientToken makes the retried Start return the same session.
-`[X]` is the Kubernetes event posted on that transition.
+`[X]` is the Kubernetes event posted on that transition. A call retried after a warning
+(Throttled, QuotaExceeded, AccessDenied, StopFailed, ...) keeps that reason on the Ready
+condition until it succeeds, so a retry is no new transition and posts no second event.
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ READY = "Ready"
 TERMINAL_REASONS = frozenset(
     {"InvalidSpec", "InterpreterFailed", "InterpreterNotFound", ErrorKind.INVALID.value}
 )
+# Warning reasons whose call is retried: they stay on the condition during the retry.
+RETRIED_REASONS = frozenset({kind.value for kind in ErrorKind} | {"StopFailed"})
 INTERPRETER_FAILED_STATES = frozenset({"CREATE_FAILED", "DELETING", "DELETED", "DELETE_FAILED"})
 CLIENT_TOKEN_MIN = 33
 
@@ -205,8 +209,9 @@ def client_token(uid: str, purpose: str) -> str:
     base = re.sub(r"[^a-zA-Z0-9]+", "-", uid).strip("-") or "resource"
     token = f"{purpose}-{base}"
     if len(token) < CLIENT_TOKEN_MIN:
-        token = f"{token}-{'0' * (CLIENT_TOKEN_MIN - len(token) - 1)}"
-    return token[:256]
+        token = f"{token}-{'0' * max(1, CLIENT_TOKEN_MIN - len(token) - 1)}"
+    # The model's pattern ends on a letter or digit; cutting at 256 could leave a dash.
+    return token[:256].rstrip("-")
 
 
 def decide(
@@ -218,6 +223,7 @@ def decide(
 ) -> Decision:
     """The next action and the new status for one resource. Pure: see the module table."""
     status = replace(status, observed_generation=resource.generation)
+    observation = _about_this_session(observation, status)
     if resource.deleting:
         return _deleting(resource, status, observation, now, timing)
     if status.phase is Phase.TERMINATED or _terminally_failed(status):
@@ -261,6 +267,25 @@ def decide(
     raise AssertionError(f"unhandled observation {observation!r}")  # pragma: no cover
 
 
+def _about_this_session(observation: Observation | None, status: SessionStatus) -> Observation | None:
+    """Drop news of another session: a stale sweep hint can outlive a re-created resource."""
+    match observation:
+        case (
+            SessionSeen(session_id=sid)
+            | SessionMissing(session_id=sid)
+            | SessionStopped(session_id=sid)
+            | SessionUnconfirmed(session_id=sid)
+        ) if sid != status.session_id:
+            return None
+    return observation
+
+
+def _retry_reason(status: SessionStatus, default: str, *, retrying: bool) -> str:
+    """Keep a warning's reason while its call is retried, so each retry is not a new transition."""
+    reason = _ready_reason(status)
+    return reason if retrying and reason in RETRIED_REASONS else default
+
+
 def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, timing: Timing) -> Decision:
     """No fresh observation: work out what to ask AgentCore from what was recorded."""
     if status.session_id is None:
@@ -270,7 +295,7 @@ def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, tim
         new = _set(
             status,
             Phase.PENDING,
-            "CheckingInterpreter",
+            _retry_reason(status, "CheckingInterpreter", retrying=status.phase is not Phase.STOPPING),
             f"checking code interpreter {spec.interpreter_id}",
             now,
         )
@@ -290,7 +315,7 @@ def _start(resource: ResourceView, status: SessionStatus, now: datetime) -> Deci
         _set(
             status,
             Phase.STARTING,
-            "Starting",
+            _retry_reason(status, "Starting", retrying=status.phase is not Phase.STOPPING),
             f"starting a session on {spec.code_interpreter_identifier}",
             now,
         ),
@@ -448,7 +473,13 @@ def _stopped(status: SessionStatus, now: datetime) -> Decision:
 
 def _stop(resource: ResourceView, status: SessionStatus, now: datetime) -> Decision:
     session = status.session_id or ""
-    new = _set(status, Phase.STOPPING, "Stopping", f"stopping session {session}", now)
+    new = _set(
+        status,
+        Phase.STOPPING,
+        _retry_reason(status, "Stopping", retrying=status.phase is Phase.STOPPING),
+        f"stopping session {session}",
+        now,
+    )
     action = StopSession(
         region=status.region or _spec(resource).region,
         interpreter=status.code_interpreter_identifier or _spec(resource).code_interpreter_identifier,
@@ -460,7 +491,16 @@ def _stop(resource: ResourceView, status: SessionStatus, now: datetime) -> Decis
 
 def _stop_failed(status: SessionStatus, error: ApiError, now: datetime, timing: Timing) -> Decision:
     detail = f"StopCodeInterpreterSession failed: {error.code}: {error.message}"
-    if error.kind in (ErrorKind.THROTTLED, ErrorKind.UNAVAILABLE, ErrorKind.UNKNOWN, ErrorKind.CONFLICT):
+    if error.kind is ErrorKind.NOT_FOUND:
+        return _stopped(status, now)  # nothing left to stop
+    transient = (
+        ErrorKind.THROTTLED,
+        ErrorKind.UNAVAILABLE,
+        ErrorKind.UNKNOWN,
+        ErrorKind.CONFLICT,
+        ErrorKind.QUOTA_EXCEEDED,
+    )
+    if error.kind in transient:
         new = _set(status, Phase.STOPPING, error.kind.value, f"{detail}; retrying", now)
         return Decision(None, new, backoff=True)
     message = (

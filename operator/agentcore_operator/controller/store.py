@@ -113,7 +113,7 @@ class Store:
         if not (session_id and region and interpreter and phase):
             self._untrack(key)
             return
-        arn = INTERPRETER_ARN_RE.match(str(interpreter))
+        arn = INTERPRETER_ARN_RE.fullmatch(str(interpreter))
         bare = arn.group("id") if arn else str(interpreter)
         tracked = Tracked(key, str(region), bare, str(session_id), phase)
         old = self._tracked.get(key)

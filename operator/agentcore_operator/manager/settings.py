@@ -123,7 +123,7 @@ def parse_settings(
     region = args.region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     if not region:
         raise ConfigError("no AWS region: pass --region or set AWS_REGION")
-    if not REGION_RE.match(region):
+    if not REGION_RE.fullmatch(region):
         raise ConfigError(f"--region/AWS_REGION {region!r} is not an AWS region name such as us-east-1")
 
     if args.namespaces and args.all_namespaces:

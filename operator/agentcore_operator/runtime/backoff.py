@@ -24,7 +24,7 @@ class Backoff:
         """Record a failure of `key`; return how long to wait before retrying it."""
         count = self._failures.get(key, 0)
         self._failures[key] = count + 1
-        delay = min(self.cap, self.base * (2.0**count))
+        delay = min(self.cap, self.base * (2.0 ** min(count, 62)))  # bounded: no overflow
         delay *= 1.0 + self.rng.uniform(-self.jitter, self.jitter)
         return max(floor, delay)
 

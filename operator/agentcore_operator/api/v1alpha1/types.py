@@ -66,7 +66,7 @@ class SessionSpec:
     @property
     def interpreter_id(self) -> str:
         """The bare interpreter id: GetCodeInterpreter does not accept ARNs."""
-        match = INTERPRETER_ARN_RE.match(self.code_interpreter_identifier)
+        match = INTERPRETER_ARN_RE.fullmatch(self.code_interpreter_identifier)
         return match.group("id") if match else self.code_interpreter_identifier
 
     @property
@@ -83,13 +83,13 @@ class SessionSpec:
 
         identifier = spec.get("codeInterpreterIdentifier", BUILTIN_INTERPRETER)
         if not isinstance(identifier, str) or not (
-            INTERPRETER_ID_RE.match(identifier) or INTERPRETER_ARN_RE.match(identifier)
+            INTERPRETER_ID_RE.fullmatch(identifier) or INTERPRETER_ARN_RE.fullmatch(identifier)
         ):
             raise SpecError(f"spec.codeInterpreterIdentifier {identifier!r} is not an interpreter id or ARN")
-        arn = INTERPRETER_ARN_RE.match(identifier)
+        arn = INTERPRETER_ARN_RE.fullmatch(identifier)
 
         region = spec.get("region") or (arn.group("region") if arn else default_region)
-        if not isinstance(region, str) or not REGION_RE.match(region):
+        if not isinstance(region, str) or not REGION_RE.fullmatch(region):
             raise SpecError(f"region {region!r} is not an AWS region name (set spec.region or --region)")
         if arn and arn.group("region") != region:
             raise SpecError(

@@ -1,0 +1,70 @@
+"""The operator's Kubernetes permissions: least privilege, no wildcards, every rule explained."""
+
+from __future__ import annotations
+
+import pytest
+from agentcore_operator.api.v1alpha1 import GROUP, PLURAL
+from agentcore_operator.manager.permissions import PERMISSIONS, Permission
+
+KUBERNETES_VERBS = {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
+SCOPES = {"watched", "operator-namespace", "cluster"}
+IDS = [f"{p.api_group or 'core'}/{','.join(p.resources)}" for p in PERMISSIONS]
+
+
+def rule(resource: str, api_group: str) -> Permission:
+    (match,) = [p for p in PERMISSIONS if p.api_group == api_group and resource in p.resources]
+    return match
+
+
+@pytest.mark.parametrize("permission", PERMISSIONS, ids=IDS)
+def test_no_wildcards(permission: Permission) -> None:
+    assert "*" not in permission.api_group
+    assert all("*" not in resource for resource in permission.resources)
+    assert all("*" not in verb for verb in permission.verbs)
+
+
+@pytest.mark.parametrize("permission", PERMISSIONS, ids=IDS)
+def test_every_rule_is_well_formed_and_explained(permission: Permission) -> None:
+    assert permission.resources
+    assert permission.verbs
+    assert set(permission.verbs) <= KUBERNETES_VERBS
+    assert len(set(permission.verbs)) == len(permission.verbs)
+    assert permission.scope in SCOPES
+    assert permission.why.strip()
+
+
+def test_no_resource_is_granted_twice() -> None:
+    keys = [(p.api_group, resource, p.scope) for p in PERMISSIONS for resource in p.resources]
+    assert len(keys) == len(set(keys))
+
+
+def test_sessions_are_never_created_updated_or_deleted() -> None:
+    """The operator never writes spec: it patches finalizers and writes status, nothing more."""
+    sessions = rule(PLURAL, GROUP)
+    assert set(sessions.verbs) == {"get", "list", "watch", "patch"}
+    assert sessions.scope == "watched"
+    status = rule(f"{PLURAL}/status", GROUP)
+    assert set(status.verbs) <= {"get", "patch"}
+
+
+def test_events_are_only_created() -> None:
+    assert rule("events", "").verbs == ("create",)
+
+
+def test_nothing_is_deleted_anywhere() -> None:
+    assert all(not {"delete", "deletecollection"} & set(p.verbs) for p in PERMISSIONS)
+
+
+def test_secrets_are_never_read() -> None:
+    """AWS credentials come from the pod's identity (IRSA, Pod Identity), never from Secrets."""
+    assert all("secrets" not in p.resources for p in PERMISSIONS)
+
+
+def test_configmaps_are_confined_to_the_operator_namespace() -> None:
+    assert rule("configmaps", "").scope == "operator-namespace"
+
+
+def test_cluster_wide_rules_are_read_only() -> None:
+    for permission in PERMISSIONS:
+        if permission.scope == "cluster":
+            assert set(permission.verbs) <= {"get", "list", "watch"}, permission
