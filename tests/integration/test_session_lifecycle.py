@@ -43,7 +43,7 @@ def ready_reason(status: dict[str, Any]) -> str | None:
 
 
 def emulator_sessions(emulator: EmulatorHandle) -> list[dict[str, Any]]:
-    return list(emulator.emulator.sessions())
+    return emulator.sessions()
 
 
 def test_create_goes_ready_with_the_emulators_session_id(

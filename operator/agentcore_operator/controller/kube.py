@@ -8,6 +8,7 @@ threads; one Configuration serves both these writes and kopf's watches.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from datetime import UTC, datetime
@@ -202,9 +203,11 @@ class KubeWriter:
 
     async def _patch(self, body: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any] | None:
         namespace, name = _ns_name(body)
-        return await self._call(
-            self._objects.patch_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name, ops
+        # The client would label a list body as a merge patch; say what it is.
+        patch = functools.partial(
+            self._objects.patch_namespaced_custom_object, _content_type="application/json-patch+json"
         )
+        return await self._call(patch, GROUP, VERSION, namespace, PLURAL, name, ops)
 
     async def _call(self, method: Any, *args: Any) -> dict[str, Any] | None:
         """Run a client call; None when the object is gone, KubeConflict on races."""

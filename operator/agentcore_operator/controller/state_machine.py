@@ -280,10 +280,15 @@ def _about_this_session(observation: Observation | None, status: SessionStatus) 
     return observation
 
 
-def _retry_reason(status: SessionStatus, default: str, *, retrying: bool) -> str:
-    """Keep a warning's reason while its call is retried, so each retry is not a new transition."""
-    reason = _ready_reason(status)
-    return reason if retrying and reason in RETRIED_REASONS else default
+def _progress(
+    status: SessionStatus, phase: Phase, reason: str, message: str, now: datetime, *, retrying: bool
+) -> SessionStatus:
+    """Set the phase for a call; a call retried after a warning keeps the warning's reason and
+    message, so a retry is no new transition (no second event) and the user keeps the cause."""
+    kept = _ready_reason(status)
+    if retrying and kept in RETRIED_REASONS:
+        return _set(status, phase, kept, status.message or message, now)
+    return _set(status, phase, reason, message, now)
 
 
 def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, timing: Timing) -> Decision:
@@ -292,12 +297,13 @@ def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, tim
         spec = _spec(resource)
         if status.phase is Phase.STARTING or spec.is_builtin:
             return _start(resource, status, now)
-        new = _set(
+        new = _progress(
             status,
             Phase.PENDING,
-            _retry_reason(status, "CheckingInterpreter", retrying=status.phase is not Phase.STOPPING),
+            "CheckingInterpreter",
             f"checking code interpreter {spec.interpreter_id}",
             now,
+            retrying=status.phase is not Phase.STOPPING,
         )
         return Decision(CheckInterpreter(spec.region, spec.interpreter_id), new)
     if status.phase is Phase.READY and status.expires_at is not None and now < status.expires_at:
@@ -312,12 +318,13 @@ def _start(resource: ResourceView, status: SessionStatus, now: datetime) -> Deci
         message = "the concurrent session quota is reached; waiting for a session to end"
         return Decision(None, _set(status, Phase.PENDING, ErrorKind.QUOTA_EXCEEDED.value, message, now))
     new = replace(
-        _set(
+        _progress(
             status,
             Phase.STARTING,
-            _retry_reason(status, "Starting", retrying=status.phase is not Phase.STOPPING),
+            "Starting",
             f"starting a session on {spec.code_interpreter_identifier}",
             now,
+            retrying=status.phase is not Phase.STOPPING,
         ),
         code_interpreter_identifier=spec.code_interpreter_identifier,
         region=spec.region,
@@ -473,12 +480,13 @@ def _stopped(status: SessionStatus, now: datetime) -> Decision:
 
 def _stop(resource: ResourceView, status: SessionStatus, now: datetime) -> Decision:
     session = status.session_id or ""
-    new = _set(
+    new = _progress(
         status,
         Phase.STOPPING,
-        _retry_reason(status, "Stopping", retrying=status.phase is Phase.STOPPING),
+        "Stopping",
         f"stopping session {session}",
         now,
+        retrying=status.phase is Phase.STOPPING,
     )
     action = StopSession(
         region=status.region or _spec(resource).region,

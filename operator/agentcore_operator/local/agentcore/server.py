@@ -137,10 +137,10 @@ class AgentCoreEmulator:
                 )
             result = self._handlers[operation](region, params)
             payload = self.protocol.render_output(route, result)
+            status = self.protocol.status_code(route)
+            self._record(operation, region, "Success", status)  # done, whether or not the answer arrives
             if rule is not None and rule.latency and rule.latency_after:
                 await asyncio.sleep(rule.latency)
-            status = self.protocol.status_code(route)
-            self._record(operation, region, "Success", status)
             return web.Response(
                 status=status,
                 body=payload,

@@ -1,1 +1,5 @@
-"""Emulated Kubernetes API server, CRD-aware (dev and test only)."""
+"""Emulated Kubernetes API server, CRD-aware (dev and test only). See docs/cluster.md."""
+
+from agentcore_operator.local.cluster.server import EmulatedCluster, Serving
+
+__all__ = ["EmulatedCluster", "Serving"]

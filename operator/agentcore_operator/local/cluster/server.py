@@ -1,0 +1,1316 @@
+"""The emulated Kubernetes API server: discovery, CRUD, patch, watch, tables, OpenAPI.
+
+Behaviour follows the Kubernetes API conventions (and the real server's messages) rather
+than what any one client needs: kopf, the kubernetes Python client and the real kubectl
+all talk to it in the tests. Differences from a real kube-apiserver are listed in
+docs/cluster.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import random
+import re
+import string
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from agentcore_operator.local.cluster import schema as schemas
+from agentcore_operator.local.cluster.jsonpath import evaluate as jsonpath
+from agentcore_operator.local.cluster.patch import PatchError, json_patch, merge_patch
+from agentcore_operator.local.cluster.resources import (
+    BUILTIN_TYPES,
+    CRD_TYPE,
+    EVENT_TYPE,
+    NAMESPACE_TYPE,
+    Registry,
+    ResourceType,
+    load_crds,
+    types_from_crd,
+)
+from agentcore_operator.local.cluster.store import (
+    SelectorError,
+    Store,
+    Watch,
+    WatchEvent,
+    field_matcher,
+    label_matcher,
+)
+
+SERVER_VERSION = {
+    "major": "1",
+    "minor": "34",
+    "gitVersion": "v1.34.0-agentcore-emulated",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.24",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+SUBDOMAIN_HELP = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+REQUEST_LOG_SIZE = 50_000
+
+
+class ApiError(Exception):
+    """An answer in the form of a `Status` object."""
+
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+def not_found(resource_type: ResourceType, name: str) -> ApiError:
+    return ApiError(
+        404,
+        "NotFound",
+        f'{resource_type.qualified} "{name}" not found',
+        {"name": name, "group": resource_type.group, "kind": resource_type.plural},
+    )
+
+
+def conflict(resource_type: ResourceType, name: str) -> ApiError:
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {resource_type.qualified} "{name}": the object has been modified; '
+        "please apply your changes to the latest version and try again",
+        {"name": name, "group": resource_type.group, "kind": resource_type.plural},
+    )
+
+
+def invalid(resource_type: ResourceType, name: str, errors: list[schemas.FieldError]) -> ApiError:
+    messages = [e.message for e in errors]
+    summary = messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
+    return ApiError(
+        422,
+        "Invalid",
+        f'{resource_type.kind_qualified} "{name}" is invalid: {summary}',
+        {
+            "name": name,
+            "group": resource_type.group,
+            "kind": resource_type.kind,
+            "causes": [e.cause() for e in errors],
+        },
+    )
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def human_age(timestamp: str | None) -> str:
+    """kubectl's age format: 45s, 3m12s, 25m, 5h3m, 2d4h, 30d."""
+    if not timestamp:
+        return "<unknown>"
+    try:
+        then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return "<unknown>"
+    seconds = int((datetime.now(UTC) - then).total_seconds())
+    if seconds < 0:
+        return "<invalid>"
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 10:
+        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    days = hours // 24
+    if days < 8:
+        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+    return f"{days}d"
+
+
+@dataclass
+class Fault:
+    """Fail matching requests: the next `remaining` of them (None: all), each with probability `rate`."""
+
+    method: str
+    path: re.Pattern[str]
+    status: int
+    remaining: int | None
+    rate: float = 1.0
+    message: str = "injected fault"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path.pattern,
+            "status": self.status,
+            "remaining": self.remaining,
+            "rate": self.rate,
+        }
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: str
+    status: int
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "status": self.status,
+            "at": self.at,
+        }
+
+
+@dataclass
+class Target:
+    """What a URL names: a kind, perhaps a namespace, perhaps an object, perhaps a subresource."""
+
+    resource_type: ResourceType
+    namespace: str | None
+    name: str | None = None
+    subresource: str | None = None
+
+
+@dataclass
+class EmulatedCluster:
+    """A CRD-aware Kubernetes API server in one aiohttp application."""
+
+    crd_paths: list[Path] = field(default_factory=list)
+    bookmark_interval: float = 5.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self.registry = Registry()
+        self.store = Store()
+        self.requests: deque[Request] = deque(maxlen=REQUEST_LOG_SIZE)
+        self.faults: list[Fault] = []
+        self._streams: set[web.StreamResponse] = set()
+        for resource_type in BUILTIN_TYPES:
+            self.registry.add(resource_type)
+        for name in DEFAULT_NAMESPACES:
+            self._create(NAMESPACE_TYPE, None, {"metadata": {"name": name}}, dry_run=False)
+        for crd in load_crds(self.crd_paths):
+            self._create(CRD_TYPE, None, crd, dry_run=False)
+
+    # -- the application ---------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024**2, middlewares=[self._middleware])
+        app.router.add_get("/_cluster/requests", self._get_requests)
+        app.router.add_delete("/_cluster/requests", self._clear_requests)
+        app.router.add_get("/_cluster/faults", self._get_faults)
+        app.router.add_post("/_cluster/faults", self._post_fault)
+        app.router.add_delete("/_cluster/faults", self._delete_faults)
+        app.router.add_post("/_cluster/drop-watches", self._post_drop_watches)
+        app.router.add_get("/version", self._version)
+        app.router.add_get("/version/", self._version)
+        app.router.add_get("/healthz", self._ok)
+        app.router.add_get("/readyz", self._ok)
+        app.router.add_get("/livez", self._ok)
+        app.router.add_get("/api", self._api_versions)
+        app.router.add_get("/apis", self._api_groups)
+        app.router.add_get("/openapi/v3", self._openapi_index)
+        app.router.add_get("/openapi/v3/{path:.*}", self._openapi_document)
+        app.router.add_get("/openapi/v2", self._openapi_v2)
+        app.router.add_route("*", "/{path:api/.*|apis/.*}", self._resource)
+        return app
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        status = 500
+        try:
+            if not request.path.startswith("/_cluster/"):
+                self._apply_fault(request)
+            response: web.StreamResponse = await handler(request)
+            status = response.status
+            return response
+        except ApiError as error:
+            status = error.code
+            return web.json_response(error.status(), status=error.code)
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            if not request.path.startswith("/_cluster/"):
+                self.requests.append(
+                    Request(request.method, request.path, request.query_string, status, time.time())
+                )
+
+    def _apply_fault(self, request: web.Request) -> None:
+        for fault in list(self.faults):
+            if fault.method not in ("*", request.method) or not fault.path.search(request.path):
+                continue
+            if fault.rate < 1.0 and self._random.random() >= fault.rate:
+                continue
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.faults.remove(fault)
+            reasons = {
+                500: "InternalError",
+                503: "ServiceUnavailable",
+                429: "TooManyRequests",
+                504: "Timeout",
+            }
+            raise ApiError(fault.status, reasons.get(fault.status, "InternalError"), fault.message)
+
+    # -- control endpoints (tests) -----------------------------------------------------
+
+    async def _get_requests(self, request: web.Request) -> web.Response:
+        return web.json_response({"requests": [r.to_dict() for r in self.requests]})
+
+    async def _clear_requests(self, request: web.Request) -> web.Response:
+        self.requests.clear()
+        return web.json_response({"requests": []})
+
+    async def _get_faults(self, request: web.Request) -> web.Response:
+        return web.json_response({"faults": [f.to_dict() for f in self.faults]})
+
+    async def _post_fault(self, request: web.Request) -> web.Response:
+        data = await request.json()
+        try:
+            count = data.get("count", 1)
+            self.inject_fault(
+                data.get("method", "*"),
+                data["path"],
+                int(data["status"]),
+                None if count is None else int(count),
+                float(data.get("rate", 1.0)),
+            )
+        except (KeyError, TypeError, ValueError, re.error) as exc:
+            return web.json_response({"error": f"expected method, path, status, count: {exc}"}, status=400)
+        return web.json_response({"faults": [f.to_dict() for f in self.faults]}, status=201)
+
+    async def _delete_faults(self, request: web.Request) -> web.Response:
+        self.faults.clear()
+        return web.json_response({"faults": []})
+
+    async def _post_drop_watches(self, request: web.Request) -> web.Response:
+        return web.json_response({"dropped": self.drop_watches()})
+
+    def inject_fault(
+        self, method: str, path_pattern: str, status: int, count: int | None = 1, rate: float = 1.0
+    ) -> None:
+        """Fail requests whose method and path match with `status`: the next `count` (None: every
+        one), each with probability `rate` (drawn from the seeded generator, so runs repeat)."""
+        self.faults.append(Fault(method.upper(), re.compile(path_pattern), status, count, rate))
+
+    def drop_watches(self) -> int:
+        """End every open watch stream, as an API server restart or a load balancer would."""
+        return self.store.drop_watches()
+
+    # -- discovery ---------------------------------------------------------------------
+
+    async def _ok(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _version(self, request: web.Request) -> web.Response:
+        return web.json_response(SERVER_VERSION)
+
+    async def _api_versions(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "kind": "APIVersions",
+                "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": request.host}],
+            }
+        )
+
+    def _group(self, name: str, versions: list[str]) -> dict[str, Any]:
+        entries = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
+        return {"name": name, "versions": entries, "preferredVersion": entries[0]}
+
+    async def _api_groups(self, request: web.Request) -> web.Response:
+        groups = [self._group(name, versions) for name, versions in sorted(self.registry.groups().items())]
+        return web.json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+
+    def _resource_list(self, group: str, version: str) -> dict[str, Any]:
+        resources = []
+        for resource_type in sorted(self.registry.in_group_version(group, version), key=lambda t: t.plural):
+            resources.append(resource_type.api_resource())
+            if resource_type.status_subresource:
+                resources.append(
+                    {
+                        "name": f"{resource_type.plural}/status",
+                        "singularName": "",
+                        "namespaced": resource_type.namespaced,
+                        "kind": resource_type.kind,
+                        "verbs": ["get", "patch", "update"],
+                    }
+                )
+        group_version = f"{group}/{version}" if group else version
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": group_version,
+            "resources": resources,
+        }
+
+    # -- OpenAPI (kubectl explain, field validation support) ---------------------------
+
+    def _openapi_paths(self) -> dict[str, str]:
+        versions: dict[str, tuple[str, str]] = {}
+        for resource_type in self.registry.types.values():
+            prefix = (
+                f"apis/{resource_type.group}/{resource_type.version}" if resource_type.group else "api/v1"
+            )
+            versions[prefix] = (resource_type.group, resource_type.version)
+        return {prefix: f"/openapi/v3/{prefix}?hash={self.store.resource_version}" for prefix in versions}
+
+    async def _openapi_index(self, request: web.Request) -> web.Response:
+        paths = {prefix: {"serverRelativeURL": url} for prefix, url in self._openapi_paths().items()}
+        return web.json_response({"paths": paths})
+
+    async def _openapi_v2(self, request: web.Request) -> web.Response:
+        raise ApiError(404, "NotFound", "the emulated cluster serves OpenAPI v3 only (/openapi/v3)")
+
+    async def _openapi_document(self, request: web.Request) -> web.Response:
+        prefix = request.match_info["path"]
+        if prefix.startswith("api/v1"):
+            group, version = "", "v1"
+        else:
+            parts = prefix.split("/")
+            if len(parts) != 3 or parts[0] != "apis":
+                raise ApiError(404, "NotFound", f"no OpenAPI document at {prefix}")
+            group, version = parts[1], parts[2]
+        types = self.registry.in_group_version(group, version)
+        if not types:
+            raise ApiError(404, "NotFound", f"no OpenAPI document at {prefix}")
+        return web.json_response(self.openapi(group, version, types))
+
+    def openapi(self, group: str, version: str, types: list[ResourceType]) -> dict[str, Any]:
+        schemas_out: dict[str, Any] = {
+            "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": {
+                "type": "object",
+                "description": "Standard object metadata.",
+                "x-kubernetes-preserve-unknown-fields": True,
+            }
+        }
+        paths: dict[str, Any] = {}
+        for resource_type in types:
+            gvk = {"group": group, "version": version, "kind": resource_type.kind}
+            reversed_group = ".".join(reversed(group.split("."))) if group else "io.k8s.api.core"
+            name = f"{reversed_group}.{version}.{resource_type.kind}"
+            body: dict[str, Any] = (
+                copy.deepcopy(resource_type.schema)
+                if resource_type.schema
+                else {
+                    "type": "object",
+                    "x-kubernetes-preserve-unknown-fields": True,
+                }
+            )
+            body.setdefault("properties", {})
+            body["properties"]["metadata"] = {
+                "description": "Standard object's metadata.",
+                "allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}],
+            }
+            body["x-kubernetes-group-version-kind"] = [gvk]
+            schemas_out[name] = body
+            base = f"/apis/{group}/{version}" if group else "/api/v1"
+            scope = "/namespaces/{namespace}" if resource_type.namespaced else ""
+            operation = {
+                "parameters": [
+                    {
+                        "name": "fieldValidation",
+                        "in": "query",
+                        "schema": {"type": "string", "uniqueItems": True},
+                    },
+                    {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
+                    {
+                        "name": "fieldManager",
+                        "in": "query",
+                        "schema": {"type": "string", "uniqueItems": True},
+                    },
+                ],
+                "x-kubernetes-group-version-kind": gvk,
+                "responses": {
+                    "200": {"content": {JSON: {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
+                },
+            }
+            paths[f"{base}{scope}/{resource_type.plural}/{{name}}"] = {
+                "get": dict(operation, **{"x-kubernetes-action": "get"}),
+                "put": dict(operation, **{"x-kubernetes-action": "put"}),
+                "patch": dict(operation, **{"x-kubernetes-action": "patch"}),
+                "delete": dict(operation, **{"x-kubernetes-action": "delete"}),
+            }
+            paths[f"{base}{scope}/{resource_type.plural}"] = {
+                "post": dict(operation, **{"x-kubernetes-action": "post"}),
+                "get": dict(operation, **{"x-kubernetes-action": "list"}),
+            }
+        return {
+            "openapi": "3.0.0",
+            "info": {"title": "Kubernetes (agentcore-operator emulated cluster)", "version": "v1.34.0"},
+            "paths": paths,
+            "components": {"schemas": schemas_out},
+        }
+
+    # -- routing -----------------------------------------------------------------------
+
+    def _target(self, path: str) -> Target | dict[str, Any]:
+        """Resolve a URL to a target, or to a discovery document."""
+        parts = [p for p in path.strip("/").split("/") if p]
+        if parts[0] == "api":
+            if len(parts) == 1:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            if parts[1] != "v1":
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            group, version, rest = "", "v1", parts[2:]
+        else:
+            if len(parts) == 2:
+                versions = self.registry.groups().get(parts[1])
+                if not versions:
+                    raise ApiError(404, "NotFound", "the server could not find the requested resource")
+                return {"kind": "APIGroup", "apiVersion": "v1", **self._group(parts[1], versions)}
+            group, version, rest = parts[1], parts[2], parts[3:]
+        if not rest:
+            if not self.registry.in_group_version(group, version):
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            return self._resource_list(group, version)
+        namespace: str | None = None
+        if (
+            rest[0] == "namespaces"
+            and len(rest) >= 3
+            and not (len(rest) == 3 and rest[2] in ("status", "finalize"))
+        ):
+            namespace, rest = rest[1], rest[2:]
+        plural = rest[0]
+        resource_type = self.registry.get(group, version, plural)
+        if resource_type is None or len(rest) > 3:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if namespace is not None and not resource_type.namespaced:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        name = rest[1] if len(rest) > 1 else None
+        subresource = rest[2] if len(rest) > 2 else None
+        if subresource is not None and not (subresource == "status" and resource_type.status_subresource):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return Target(resource_type, namespace, name, subresource)
+
+    async def _resource(self, request: web.Request) -> web.StreamResponse:
+        target = self._target(request.path)
+        if isinstance(target, dict):
+            if request.method != "GET":
+                raise ApiError(
+                    405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+                )
+            return web.json_response(target)
+        method = request.method
+        query = request.query
+        dry_run = query.get("dryRun") == "All"
+        if target.name is None:
+            if method == "GET":
+                if query.get("watch") in ("true", "1"):
+                    return await self._watch(request, target)
+                return self._respond(request, self._list(target, query), target, listing=True)
+            if method == "POST":
+                body = await self._body(request)
+                created = self._create(
+                    target.resource_type,
+                    target.namespace,
+                    body,
+                    dry_run=dry_run,
+                    strict=query.get("fieldValidation") == "Strict",
+                )
+                return self._respond(request, created, target, status=201)
+            if method == "DELETE":
+                return web.json_response(self._delete_collection(target, query, dry_run))
+            raise ApiError(
+                405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+            )
+        if method == "GET":
+            current = self._existing(target)
+            if query.get("watch") in ("true", "1"):
+                return await self._watch(request, target)
+            return self._respond(request, current, target)
+        if method == "PUT":
+            body = await self._body(request)
+            updated = self._replace(
+                target, body, dry_run=dry_run, strict=query.get("fieldValidation") == "Strict"
+            )
+            return self._respond(request, updated, target)
+        if method == "PATCH":
+            updated = await self._patch(request, target, dry_run)
+            return self._respond(request, updated, target)
+        if method == "DELETE":
+            options = await self._body(request) if request.can_read_body else {}
+            return self._respond(request, self._delete(target, options, dry_run), target)
+        raise ApiError(
+            405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+        )
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        if not raw.strip():
+            return {}
+        try:
+            body = yaml.safe_load(raw) if "yaml" in (request.content_type or "") else json.loads(raw)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise bad_request(f"the body of the request was in an unknown format: {exc}") from exc
+        if not isinstance(body, dict):
+            raise bad_request("the body of the request must be an object")
+        return body
+
+    def _respond(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        target: Target,
+        *,
+        status: int = 200,
+        listing: bool = False,
+    ) -> web.Response:
+        if "as=Table" in request.headers.get("Accept", ""):
+            rows = body["items"] if listing else [body]
+            table = self.table(target.resource_type, rows, request.query.get("includeObject", "Metadata"))
+            table["metadata"] = {"resourceVersion": str(self.store.resource_version)}
+            return web.json_response(table, status=status)
+        return web.json_response(body, status=status)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def _existing(self, target: Target) -> dict[str, Any]:
+        assert target.name is not None
+        body = self.store.get(target.resource_type, target.namespace or "", target.name)
+        if body is None:
+            raise not_found(target.resource_type, target.name)
+        return body
+
+    def _selectors(self, query: Any) -> tuple[Any, Any]:
+        try:
+            return label_matcher(query.get("labelSelector")), field_matcher(query.get("fieldSelector"))
+        except SelectorError as exc:
+            raise bad_request(str(exc)) from exc
+
+    def _list(self, target: Target, query: Any) -> dict[str, Any]:
+        labels, fields = self._selectors(query)
+        resource_type = target.resource_type
+        items = [
+            body
+            for body in self.store.items(resource_type, target.namespace)
+            if labels(body["metadata"].get("labels") or {}) and fields(body)
+        ]
+        items.sort(key=lambda b: (b["metadata"].get("namespace", ""), b["metadata"]["name"]))
+        limit = int(query.get("limit", 0) or 0)
+        metadata: dict[str, Any] = {"resourceVersion": str(self.store.resource_version)}
+        if limit and len(items) > limit:
+            start = int(query.get("continue") or 0)
+            page = items[start : start + limit]
+            if start + limit < len(items):
+                metadata["continue"] = str(start + limit)
+                metadata["remainingItemCount"] = len(items) - start - limit
+            items = page
+        elif query.get("continue"):
+            items = items[int(query["continue"]) :]
+        return {
+            "kind": f"{resource_type.kind}List",
+            "apiVersion": resource_type.group_version,
+            "metadata": metadata,
+            "items": items,
+        }
+
+    async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        query = request.query
+        labels, fields = self._selectors(query)
+        if target.name is not None:
+            by_name = field_matcher(f"metadata.name={target.name}")
+            fields = (lambda f, n: lambda body: f(body) and n(body))(fields, by_name)
+        watch = Watch(target.resource_type.key, target.namespace, labels, fields)
+        since_raw = query.get("resourceVersion", "")
+        initial: list[WatchEvent] = []
+        if since_raw in ("", "0"):
+            for body in self.store.items(target.resource_type, target.namespace):
+                meta = body["metadata"]
+                event = WatchEvent(
+                    int(meta["resourceVersion"]), watch.type_key, meta.get("namespace", ""), "ADDED", body
+                )
+                if watch.wants(event):
+                    initial.append(event)
+        else:
+            try:
+                since = int(since_raw)
+            except ValueError as exc:
+                raise bad_request(f"invalid resourceVersion {since_raw!r}") from exc
+            if since < self.store.oldest_version() - 1:
+                raise ApiError(
+                    410, "Expired", f"too old resource version: {since} ({self.store.oldest_version()})"
+                )
+            initial = self.store.since(since, watch)
+        self.store.watches.add(watch)
+        response = web.StreamResponse(
+            status=200, headers={"Content-Type": JSON, "Transfer-Encoding": "chunked"}
+        )
+        await response.prepare(request)
+        self._streams.add(response)
+        timeout = float(query.get("timeoutSeconds") or 1800)
+        bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        deadline = time.monotonic() + timeout
+        try:
+            for event in initial:
+                await self._send(response, event.kind, event.body)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                wait = min(remaining, self.bookmark_interval) if bookmarks else remaining
+                try:
+                    event_or_none = await asyncio.wait_for(watch.queue.get(), wait)
+                except TimeoutError:
+                    if bookmarks and deadline - time.monotonic() > 0:
+                        await self._send(response, "BOOKMARK", self._bookmark(target.resource_type))
+                    continue
+                if event_or_none is None:
+                    break  # dropped on purpose
+                await self._send(response, event_or_none.kind, event_or_none.body)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.store.watches.discard(watch)
+            self._streams.discard(response)
+        return response
+
+    def _bookmark(self, resource_type: ResourceType) -> dict[str, Any]:
+        return {
+            "kind": resource_type.kind,
+            "apiVersion": resource_type.group_version,
+            "metadata": {"resourceVersion": str(self.store.resource_version)},
+        }
+
+    async def _send(self, response: web.StreamResponse, kind: str, body: dict[str, Any]) -> None:
+        await response.write(json.dumps({"type": kind, "object": body}).encode() + b"\n")
+
+    # -- writes ------------------------------------------------------------------------
+
+    def _prepare(
+        self,
+        resource_type: ResourceType,
+        body: dict[str, Any],
+        old: dict[str, Any] | None,
+        *,
+        strict: bool,
+    ) -> dict[str, Any]:
+        """Schema work for custom resources: unknown fields, pruning, defaults, validation, CEL."""
+        if resource_type.schema is None:
+            return body
+        name = body.get("metadata", {}).get("name", "")
+        unknown = schemas.unknown_fields(resource_type.schema, body)
+        if unknown and strict:
+            fields = ", ".join(f'unknown field "{path}"' for path in unknown)
+            raise bad_request(
+                f'{resource_type.kind} in version "{resource_type.version}" cannot be handled as a '
+                f"{resource_type.kind}: strict decoding error: {fields}"
+            )
+        schemas.prune(resource_type.schema, body)
+        schemas.apply_defaults(resource_type.schema, body)
+        errors = schemas.validate(resource_type.schema, body)
+        errors += schemas.cel_errors(resource_type.schema, body, old, has_old=old is not None)
+        if errors:
+            raise invalid(resource_type, name, errors)
+        return body
+
+    def _check_metadata(self, resource_type: ResourceType, body: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        name = meta.get("name")
+        if not isinstance(name, str) or not name:
+            raise invalid(
+                resource_type,
+                "",
+                [
+                    schemas.FieldError(
+                        "metadata.name",
+                        "FieldValueRequired",
+                        "Required value: name or generateName is required",
+                    )
+                ],
+            )
+        pattern = DNS_LABEL_RE if resource_type is NAMESPACE_TYPE else DNS_SUBDOMAIN_RE
+        limit = 63 if resource_type is NAMESPACE_TYPE else 253
+        problems = []
+        if len(name) > limit:
+            problems.append(
+                schemas.FieldError(
+                    "metadata.name",
+                    "FieldValueInvalid",
+                    f"Invalid value: {json.dumps(name)}: must be no more than {limit} characters",
+                )
+            )
+        if resource_type is not EVENT_TYPE and not pattern.match(name):
+            problems.append(
+                schemas.FieldError(
+                    "metadata.name",
+                    "FieldValueInvalid",
+                    f"Invalid value: {json.dumps(name)}: {SUBDOMAIN_HELP}",
+                )
+            )
+        for key in ("labels", "annotations"):
+            value = meta.get(key)
+            if value is not None and (
+                not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())
+            ):
+                problems.append(
+                    schemas.FieldError(
+                        f"metadata.{key}",
+                        "FieldValueTypeInvalid",
+                        f"Invalid value: {key} must be a map of strings",
+                    )
+                )
+        if problems:
+            raise invalid(resource_type, name, problems)
+
+    def _create(
+        self,
+        resource_type: ResourceType,
+        namespace: str | None,
+        body: dict[str, Any],
+        *,
+        dry_run: bool,
+        strict: bool = False,
+    ) -> dict[str, Any]:
+        body = copy.deepcopy(body)
+        meta = body.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise bad_request("metadata must be an object")
+        if resource_type.namespaced:
+            if namespace is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            if meta.get("namespace") not in (None, "", namespace):
+                raise bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            if self.store.get(NAMESPACE_TYPE, "", namespace) is None:
+                raise ApiError(
+                    404,
+                    "NotFound",
+                    f'namespaces "{namespace}" not found',
+                    {"name": namespace, "kind": "namespaces"},
+                )
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        self._check_kind(resource_type, body)
+        if not meta.get("name") and meta.get("generateName"):
+            suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
+            meta["name"] = f"{meta['generateName']}{suffix}"
+        self._check_metadata(resource_type, body)
+        name = meta["name"]
+        if self.store.get(resource_type, namespace or "", name) is not None:
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'{resource_type.qualified} "{name}" already exists',
+                {"name": name, "group": resource_type.group, "kind": resource_type.plural},
+            )
+        if resource_type.status_subresource and resource_type.custom:
+            body.pop("status", None)
+        body = self._prepare(resource_type, body, None, strict=strict)
+        if resource_type is CRD_TYPE:
+            self._check_crd(body)
+        for server_field in (
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "generation",
+        ):
+            meta.pop(server_field, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        meta["generation"] = 1
+        if dry_run:
+            meta["resourceVersion"] = str(self.store.resource_version)
+            return body
+        meta["resourceVersion"] = str(self.store.next_version())
+        if resource_type is NAMESPACE_TYPE:
+            body.setdefault("spec", {"finalizers": ["kubernetes"]})
+            body["status"] = {"phase": "Active"}
+        self.store.put(resource_type, body, "ADDED")
+        if resource_type is CRD_TYPE:
+            self._register_crd(body)
+        return body
+
+    def _check_kind(self, resource_type: ResourceType, body: dict[str, Any]) -> None:
+        kind = body.setdefault("kind", resource_type.kind)
+        api_version = body.setdefault("apiVersion", resource_type.group_version)
+        if kind != resource_type.kind or api_version != resource_type.group_version:
+            raise bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version "
+                f"({resource_type.group_version})"
+                if api_version != resource_type.group_version
+                else f"the kind in the data ({kind}) does not match the expected kind ({resource_type.kind})"
+            )
+
+    def _check_crd(self, body: dict[str, Any]) -> None:
+        try:
+            spec = body["spec"]
+            expected = f"{spec['names']['plural']}.{spec['group']}"
+        except (KeyError, TypeError) as exc:
+            raise invalid(
+                CRD_TYPE,
+                body["metadata"]["name"],
+                [schemas.FieldError("spec", "FieldValueRequired", f"Required value: {exc}")],
+            ) from exc
+        if body["metadata"]["name"] != expected:
+            raise invalid(
+                CRD_TYPE,
+                body["metadata"]["name"],
+                [
+                    schemas.FieldError(
+                        "metadata.name",
+                        "FieldValueInvalid",
+                        f'Invalid value: {json.dumps(body["metadata"]["name"])}: must be spec.names.plural+"."+spec.group',
+                    )
+                ],
+            )
+
+    def _register_crd(self, crd: dict[str, Any]) -> None:
+        spec = crd["spec"]
+        self.registry.remove_group_kind(spec["group"], spec["names"]["plural"])
+        for resource_type in types_from_crd(crd):
+            self.registry.add(resource_type)
+        if not crd.get("status", {}).get("conditions"):
+            accepted = copy.deepcopy(crd)
+            accepted["status"] = {
+                "conditions": [
+                    {
+                        "type": "NamesAccepted",
+                        "status": "True",
+                        "reason": "NoConflicts",
+                        "message": "no conflicts found",
+                        "lastTransitionTime": now_rfc3339(),
+                    },
+                    {
+                        "type": "Established",
+                        "status": "True",
+                        "reason": "InitialNamesAccepted",
+                        "message": "the initial names have been accepted",
+                        "lastTransitionTime": now_rfc3339(),
+                    },
+                ],
+                "acceptedNames": spec["names"],
+                "storedVersions": [v["name"] for v in spec.get("versions", []) if v.get("storage")],
+            }
+            accepted["metadata"]["resourceVersion"] = str(self.store.next_version())
+            self.store.put(CRD_TYPE, accepted, "MODIFIED")
+
+    def _write(
+        self,
+        target: Target,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        *,
+        dry_run: bool,
+        strict: bool,
+        expected_version: str | None,
+    ) -> dict[str, Any]:
+        """Every update ends here: preconditions, subresource rules, schema, generation, finalizers."""
+        resource_type = target.resource_type
+        name = old["metadata"]["name"]
+        if expected_version and expected_version != old["metadata"]["resourceVersion"]:
+            raise conflict(resource_type, name)
+        new = copy.deepcopy(new)
+        if not isinstance(new.get("metadata"), dict):
+            raise bad_request("metadata must be an object")
+        self._check_kind(resource_type, new)
+        meta = new["metadata"]
+        if meta.get("name", name) != name:
+            raise bad_request(
+                f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
+            )
+        old_meta = old["metadata"]
+        if target.subresource == "status":
+            # Only .status may change through /status.
+            status = new.get("status")
+            new = copy.deepcopy(old)
+            if status is None:
+                new.pop("status", None)
+            else:
+                new["status"] = status
+        elif resource_type.status_subresource:
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        meta = new["metadata"]
+        for server_field in (
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "namespace",
+            "generation",
+        ):
+            if server_field in old_meta:
+                meta[server_field] = old_meta[server_field]
+            else:
+                meta.pop(server_field, None)
+        meta["name"] = name
+        meta["resourceVersion"] = old_meta["resourceVersion"]
+        self._check_metadata(resource_type, new)
+        if old_meta.get("deletionTimestamp"):
+            added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
+            if added:
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f'{resource_type.kind_qualified} "{name}" is invalid: '
+                    f"metadata.finalizers: Forbidden: no new finalizers can be added if the object is "
+                    f"being deleted, found new finalizers {json.dumps(sorted(added))}",
+                )
+        new = self._prepare(resource_type, new, old, strict=strict)
+        if new == old:
+            return old  # a no-op write changes nothing, not even resourceVersion
+        if target.subresource != "status" and _spec_of(new) != _spec_of(old):
+            meta["generation"] = int(old_meta.get("generation", 1)) + 1
+        if not meta.get("finalizers"):
+            meta.pop("finalizers", None)
+        if dry_run:
+            return new
+        meta["resourceVersion"] = str(self.store.next_version())
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            self.store.remove(resource_type, new)
+            if resource_type is CRD_TYPE:
+                self.registry.remove_group_kind(new["spec"]["group"], new["spec"]["names"]["plural"])
+            return new
+        self.store.put(resource_type, new, "MODIFIED")
+        if resource_type is CRD_TYPE and target.subresource is None:
+            self._register_crd(new)
+        return new
+
+    def _replace(
+        self, target: Target, body: dict[str, Any], *, dry_run: bool, strict: bool
+    ) -> dict[str, Any]:
+        old = self._existing(target)
+        expected = (body.get("metadata") or {}).get("resourceVersion")
+        return self._write(target, old, body, dry_run=dry_run, strict=strict, expected_version=expected)
+
+    async def _patch(self, request: web.Request, target: Target, dry_run: bool) -> dict[str, Any]:
+        content_type = request.content_type
+        strict = request.query.get("fieldValidation") == "Strict"
+        raw = await request.read()
+        if content_type == APPLY_PATCH:
+            return self._server_side_apply(
+                target, raw, dry_run=dry_run, strict=strict, force=request.query.get("force") == "true"
+            )
+        old = self._existing(target)
+        try:
+            patch = json.loads(raw)
+        except ValueError as exc:
+            raise bad_request(f"the body of the request was in an unknown format: {exc}") from exc
+        if content_type == JSON_PATCH:
+            try:
+                new = json_patch(old, patch)
+            except PatchError as exc:
+                if exc.test_failed:
+                    raise ApiError(
+                        422,
+                        "Invalid",
+                        f"the server rejected our request due to an error in our request: {exc}",
+                    ) from exc
+                raise ApiError(
+                    422, "Invalid", f"the server rejected our request due to an error in our request: {exc}"
+                ) from exc
+            expected = None
+            if (old.get("metadata") or {}).get("resourceVersion") != (new.get("metadata") or {}).get(
+                "resourceVersion"
+            ):
+                expected = new["metadata"].get("resourceVersion")  # a patch that sets rv is a precondition
+        elif content_type == MERGE_PATCH or (
+            content_type == STRATEGIC_PATCH and not target.resource_type.custom
+        ):
+            # Built-in kinds: strategic merge is served as a JSON merge patch (lists replaced wholesale).
+            if not isinstance(patch, dict):
+                raise bad_request("a merge patch must be a JSON object")
+            new = merge_patch(old, patch)
+            expected = (
+                (patch.get("metadata") or {}).get("resourceVersion")
+                if isinstance(patch.get("metadata"), dict)
+                else None
+            )
+        elif content_type == STRATEGIC_PATCH:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"{JSON_PATCH}, {MERGE_PATCH}, {APPLY_PATCH}",
+            )
+        else:
+            raise ApiError(
+                415, "UnsupportedMediaType", f"the media type {content_type!r} is not supported for PATCH"
+            )
+        return self._write(target, old, new, dry_run=dry_run, strict=strict, expected_version=expected)
+
+    def _server_side_apply(
+        self, target: Target, raw: bytes, *, dry_run: bool, strict: bool, force: bool
+    ) -> dict[str, Any]:
+        try:
+            applied = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise bad_request(f"error decoding YAML: {exc}") from exc
+        if not isinstance(applied, dict):
+            raise bad_request("an apply patch must be an object")
+        assert target.name is not None
+        current = self.store.get(target.resource_type, target.namespace or "", target.name)
+        if current is None:
+            if target.subresource:
+                raise not_found(target.resource_type, target.name)
+            applied.setdefault("metadata", {})["name"] = target.name
+            return self._create(
+                target.resource_type, target.namespace, applied, dry_run=dry_run, strict=strict
+            )
+        # Field ownership is not tracked: applied fields win, others stay (see docs/cluster.md).
+        return self._write(
+            target,
+            current,
+            merge_patch(current, applied),
+            dry_run=dry_run,
+            strict=strict,
+            expected_version=None,
+        )
+
+    def _delete(self, target: Target, options: dict[str, Any], dry_run: bool) -> dict[str, Any]:
+        old = self._existing(target)
+        resource_type = target.resource_type
+        meta = old["metadata"]
+        preconditions = options.get("preconditions") or {}
+        if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
+            raise conflict(resource_type, meta["name"])
+        if (
+            preconditions.get("resourceVersion")
+            and preconditions["resourceVersion"] != meta["resourceVersion"]
+        ):
+            raise conflict(resource_type, meta["name"])
+        if dry_run:
+            return old
+        if meta.get("finalizers"):
+            if meta.get("deletionTimestamp"):
+                return old
+            new = copy.deepcopy(old)
+            new["metadata"]["deletionTimestamp"] = now_rfc3339()
+            new["metadata"]["deletionGracePeriodSeconds"] = 0
+            new["metadata"]["generation"] = int(meta.get("generation", 1)) + 1
+            new["metadata"]["resourceVersion"] = str(self.store.next_version())
+            self.store.put(resource_type, new, "MODIFIED")
+            return new
+        gone = copy.deepcopy(old)
+        gone["metadata"]["resourceVersion"] = str(self.store.next_version())
+        self.store.remove(resource_type, gone)
+        if resource_type is NAMESPACE_TYPE:
+            self._empty_namespace(meta["name"])
+        if resource_type is CRD_TYPE:
+            self.registry.remove_group_kind(old["spec"]["group"], old["spec"]["names"]["plural"])
+        return gone
+
+    def _empty_namespace(self, namespace: str) -> None:
+        for resource_type in list(self.registry.types.values()):
+            if resource_type.namespaced:
+                for body in list(self.store.items(resource_type, namespace)):
+                    gone = copy.deepcopy(body)
+                    gone["metadata"]["resourceVersion"] = str(self.store.next_version())
+                    self.store.remove(resource_type, gone)
+
+    def _delete_collection(self, target: Target, query: Any, dry_run: bool) -> dict[str, Any]:
+        listing = self._list(target, query)
+        for body in listing["items"]:
+            meta = body["metadata"]
+            self._delete(Target(target.resource_type, meta.get("namespace"), meta["name"]), {}, dry_run)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+
+    # -- tables (kubectl get) ----------------------------------------------------------
+
+    def table(self, resource_type: ResourceType, rows: list[dict[str, Any]], include: str) -> dict[str, Any]:
+        columns: list[dict[str, Any]] = [
+            {
+                "name": "Name",
+                "type": "string",
+                "format": "name",
+                "priority": 0,
+                "description": "Name must be unique within a namespace.",
+            }
+        ]
+        cells_of: Any
+        if resource_type.printer_columns:
+            printer = list(resource_type.printer_columns)
+            for column in printer:
+                columns.append(
+                    {
+                        "name": column["name"],
+                        "type": column.get("type", "string"),
+                        "format": column.get("format", ""),
+                        "priority": column.get("priority", 0),
+                        "description": column.get("description", ""),
+                    }
+                )
+
+            def cells_of(body: dict[str, Any]) -> list[Any]:
+                return [body["metadata"]["name"], *(self._cell(column, body) for column in printer)]
+        elif resource_type.kind == "Event":
+            columns = [
+                {"name": "Last Seen", "type": "string", "format": "", "priority": 0, "description": ""},
+                {"name": "Type", "type": "string", "format": "", "priority": 0, "description": ""},
+                {"name": "Reason", "type": "string", "format": "", "priority": 0, "description": ""},
+                {"name": "Object", "type": "string", "format": "", "priority": 0, "description": ""},
+                {"name": "Message", "type": "string", "format": "", "priority": 0, "description": ""},
+            ]
+
+            def cells_of(body: dict[str, Any]) -> list[Any]:
+                involved = body.get("involvedObject") or body.get("regarding") or {}
+                seen = (
+                    body.get("lastTimestamp")
+                    or body.get("eventTime")
+                    or body["metadata"].get("creationTimestamp")
+                )
+                return [
+                    human_age(seen[:19] + "Z" if seen else None),
+                    body.get("type", ""),
+                    body.get("reason", ""),
+                    f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+                    body.get("message") or body.get("note", ""),
+                ]
+        else:
+            columns.append({"name": "Age", "type": "string", "format": "", "priority": 0, "description": ""})
+
+            def cells_of(body: dict[str, Any]) -> list[Any]:
+                return [body["metadata"]["name"], human_age(body["metadata"].get("creationTimestamp"))]
+
+        table_rows = []
+        for body in rows:
+            if include == "Object":
+                obj: dict[str, Any] = body
+            elif include == "None":
+                obj = {}
+            else:
+                obj = {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": body["metadata"],
+                }
+            row: dict[str, Any] = {"cells": cells_of(body)}
+            if obj:
+                row["object"] = obj
+            table_rows.append(row)
+        return {
+            "kind": "Table",
+            "apiVersion": "meta.k8s.io/v1",
+            "columnDefinitions": columns,
+            "rows": table_rows,
+        }
+
+    def _cell(self, column: dict[str, Any], body: dict[str, Any]) -> Any:
+        try:
+            values = jsonpath(column["jsonPath"], body)
+        except ValueError:
+            return "<error>"
+        if not values:
+            return "<unknown>" if column.get("type") == "date" else None
+        value = values[0]
+        if column.get("type") == "date":
+            return human_age(str(value))
+        if isinstance(value, dict | list):
+            return json.dumps(value)
+        return value
+
+    # -- serving -----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def serving(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Serving]:
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        bound = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        try:
+            yield Serving(self, host, int(bound))
+        finally:
+            self.drop_watches()
+            await runner.cleanup()
+
+    def write_kubeconfig(self, path: Path, url: str) -> Path:
+        """A kubeconfig whose current context points at `url` (plain HTTP, token auth ignored)."""
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "agentcore-emulated", "cluster": {"server": url}}],
+            "users": [{"name": "agentcore-emulated", "user": {"token": "emulated-cluster-accepts-anyone"}}],
+            "contexts": [
+                {
+                    "name": "agentcore-emulated",
+                    "context": {
+                        "cluster": "agentcore-emulated",
+                        "user": "agentcore-emulated",
+                        "namespace": "default",
+                    },
+                }
+            ],
+            "current-context": "agentcore-emulated",
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+
+@dataclass(frozen=True)
+class Serving:
+    cluster: EmulatedCluster
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def _spec_of(body: dict[str, Any]) -> dict[str, Any]:
+    """Everything generation tracks: all but metadata and status."""
+    return {k: v for k, v in body.items() if k not in ("metadata", "status", "kind", "apiVersion")}
