@@ -63,10 +63,13 @@ def test_wait_and_describe(
     apply(cluster, session_manifest("described"))
     waited = cluster.kubectl("wait", "--for=condition=Ready", "cis/described", "--timeout=20s").stdout
     assert "condition met" in waited
-    described = cluster.kubectl("describe", "cis", "described").stdout
-    assert "Events:" in described
-    events = described.split("Events:", 1)[1]
-    assert "Started" in events and "Ready" in events
+
+    def events_shown() -> str | None:
+        described = str(cluster.kubectl("describe", "cis", "described").stdout)
+        events = described.split("Events:", 1)[-1]
+        return described if "Started" in events and "Ready" in events else None
+
+    described = eventually(events_shown, timeout=10, message="describe shows Started and Ready")
     session_id = ready(cluster, "described")["status"]["sessionId"]
     assert session_id in described
 

@@ -38,6 +38,15 @@ def wait_phase(cluster: ClusterHandle, name: str, phase: str, timeout: float = 2
     )
 
 
+def wait_event(cluster: ClusterHandle, reason: str) -> None:
+    """Events follow the status write they describe: wait for them rather than race them."""
+    eventually(
+        lambda: reason in [e["reason"] for e in cluster.events("default")],
+        timeout=10,
+        message=f"{reason} event",
+    )
+
+
 def ready_reason(status: dict[str, Any]) -> str | None:
     return next((c["reason"] for c in status.get("conditions", []) if c["type"] == "Ready"), None)
 
@@ -61,8 +70,8 @@ def test_create_goes_ready_with_the_emulators_session_id(
     assert ready_reason(status) == "SessionReady"
     assert status["observedGeneration"] == 1
     assert "expiresAt" in status and "createdAt" in status
-    reasons = [e["reason"] for e in cluster.events("default")]
-    assert "Started" in reasons and "Ready" in reasons
+    wait_event(cluster, "Started")
+    wait_event(cluster, "Ready")
     cluster.kubectl("wait", "--for=condition=Ready", "codeinterpretersession/first", "--timeout=5s")
 
 
@@ -74,7 +83,7 @@ def test_expiry_turns_the_resource_terminated(
     clock.advance(61)
     status = wait_phase(cluster, "short", "Terminated")
     assert ready_reason(status) == "SessionExpired"
-    assert "Expired" in [e["reason"] for e in cluster.events("default")]
+    wait_event(cluster, "Expired")
     # Never restarted: a terminated session stays the only one.
     assert len(emulator_sessions(emulator)) == 1
 
@@ -89,7 +98,7 @@ def test_out_of_band_stop_turns_the_resource_terminated(
     )
     status = wait_phase(cluster, "victim", "Terminated")
     assert ready_reason(status) == "SessionStopped"
-    assert "StoppedOutOfBand" in [e["reason"] for e in cluster.events("default")]
+    wait_event(cluster, "StoppedOutOfBand")
     assert len(emulator_sessions(emulator)) == 1
 
 
@@ -102,7 +111,7 @@ def test_delete_stops_the_session_and_releases_the_resource(
     assert cluster.get("codeinterpretersessions", "default", "doomed") is None
     (session,) = emulator_sessions(emulator)
     assert session["sessionId"] == session_id and session["status"] == "TERMINATED"
-    assert "Stopped" in [e["reason"] for e in cluster.events("default")]
+    wait_event(cluster, "Stopped")
 
 
 def test_retain_leaves_the_session_running(
@@ -113,7 +122,7 @@ def test_retain_leaves_the_session_running(
     cluster.kubectl("delete", "codeinterpretersession", "kept", "--timeout=20s")
     (session,) = emulator_sessions(emulator)
     assert session["status"] == "READY"
-    assert "Retained" in [e["reason"] for e in cluster.events("default")]
+    wait_event(cluster, "Retained")
 
 
 def test_deletion_policy_can_switch_to_retain_after_creation(

@@ -105,7 +105,7 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
                     f"session {session_id} of {victim} is {state} in AgentCore, expected TERMINATED"
                 )
             say(f"AgentCore reports session {session_id} TERMINATED: the operator stopped it")
-            say("$ kubectl describe codeinterpretersession (events of the remaining sessions)")
+            say("$ kubectl get events --sort-by=.lastTimestamp")
             print(
                 cluster.kubectl("get", "events", "-n", "default", "--sort-by=.lastTimestamp").stdout.rstrip()
             )
