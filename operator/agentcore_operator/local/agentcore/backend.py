@@ -153,7 +153,7 @@ class Backend:
             region = self._regions[name] = Region()
             region.interpreters[BUILTIN_INTERPRETER] = Interpreter(
                 id=BUILTIN_INTERPRETER,
-                name=BUILTIN_INTERPRETER,
+                name="aws_codeinterpreter_v1",  # the model's name pattern has no dots
                 arn=f"arn:aws:bedrock-agentcore:{name}:aws:code-interpreter/{BUILTIN_INTERPRETER}",
                 created_at=BUILTIN_CREATED_AT,
                 ready_at=BUILTIN_CREATED_AT,
