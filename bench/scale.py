@@ -288,10 +288,8 @@ async def scenario(args: argparse.Namespace, label: str, workdir: Path, baseline
             str(REPO / "bench/baseline/tutorial_operator.py"),
             "--standalone",
             "--all-namespaces",
-            "--kubeconfig",
-            str(kubeconfig),
             "--quiet",
-        ]
+        ]  # kopf finds the cluster through KUBECONFIG
         operator_env = {
             **aws_env,
             "BASELINE_TIMER_INTERVAL": str(BASELINE_INTERVAL),
@@ -325,7 +323,10 @@ async def scenario(args: argparse.Namespace, label: str, workdir: Path, baseline
         with process(
             operator_args, "operator", operator_port, env=operator_env, log=workdir / f"operator-{label}.log"
         ) as operator:
-            await asyncio.sleep(1.0)  # let the operator list and start watching
+            await asyncio.sleep(1.5)  # let the operator list and start watching
+            if operator.poll() is not None:
+                log = workdir / f"operator-{label}.log"
+                raise RuntimeError(f"{label} exited with {operator.returncode}; see {log}")
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=128)) as session:
                 watcher = Watcher(base)
                 watch = asyncio.create_task(watcher.run(session))

@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] in ("kmock", "celpy"):
+        if exc.name and exc.name.split(".")[0] in ("celpy",):
             print(
                 f"agentcore-operator {command}: needs the 'local' extra (pip install 'agentcore-operator[local]')",
                 file=sys.stderr,
