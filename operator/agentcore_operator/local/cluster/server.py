@@ -590,6 +590,12 @@ class EmulatedCluster:
         )
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
+        if "protobuf" in (request.content_type or ""):
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "the emulated cluster speaks JSON and YAML only, not protobuf (see docs/cluster.md)",
+            )
         raw = await request.read()
         if not raw.strip():
             return {}

@@ -1,0 +1,320 @@
+"""The Helm chart: lint, render a matrix of values, validate against Kubernetes schemas,
+refuse bad values, grant exactly the RBAC the code declares, and install on the emulated cluster."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from agentcore_operator.manager.permissions import PERMISSIONS
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "agentcore-operator"
+HELM = str(REPO / ".tools" / "bin" / "helm")
+KUBERNETES_VERSIONS = ("1.30.0", "1.33.0")
+NAMESPACE = "agentcore-system"
+
+MATRIX: dict[str, list[str]] = {
+    "defaults": [],
+    "namespaced": ["--set", "watchNamespaces={team-a,team-b}"],
+    "irsa": ["--set", "serviceAccount.roleArn=arn:aws:iam::123456789012:role/agentcore-operator"],
+    "monitoring": [
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        "metrics.serviceMonitor.labels.release=prom",
+    ],
+    "pdb": ["--set", "podDisruptionBudget.enabled=true"],
+    "endpoint-and-limits": [
+        "--set",
+        "aws.region=eu-west-1",
+        "--set",
+        "aws.endpointUrl=https://vpce-0abc.bedrock-agentcore.eu-west-1.vpce.amazonaws.com",
+        "--set",
+        "rateLimits.StartCodeInterpreterSession=20",
+        "--set",
+        "rateLimits.GetCodeInterpreterSession=25",
+    ],
+    "scheduling": [
+        "--set",
+        "nodeSelector.kubernetes\\.io/os=linux",
+        "--set",
+        "priorityClassName=system-cluster-critical",
+        "--set",
+        "tolerations[0].key=dedicated",
+        "--set",
+        "tolerations[0].operator=Exists",
+        "--set-json",
+        'affinity={"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"arch","operator":"In","values":["amd64"]}]}]}}}',
+    ],
+    "pull-secrets-env": [
+        "--set",
+        "imagePullSecrets[0].name=regcred",
+        "--set",
+        "extraEnv[0].name=HTTPS_PROXY",
+        "--set",
+        "extraEnv[0].value=http://proxy:3128",
+        "--set",
+        "log.format=text",
+        "--set",
+        "log.level=debug",
+    ],
+    "no-sa": ["--set", "serviceAccount.create=false", "--set", "serviceAccount.name=existing"],
+}
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([HELM, *args], capture_output=True, text=True, timeout=60)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def render(*values: str) -> list[dict[str, Any]]:
+    output = helm(
+        "template", "agentcore-operator", str(CHART), "--namespace", NAMESPACE, "--include-crds", *values
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(output) if doc]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[dict[str, Any]]]:
+    return {name: render(*values) for name, values in MATRIX.items()}
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+@pytest.mark.parametrize("case", MATRIX)
+def test_lint_strict(case: str) -> None:
+    helm("lint", "--strict", str(CHART), *MATRIX[case])
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_manifest_validates_against_the_kubernetes_schema(
+    rendered: dict[str, list[dict[str, Any]]], version: str
+) -> None:
+    checked = 0
+    for case, docs in rendered.items():
+        for doc in docs:
+            if doc["kind"] == "ServiceMonitor":
+                continue  # a CRD of the Prometheus operator: not in the Kubernetes schemas
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as error:
+                pytest.fail(
+                    f"{case}: {doc['kind']}/{doc['metadata']['name']} invalid for {version}: {error.message}"
+                )
+            checked += 1
+    assert checked > 50
+
+
+def test_values_change_what_they_should(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    def container(case: str) -> dict[str, Any]:
+        (deployment,) = of_kind(rendered[case], "Deployment")
+        return dict(deployment["spec"]["template"]["spec"]["containers"][0])
+
+    def env(case: str) -> dict[str, Any]:
+        return {e["name"]: e.get("value", e.get("valueFrom")) for e in container(case)["env"]}
+
+    assert env("namespaced")["AGENTCORE_WATCH_NAMESPACES"] == "team-a,team-b"
+    assert "AGENTCORE_WATCH_NAMESPACES" not in env("defaults")
+    assert env("defaults")["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    limits = env("endpoint-and-limits")
+    assert limits["AWS_REGION"] == "eu-west-1" and limits["AGENTCORE_ENDPOINT_URL"].startswith(
+        "https://vpce-"
+    )
+    assert set(limits["AGENTCORE_TPS"].split(",")) == {
+        "StartCodeInterpreterSession=20",
+        "GetCodeInterpreterSession=25",
+    }
+    assert env("pull-secrets-env")["HTTPS_PROXY"] == "http://proxy:3128"
+    assert env("pull-secrets-env")["AGENTCORE_LOG_FORMAT"] == "text"
+    (account,) = of_kind(rendered["irsa"], "ServiceAccount")
+    assert account["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/agentcore-operator"
+    }
+    (plain,) = of_kind(rendered["defaults"], "ServiceAccount")
+    assert "annotations" not in plain["metadata"]  # EKS Pod Identity needs nothing on the account
+    assert of_kind(rendered["no-sa"], "ServiceAccount") == []
+    assert of_kind(rendered["monitoring"], "ServiceMonitor")[0]["metadata"]["labels"]["release"] == "prom"
+    assert of_kind(rendered["pdb"], "PodDisruptionBudget")[0]["spec"]["maxUnavailable"] == 1
+    pod = of_kind(rendered["scheduling"], "Deployment")[0]["spec"]["template"]["spec"]
+    assert pod["priorityClassName"] == "system-cluster-critical" and pod["nodeSelector"] == {
+        "kubernetes.io/os": "linux"
+    }
+    assert pod["tolerations"] and pod["affinity"]["nodeAffinity"]
+    assert of_kind(rendered["pull-secrets-env"], "Deployment")[0]["spec"]["template"]["spec"][
+        "imagePullSecrets"
+    ] == [{"name": "regcred"}]
+
+
+def test_deployment_is_hardened(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    (deployment,) = of_kind(rendered["defaults"], "Deployment")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert container["resources"]["limits"]["memory"]
+
+
+@pytest.mark.parametrize(
+    ("values", "fragment"),
+    [
+        (["--set", "replicaCount=2"], "replicaCount"),
+        (["--set", "maxWorkers=lots"], "maxWorkers"),
+        (["--set", "log.level=verbose"], "/log/level"),
+        (["--set", "aws.region=Mars"], "/aws/region"),
+        (["--set", "rateLimits.InvokeCodeInterpreter=5"], "InvokeCodeInterpreter"),
+        (["--set", "serviceAccount.roleArn=role/x"], "roleArn"),
+        (["--set", "watchNamespaces={Team_A}"], "watchNamespaces"),
+    ],
+)
+def test_invalid_values_fail_with_a_clear_message(values: list[str], fragment: str) -> None:
+    result = helm("template", "x", str(CHART), *values, check=False)
+    assert result.returncode != 0
+    assert "values don't meet the specifications of the schema" in result.stderr
+    assert fragment in result.stderr
+
+
+# -- RBAC: exactly what the code declares --------------------------------------------------
+
+
+Rule = tuple[str, str, str]  # (api group, resource, verb)
+
+
+def declared(scope: str) -> set[Rule]:
+    return {
+        (p.api_group, resource, verb)
+        for p in PERMISSIONS
+        if p.scope == scope
+        for resource in p.resources
+        for verb in p.verbs
+    }
+
+
+def granted(role: dict[str, Any]) -> set[Rule]:
+    return {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def bound(docs: list[dict[str, Any]], role: dict[str, Any]) -> bool:
+    binding_kind = "ClusterRoleBinding" if role["kind"] == "ClusterRole" else "RoleBinding"
+    return any(
+        b["roleRef"]["name"] == role["metadata"]["name"]
+        and b["metadata"].get("namespace") == role["metadata"].get("namespace")
+        for b in of_kind(docs, binding_kind)
+    )
+
+
+def rbac_by_place(docs: list[dict[str, Any]]) -> Iterator[tuple[str, set[Rule]]]:
+    for role in of_kind(docs, "ClusterRole") + of_kind(docs, "Role"):
+        assert bound(docs, role), f"{role['kind']} {role['metadata']['name']} is not bound"
+        yield role["metadata"].get("namespace", "<cluster>"), granted(role)
+
+
+def test_rbac_is_exactly_the_declared_permissions_cluster_wide(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    places: dict[str, set[Rule]] = {}
+    for place, rules in rbac_by_place(rendered["defaults"]):
+        places.setdefault(place, set()).update(rules)
+    assert places == {
+        "<cluster>": declared("cluster") | declared("watched"),
+        NAMESPACE: declared("operator-namespace"),
+    }
+
+
+def test_rbac_is_exactly_the_declared_permissions_per_namespace(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    places: dict[str, set[Rule]] = {}
+    for place, rules in rbac_by_place(rendered["namespaced"]):
+        places.setdefault(place, set()).update(rules)
+    assert places == {
+        "<cluster>": declared("cluster"),
+        NAMESPACE: declared("operator-namespace"),
+        "team-a": declared("watched"),
+        "team-b": declared("watched"),
+    }
+
+
+def test_no_wildcards_anywhere(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for docs in rendered.values():
+        for _, rules in rbac_by_place(docs):
+            assert not [rule for rule in rules if "*" in rule]
+
+
+# -- CRDs, IAM -------------------------------------------------------------------------------
+
+
+def test_chart_crds_are_the_top_level_crds() -> None:
+    top = sorted(p.name for p in (REPO / "crds").glob("*.yaml"))
+    assert top == sorted(p.name for p in (CHART / "crds").glob("*.yaml"))
+    for name in top:
+        assert (REPO / "crds" / name).read_bytes() == (CHART / "crds" / name).read_bytes(), name
+
+
+def test_iam_policy_allows_exactly_the_calls_the_code_makes() -> None:
+    source = (REPO / "operator" / "agentcore_operator" / "aws" / "sessions.py").read_text()
+    calls = set(re.findall(r"(?:client|control)\.(\w+_code_interpreter\w*)", source))
+    called = {"bedrock-agentcore:" + "".join(part.title() for part in name.split("_")) for name in calls}
+    policy = json.loads((REPO / "iam-policy.json").read_text())
+    (statement,) = policy["Statement"]
+    assert set(statement["Action"]) == called
+    assert len(called) == 5
+    assert all(
+        r.startswith("arn:aws:bedrock-agentcore:") and "code-interpreter" in r for r in statement["Resource"]
+    )
+
+
+# -- installs on a cluster -----------------------------------------------------------------------
+
+
+def test_rendered_chart_is_accepted_by_the_emulated_cluster(tmp_path: Path) -> None:
+    from agentcore_operator.local.cluster.testing import running_cluster
+
+    manifest = tmp_path / "chart.yaml"
+    output = helm(
+        "template",
+        "agentcore-operator",
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--set",
+        "podDisruptionBudget.enabled=true",
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+    ).stdout
+    manifest.write_text(output)
+    with running_cluster() as cluster:
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(namespace))
+        applied = cluster.kubectl("apply", "-n", NAMESPACE, "-f", str(manifest)).stdout
+        assert "deployment.apps/agentcore-operator created" in applied
+        assert (
+            cluster.get("deployments", NAMESPACE, "agentcore-operator", group="apps", version="v1")
+            is not None
+        )
