@@ -201,6 +201,7 @@ class Request:
     query: str
     status: int
     at: float
+    user_agent: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -209,6 +210,7 @@ class Request:
             "query": self.query,
             "status": self.status,
             "at": self.at,
+            "user_agent": self.user_agent,
         }
 
 
@@ -284,8 +286,9 @@ class EmulatedCluster:
             raise
         finally:
             if not request.path.startswith("/_cluster/"):
+                agent = request.headers.get("User-Agent", "")
                 self.requests.append(
-                    Request(request.method, request.path, request.query_string, status, time.time())
+                    Request(request.method, request.path, request.query_string, status, time.time(), agent)
                 )
 
     def _apply_fault(self, request: web.Request) -> None:
