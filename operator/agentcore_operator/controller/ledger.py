@@ -65,8 +65,9 @@ class SessionLedger:
         self._known.pop(session_id, None)
         self._pending.setdefault(self._shard(session_id), {})[session_id] = None
 
-    async def flush(self) -> None:
+    async def flush(self) -> bool:
         """Write what changed since the last flush; on failure it is kept for the next one."""
+        ok = True
         async with self._lock:
             pending, self._pending = self._pending, {}
             for shard, changes in pending.items():
@@ -79,6 +80,8 @@ class SessionLedger:
                     logger.warning("ledger write to %s/%s failed, will retry: %s", self.namespace, name, exc)
                     merged = pending[shard] | self._pending.get(shard, {})
                     self._pending[shard] = merged
+                    ok = False
+        return ok
 
     async def entries(self) -> list[LedgerEntry]:
         entries: list[LedgerEntry] = []
@@ -93,9 +96,11 @@ class SessionLedger:
         return entries
 
     async def run(self, interval: float) -> None:
+        delay = interval
         while True:
-            await asyncio.sleep(interval)
-            await self.flush()
+            await asyncio.sleep(delay)
+            # Back off while writes fail (a missing namespace, RBAC), instead of a warning a second.
+            delay = interval if await self.flush() else min(max(delay * 2, interval), 60.0)
 
 
 def entry_of(
