@@ -18,6 +18,7 @@ from agentcore_operator.manager.settings import Settings
 
 FAST_TIMING = Timing(
     start_poll_seconds=0.2,
+    start_settle_seconds=0.1,
     interpreter_poll_seconds=0.3,
     quota_retry_seconds=1.0,
     access_denied_retry_seconds=0.5,

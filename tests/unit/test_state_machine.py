@@ -320,13 +320,14 @@ ROWS: dict[str, Row] = {
         Phase.STARTING,
         "Starting",
     ),
-    "Starting + SessionStarted -> Read, id recorded": Row(
+    "Starting + SessionStarted -> wait to settle, id recorded": Row(
         view(),
         recorded(Phase.STARTING, "Starting"),
         SessionStarted(SESSION, CREATED),
-        EXPECTED_READ,
+        None,
         Phase.STARTING,
         "Starting",
+        requeue_after=DEFAULT_TIMING.start_settle_seconds,
         events=(("Normal", "Started"),),
     ),
     "Starting with id, nothing new -> Read": Row(

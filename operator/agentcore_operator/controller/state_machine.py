@@ -17,7 +17,7 @@ Not deleting (metadata.deletionTimestamp unset):
 | Pending              | InterpreterSeen CREATE_FAILED...   | -                   | Failed / InterpreterFailed       |
 | Pending              | InterpreterMissing                 | -                   | Failed / InterpreterNotFound     |
 | Starting, no id      | - (resume after a crash)           | Start * (same token)| Starting                         |
-| Starting             | SessionStarted                     | Read                | Starting (id recorded) [Started] |
+| Starting             | SessionStarted                     | wait 1 s (settle)   | Starting (id recorded) [Started] |
 | Starting             | - / SessionSeen without status     | Read / wait 2 s     | Starting                         |
 | Starting, Ready      | SessionSeen READY                  | wait until expiry   | Ready / SessionReady [Ready]     |
 | Ready                | - before expiresAt                 | wait until expiry   | Ready                            |
@@ -104,6 +104,9 @@ class Timing:
     """Waits the state machine asks for; tests and benchmarks shorten them."""
 
     start_poll_seconds: float = 2.0
+    # After a Start, the first Get waits this long: a session takes a moment to be READY, and
+    # a Get sent at once mostly answers "not yet", doubling Gets when thousands start at once.
+    start_settle_seconds: float = 1.0
     interpreter_poll_seconds: float = 10.0
     quota_retry_seconds: float = 30.0
     access_denied_retry_seconds: float = 60.0
@@ -253,7 +256,7 @@ def decide(
             message = f"code interpreter {_spec(resource).interpreter_id} does not exist"
             return _note(_set(status, Phase.FAILED, "InterpreterNotFound", message, now), "Warning")
         case SessionStarted():
-            return _started(status, observation, now)
+            return _started(status, observation, now, timing)
         case SessionSeen():
             return _seen(status, observation, now, timing)
         case SessionMissing():
@@ -341,7 +344,7 @@ def _start(resource: ResourceView, status: SessionStatus, now: datetime) -> Deci
     return Decision(action, new)
 
 
-def _started(status: SessionStatus, seen: SessionStarted, now: datetime) -> Decision:
+def _started(status: SessionStatus, seen: SessionStarted, now: datetime, timing: Timing) -> Decision:
     timeout = status.session_timeout_seconds or 0
     is_new = status.session_id != seen.session_id
     new = replace(
@@ -353,7 +356,7 @@ def _started(status: SessionStatus, seen: SessionStarted, now: datetime) -> Deci
     message = f"session {seen.session_id} started, waiting for it to be ready"
     new = _set(new, Phase.STARTING, "Starting", message, now)
     events = (EventNote("Normal", "Started", f"Started session {seen.session_id}"),) if is_new else ()
-    return Decision(_read(new), new, events=events)
+    return Decision(None, new, requeue_after=timing.start_settle_seconds, events=events)
 
 
 def _seen(status: SessionStatus, seen: SessionSeen, now: datetime, timing: Timing) -> Decision:

@@ -64,7 +64,7 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
             http_host="127.0.0.1",
             sweep_interval=2.0,
             ledger_namespace="default",
-            timing=Timing(start_poll_seconds=0.5, interpreter_poll_seconds=1.0),
+            timing=Timing(start_poll_seconds=0.5, start_settle_seconds=0.5, interpreter_poll_seconds=1.0),
         )
         with running_operator(settings) as running:
             port = running.operator.health.port if running.operator.health else None
