@@ -5,8 +5,6 @@ The caller's thread stays free for blocking boto3 calls, as a user's program wou
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from botocore.config import Config
 
 from agentcore_operator.local.agentcore.config import EmulatorConfig, FaultRule
 from agentcore_operator.local.agentcore.server import AgentCoreEmulator
+from agentcore_operator.local.background import serving_in_thread
 
 DUMMY_ACCESS_KEY = "AKIDEXAMPLEAGENTCORE"
 DUMMY_SECRET_KEY = "emulator-secret"
@@ -60,37 +59,5 @@ def running_emulator(
     config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
 ) -> Iterator[EmulatorHandle]:
     emulator = AgentCoreEmulator(config)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    stop: asyncio.Event | None = None
-    handle: list[EmulatorHandle] = []
-    errors: list[BaseException] = []
-
-    async def serve() -> None:
-        nonlocal stop
-        stop = asyncio.Event()
-        async with emulator.serving(host, port) as serving:
-            handle.append(EmulatorHandle(serving.endpoint_url, emulator))
-            started.set()
-            await stop.wait()
-
-    def target() -> None:
-        try:
-            loop.run_until_complete(serve())
-        except BaseException as exc:
-            errors.append(exc)
-            started.set()
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=target, name="agentcore-emulator", daemon=True)
-    thread.start()
-    started.wait(30)
-    if errors or not handle:
-        raise RuntimeError(f"emulator did not start: {errors}")
-    try:
-        yield handle[0]
-    finally:
-        assert stop is not None
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
+    with serving_in_thread(lambda: emulator.serving(host, port), "agentcore-emulator") as (serving, _):
+        yield EmulatorHandle(serving.endpoint_url, emulator)

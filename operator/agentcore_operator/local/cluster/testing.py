@@ -8,13 +8,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agentcore_operator.local.background import serving_in_thread
 from agentcore_operator.local.cluster.resources import EVENT_TYPE
 from agentcore_operator.local.cluster.server import EmulatedCluster
 
@@ -118,39 +118,13 @@ class ClusterHandle:
 @contextmanager
 def running_cluster(crd_dir: Path | None = None, port: int = 0) -> Iterator[ClusterHandle]:
     cluster = EmulatedCluster([crd_dir or REPO / "crds"])
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    stop: list[asyncio.Event] = []
-    handles: list[ClusterHandle] = []
-    errors: list[BaseException] = []
     workdir = Path(tempfile.mkdtemp(prefix="agentcore-cluster-"))
-
-    async def serve() -> None:
-        stop.append(asyncio.Event())
-        async with cluster.serving("127.0.0.1", port) as serving:
-            kubeconfig = cluster.write_kubeconfig(workdir / "kubeconfig", serving.url)
-            handles.append(ClusterHandle(serving.url, kubeconfig, cluster, loop))
-            started.set()
-            await stop[0].wait()
-
-    def target() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(serve())
-        except BaseException as exc:
-            errors.append(exc)
-            started.set()
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=target, name="emulated-cluster", daemon=True)
-    thread.start()
-    started.wait(30)
-    if errors or not handles:
-        raise RuntimeError(f"emulated cluster did not start: {errors}")
     try:
-        yield handles[0]
+        with serving_in_thread(lambda: cluster.serving("127.0.0.1", port), "emulated-cluster") as (
+            serving,
+            loop,
+        ):
+            kubeconfig = cluster.write_kubeconfig(workdir / "kubeconfig", serving.url)
+            yield ClusterHandle(serving.url, kubeconfig, cluster, loop)
     finally:
-        loop.call_soon_threadsafe(stop[0].set)
-        thread.join(10)
         shutil.rmtree(workdir, ignore_errors=True)
