@@ -137,3 +137,19 @@ def test_metrics_match_the_calls_agentcore_recorded(
         if s.name.endswith("_count")
     )
     assert ready_count == 3
+
+
+def test_readiness_says_when_the_api_server_is_unusable(
+    cluster: ClusterHandle, operator: RunningOperator
+) -> None:
+    assert operator.operator.health is not None
+    url = f"http://127.0.0.1:{operator.operator.health.port}/readyz"
+    assert requests.get(url, timeout=5).status_code == 200
+    cluster.inject_fault("GET", "^/version", 503, count=None)
+    unready = requests.get(url, timeout=5)
+    assert unready.status_code == 503
+    assert "Kubernetes API unreachable" in unready.json()["checks"]["kubernetes"]
+    cluster.clear_faults()
+    assert requests.get(url, timeout=5).status_code == 200
+    live = requests.get(f"http://127.0.0.1:{operator.operator.health.port}/healthz", timeout=5)
+    assert live.status_code == 200  # liveness is about the operator itself, not its dependencies
