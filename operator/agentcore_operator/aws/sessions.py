@@ -12,6 +12,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -70,6 +71,7 @@ class SessionManager:
         *,
         interpreter_cache_seconds: float = 10.0,
         on_call: Callable[[str, ApiError | None], None] | None = None,
+        concurrency: int = 16,
     ) -> None:
         self._clients = clients
         self._limiter = limiter
@@ -77,6 +79,14 @@ class SessionManager:
         self._interpreter_cache_seconds = interpreter_cache_seconds
         self._interpreters: dict[tuple[str, str], tuple[float, Observation]] = {}
         self._on_call = on_call
+        # boto3 runs in threads of its own, and a call takes its rate token only once a thread
+        # is free: a token taken while queueing for a busy pool would be spent later, in a
+        # burst with others, and AgentCore would see more than the rate we paced for.
+        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="agentcore-aws")
+        self._slots = asyncio.Semaphore(concurrency)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def perform(self, action: AwsAction) -> Observation:
         """Carry out one AWS action of the state machine; failures come back as CallFailed."""
@@ -204,19 +214,20 @@ class SessionManager:
                 return summaries
 
     async def _call(self, region: str, operation: str, call: Callable[[], T]) -> T:
-        waited = await self._limiter.acquire(region, operation)
-        if self._metrics is not None:
-            self._metrics.rate_limiter_wait.labels(operation).observe(waited)
-        started = time.monotonic()
-        error: ApiError | None = None
-        try:
-            return await asyncio.to_thread(call)
-        except Exception as exc:
-            error = classify(exc, operation)
-            raise error from exc
-        finally:
+        async with self._slots:
+            waited = await self._limiter.acquire(region, operation)
             if self._metrics is not None:
-                self._metrics.api_latency.labels(operation).observe(time.monotonic() - started)
-                self._metrics.api_calls.labels(operation, error.code if error else "Success").inc()
-            if self._on_call is not None:
-                self._on_call(operation, error)
+                self._metrics.rate_limiter_wait.labels(operation).observe(waited)
+            started = time.monotonic()
+            error: ApiError | None = None
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+            except Exception as exc:
+                error = classify(exc, operation)
+                raise error from exc
+            finally:
+                if self._metrics is not None:
+                    self._metrics.api_latency.labels(operation).observe(time.monotonic() - started)
+                    self._metrics.api_calls.labels(operation, error.code if error else "Success").inc()
+                if self._on_call is not None:
+                    self._on_call(operation, error)

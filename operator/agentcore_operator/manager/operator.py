@@ -78,6 +78,7 @@ class Operator:
             self.limiter,
             self.metrics,
             on_call=self.aws_health.record,
+            concurrency=settings.max_workers,
         )
         self.quota = QuotaGate(self.queue.add, probe_interval=settings.timing.quota_retry_seconds)
         self.ledger = (
@@ -167,8 +168,7 @@ class Operator:
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=self.settings.max_workers, thread_name_prefix="agentcore-io")
         )
-        for _ in range(self.settings.reconcile_workers):
-            self._tasks.append(asyncio.create_task(self._work()))
+        self._tasks.append(asyncio.create_task(self._dispatch()))
         self._tasks.append(asyncio.create_task(self.sweeper.run()))
         self._tasks.append(asyncio.create_task(self.quota.run()))
         if self.ledger is not None and self.orphans is not None:
@@ -203,11 +203,39 @@ class Operator:
                 await self.ledger.flush()
         if self.health is not None:
             await self.health.stop()
+        self.sessions.close()
         self.kube.close()
 
-    async def _work(self) -> None:
-        while True:
-            key, hint = await self.queue.get()
+    async def _dispatch(self) -> None:
+        """Hand every due key to its own pass at once, up to `reconcile_workers` at a time.
+
+        A pass may wait for a rate-limit token (a burst of Starts queues for tens of seconds);
+        a fixed pool of workers would then be full of waiting Starts while sessions already
+        started wait behind them for their confirming Get. With a pass per key, the rate
+        limiter is the only queue, and each operation queues only behind its own kind.
+        """
+        slots = asyncio.Semaphore(self.settings.reconcile_workers)
+        passes: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await slots.acquire()
+                try:
+                    key, hint = await self.queue.get()
+                except BaseException:
+                    slots.release()
+                    raise
+                task = asyncio.create_task(self._reconcile_one(key, hint, slots))
+                passes.add(task)
+                task.add_done_callback(passes.discard)
+        finally:
+            for task in list(passes):
+                task.cancel()
+            for task in list(passes):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _reconcile_one(self, key: Key, hint: Observation | None, slots: asyncio.Semaphore) -> None:
+        try:
             try:
                 outcome = await self.reconciler.reconcile(key, hint)
             except asyncio.CancelledError:
@@ -220,6 +248,8 @@ class Operator:
                 self.queue.done(key)
             if outcome.requeue_after is not None and self.store.get(key) is not None:
                 self.queue.add(key, outcome.requeue_after)
+        finally:
+            slots.release()
 
     # -- health --------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ class Settings:
     tps: Mapping[str, float] = field(default_factory=dict)
     default_tps: float = DEFAULT_TPS
     max_workers: int = 16
-    reconcile_workers: int = 64
+    reconcile_workers: int = 2048  # concurrent reconcile passes (coroutines; most wait on the rate limiter)
     sweep_interval: float = 60.0
     ledger_namespace: str = "agentcore-system"
     orphan_sweep_interval: float = 300.0  # 0 turns orphan recovery off
