@@ -79,9 +79,9 @@ class SessionManager:
         self._interpreter_cache_seconds = interpreter_cache_seconds
         self._interpreters: dict[tuple[str, str], tuple[float, Observation]] = {}
         self._on_call = on_call
-        # boto3 runs in threads of its own, and a call takes its rate token only once a thread
-        # is free: a token taken while queueing for a busy pool would be spent later, in a
-        # burst with others, and AgentCore would see more than the rate we paced for.
+        # boto3 runs in threads of its own (not the executor Kubernetes calls share), so a call
+        # that has its rate token is sent at once rather than queueing behind other I/O and
+        # reaching AgentCore in a burst with others.
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="agentcore-aws")
         self._slots = asyncio.Semaphore(concurrency)
 
@@ -214,10 +214,12 @@ class SessionManager:
                 return summaries
 
     async def _call(self, region: str, operation: str, call: Callable[[], T]) -> T:
+        # The token first, then a thread: a call waiting for its token must not hold a thread
+        # slot, or Starts queueing for theirs would starve the Gets of sessions already started.
+        waited = await self._limiter.acquire(region, operation)
+        if self._metrics is not None:
+            self._metrics.rate_limiter_wait.labels(operation).observe(waited)
         async with self._slots:
-            waited = await self._limiter.acquire(region, operation)
-            if self._metrics is not None:
-                self._metrics.rate_limiter_wait.labels(operation).observe(waited)
             started = time.monotonic()
             error: ApiError | None = None
             try:

@@ -54,7 +54,10 @@ class RateLimiter:
         rates: Mapping[str, float] | None = None,
         *,
         default_rate: float = DEFAULT_TPS,
-        burst_seconds: float = 1.0,
+        # A small burst on purpose: AgentCore's bucket holds a second's worth, and as long as we
+        # never spend it, it absorbs the jitter between our clock and AgentCore's (calls paced
+        # exactly at the rate arrive bunched now and then). Spending it leaves no margin.
+        burst_seconds: float = 0.1,
         clock: Callable[[], float] | None = None,
         on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
