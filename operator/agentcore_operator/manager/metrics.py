@@ -56,7 +56,7 @@ class Metrics:
         )
         self.api_latency = Histogram(
             "agentcore_api_call_duration_seconds",
-            "AgentCore API call latency, retries included, by operation.",
+            "AgentCore API call latency (one attempt: retries are the operator's, each measured), by operation.",
             ["operation"],
             buckets=API_LATENCY_BUCKETS,
             registry=self.registry,
