@@ -41,3 +41,7 @@ def test_the_application_picks_only_sessions() -> None:
             )
             names.add(document["metadata"]["name"])
     assert len(names) == len(picked)
+
+
+def test_the_application_does_not_create_namespaces() -> None:
+    assert "CreateNamespace=false" in APPLICATION["spec"]["syncPolicy"]["syncOptions"]

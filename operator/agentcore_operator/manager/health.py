@@ -1,8 +1,8 @@
 """Liveness, readiness and metrics over one small HTTP server.
 
 Readiness means "this operator can do its job": the Kubernetes API answers and AWS
-accepts our credentials. Each failing check says why in the body, so `kubectl describe
-pod` shows the reason next to the failed probe.
+accepts our credentials. Each failing check says why in the JSON body (the kubelet shows
+only the status code: `kubectl port-forward` and `curl /readyz` to read the reason).
 """
 
 from __future__ import annotations
