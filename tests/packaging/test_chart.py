@@ -4,6 +4,7 @@ refuse bad values, grant exactly the RBAC the code declares, and install on the 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tomllib
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import kubernetes_validate.utils
 import pytest
 import yaml
 from agentcore_operator.manager.permissions import PERMISSIONS
+from agentcore_operator.manager.settings import Settings, parse_settings
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "agentcore-operator"
@@ -69,6 +71,34 @@ MATRIX: dict[str, list[str]] = {
         "log.level=debug",
     ],
     "no-sa": ["--set", "serviceAccount.create=false", "--set", "serviceAccount.name=existing"],
+    "credentials-secret-and-volumes": [
+        "--set",
+        "aws.credentials.secretName=agentcore-aws",
+        "--set",
+        "aws.credentials.profile=operator",
+        "--set-json",
+        'extraVolumes=[{"name":"ca","configMap":{"name":"corporate-ca"}}]',
+        "--set-json",
+        'extraVolumeMounts=[{"name":"ca","mountPath":"/etc/corporate-ca","readOnly":true}]',
+        "--set",
+        "extraEnv[0].name=AWS_CA_BUNDLE",
+        "--set",
+        "extraEnv[0].value=/etc/corporate-ca/ca.pem",
+    ],
+    "digest-nodeport-tuning": [
+        "--set",
+        f"image.digest=sha256:{'0123456789abcdef' * 4}",
+        "--set",
+        "metrics.service.type=NodePort",
+        "--set",
+        "metrics.port=9090",
+        "--set",
+        "sweepIntervalSeconds=30",
+        "--set",
+        "orphanSweepIntervalSeconds=0",
+        "--set",
+        "maxWorkers=32",
+    ],
 }
 
 
@@ -161,6 +191,71 @@ def test_values_change_what_they_should(rendered: dict[str, list[dict[str, Any]]
     assert of_kind(rendered["pull-secrets-env"], "Deployment")[0]["spec"]["template"]["spec"][
         "imagePullSecrets"
     ] == [{"name": "regcred"}]
+    credentials = env("credentials-secret-and-volumes")
+    assert credentials["AWS_SHARED_CREDENTIALS_FILE"] == "/var/run/secrets/aws/credentials"
+    assert credentials["AWS_PROFILE"] == "operator"
+    pod = of_kind(rendered["credentials-secret-and-volumes"], "Deployment")[0]["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["aws-credentials"]["secret"]["secretName"] == "agentcore-aws"
+    assert volumes["aws-credentials"]["secret"]["items"] == [{"key": "credentials", "path": "credentials"}]
+    assert volumes["ca"] == {"name": "ca", "configMap": {"name": "corporate-ca"}}
+    mounts = {m["name"]: m for m in container("credentials-secret-and-volumes")["volumeMounts"]}
+    assert mounts["aws-credentials"] == {
+        "name": "aws-credentials",
+        "mountPath": "/var/run/secrets/aws",
+        "readOnly": True,
+    }
+    assert mounts["ca"]["mountPath"] == "/etc/corporate-ca"
+    assert "AWS_SHARED_CREDENTIALS_FILE" not in env("defaults")
+    digest = container("digest-nodeport-tuning")["image"]
+    assert digest == f"ghcr.io/agentcore-operator/agentcore-operator@sha256:{'0123456789abcdef' * 4}"
+    assert container("defaults")["image"].endswith(":" + chart_metadata()["appVersion"])
+    (service,) = of_kind(rendered["digest-nodeport-tuning"], "Service")
+    assert service["spec"]["type"] == "NodePort" and service["spec"]["ports"][0]["port"] == 9090
+
+
+def test_every_chart_setting_reaches_the_operator_as_it_parses_it(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The container's environment, as the kubelet would fill it in, goes through the operator's own
+    settings parser: a renamed variable or a value the parser refuses fails here, not in a crash loop."""
+
+    def settings(case: str) -> Settings:
+        (deployment,) = of_kind(rendered[case], "Deployment")
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        env: dict[str, str] = {"AWS_REGION": "us-east-1"}  # what the IRSA webhook injects, unless set
+        for variable in container["env"]:
+            if "value" in variable:
+                env[variable["name"]] = variable["value"]
+            else:
+                assert variable["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}, variable
+                env[variable["name"]] = deployment["metadata"]["namespace"]
+        parsed = parse_settings(list(container.get("args", [])), env)
+        (port,) = container["ports"]
+        assert parsed.http_port == port["containerPort"] and port["name"] == "http"
+        assert parsed.http_host == "0.0.0.0"  # the kubelet's probes come from outside the pod
+        assert parsed.ledger_namespace == NAMESPACE  # the ledger Role lives in the release namespace
+        return parsed
+
+    defaults = settings("defaults")
+    assert (defaults.region, defaults.namespaces, defaults.endpoint_url) == ("us-east-1", (), None)
+    assert (defaults.log_level, defaults.log_format, defaults.tps) == ("info", "json", {})
+    assert settings("namespaced").namespaces == ("team-a", "team-b")
+    limits = settings("endpoint-and-limits")
+    assert limits.region == "eu-west-1"
+    assert limits.endpoint_url == "https://vpce-0abc.bedrock-agentcore.eu-west-1.vpce.amazonaws.com"
+    assert limits.tps == {"StartCodeInterpreterSession": 20.0, "GetCodeInterpreterSession": 25.0}
+    debug = settings("pull-secrets-env")
+    assert (debug.log_level, debug.log_format) == ("debug", "text")
+    tuned = settings("digest-nodeport-tuning")
+    assert (tuned.http_port, tuned.sweep_interval, tuned.orphan_sweep_interval, tuned.max_workers) == (
+        9090,
+        30.0,
+        0.0,
+        32,
+    )
+    for case in MATRIX:
+        settings(case)
 
 
 def test_deployment_is_hardened(rendered: dict[str, list[dict[str, Any]]]) -> None:
@@ -175,7 +270,10 @@ def test_deployment_is_hardened(rendered: dict[str, list[dict[str, Any]]]) -> No
     assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
     assert security["capabilities"] == {"drop": ["ALL"]}
     assert security["runAsNonRoot"] is True and security["runAsUser"] == pod["securityContext"]["runAsUser"]
-    assert security["runAsUser"] == 65532  # the Dockerfile's USER
+    dockerfile = (REPO / "Dockerfile").read_text()
+    (user,) = re.findall(r"(?m)^USER (\d+):(\d+)$", dockerfile)
+    assert (security["runAsUser"], security["runAsGroup"]) == tuple(map(int, user))  # the image's USER
+    assert re.search(rf"(?m)^EXPOSE {VALUES['metrics']['port']}$", dockerfile)
     assert security["seccompProfile"] == {"type": "RuntimeDefault"}
     assert {"name": "tmp", "emptyDir": {}} in pod["volumes"]
     assert pod["serviceAccountName"] == "agentcore-operator"
@@ -197,7 +295,15 @@ def test_deployment_is_hardened(rendered: dict[str, list[dict[str, Any]]]) -> No
         (["--set", "serviceAccount.roleArn=role/x"], "roleArn"),
         (["--set", "watchNamespaces={Team_A}"], "watchNamespaces"),
         (["--set", "rbac.create=maybe"], "/rbac/create"),
-        (["--set", "image.digest=sha256:abc"], "digest"),
+        (["--set", "image.registry=ghcr.io"], "registry"),
+        (["--set", "image.digest=sha256:abc"], "/image/digest"),
+        (["--set", "replicas=2"], "replicas"),
+        (["--set", "leaderElection.enabled=true"], "leaderElection"),
+        (["--set", "aws.credentials.secretKey=a/b"], "/aws/credentials/secretKey"),
+        (["--set", "aws.endpoint_url=http://x"], "endpoint_url"),
+        (["--set", "metrics.service.type=LoadBalancer"], "/metrics/service/type"),
+        (["--set-json", 'extraVolumeMounts=[{"name":"ca"}]'], "mountPath"),
+        (["--set", "podDisruptionBudget.maxUnavailable=-1"], "/podDisruptionBudget/maxUnavailable"),
         (["--set", "metrics.port=http"], "/metrics/port"),
         (["--set", "resources.limits.gpu=1"], "gpu"),
         (["--set-json", 'extraEnv=[{"name":"A","value":1}]'], "/extraEnv/0/value"),
@@ -294,11 +400,78 @@ def test_chart_crds_are_the_top_level_crds() -> None:
         assert (REPO / "crds" / name).read_bytes() == (CHART / "crds" / name).read_bytes(), name
 
 
+def chart_metadata() -> dict[str, Any]:
+    return dict(yaml.safe_load((CHART / "Chart.yaml").read_text()))
+
+
 def test_chart_app_version_is_the_package_version() -> None:
-    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    chart = chart_metadata()
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert chart["apiVersion"] == "v2"
     assert chart["appVersion"] == project["version"]
+
+
+# -- values: schema, defaults and docs agree ----------------------------------------------------
+
+
+def leaf_paths(values: dict[str, Any], prefix: str = "") -> set[str]:
+    """Dotted paths of every default in values.yaml (empty maps and lists count as leaves)."""
+    paths: set[str] = set()
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            paths |= leaf_paths(value, path + ".")
+        else:
+            paths.add(path)
+    return paths
+
+
+def schema_paths(schema: dict[str, Any], prefix: str = "") -> set[str]:
+    paths: set[str] = set()
+    for key, sub in schema.get("properties", {}).items():
+        path = f"{prefix}{key}"
+        if sub.get("type") == "object" and sub.get("additionalProperties") is False:
+            paths |= schema_paths(sub, path + ".")
+        else:
+            paths.add(path)
+    return paths
+
+
+VALUES: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
+SCHEMA: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text())
+
+
+def test_values_yaml_has_a_default_for_every_schema_key_and_nothing_else() -> None:
+    defaults, declared = leaf_paths(VALUES), schema_paths(SCHEMA)
+    # rateLimits and resources are closed maps whose keys are all optional (the default is {} or partial).
+    assert defaults - declared == {"rateLimits"}
+    missing = {p for p in declared - defaults if not p.startswith(("rateLimits.", "resources."))}
+    assert not missing, f"values.yaml has no default for {sorted(missing)}"
+    assert SCHEMA["additionalProperties"] is False
+
+
+def test_install_docs_list_every_value() -> None:
+    section = (REPO / "docs" / "install.md").read_text().split("\n## Values\n", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([^`]+)` \|", section, re.M))
+    expected = {p for p in leaf_paths(VALUES) if not p.startswith("resources.")} | {"resources"}
+    assert expected - documented == set(), "add these to the values table in docs/install.md"
+    assert documented - expected == set(), "the values table in docs/install.md names unknown keys"
+
+
+@pytest.mark.parametrize("case", ["defaults", "namespaced", "irsa", "credentials-secret-and-volumes"])
+def test_notes_render(case: str) -> None:
+    result = helm(
+        "install",
+        "agentcore-operator",
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--dry-run=client",
+        *MATRIX[case],
+    )
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert "watches " + ("team-a, team-b" if case == "namespaced" else "all namespaces") in notes
+    assert ("No IAM role set" in notes) == (case in ("defaults", "namespaced"))
 
 
 # -- installs on a cluster -----------------------------------------------------------------------
@@ -309,7 +482,13 @@ def test_rendered_chart_is_accepted_by_the_emulated_cluster(tmp_path: Path) -> N
     from agentcore_operator.local.cluster.testing import running_cluster
 
     variants = {
-        "all-namespaces": ["--include-crds", "--set", "podDisruptionBudget.enabled=true"],
+        "all-namespaces": [
+            "--include-crds",
+            "--set",
+            "podDisruptionBudget.enabled=true",
+            *MATRIX["credentials-secret-and-volumes"],
+            *MATRIX["scheduling"],
+        ],
         "namespaced": [
             "--set",
             "watchNamespaces={team-a,team-b}",
