@@ -1069,11 +1069,15 @@ def test_deleting_when_the_revealing_start_fails_for_good_releases() -> None:
 
 @pytest.mark.parametrize("kind", [*RETRIED_KINDS, ErrorKind.ACCESS_DENIED, ErrorKind.QUOTA_EXCEEDED], ids=str)
 def test_deleting_when_the_revealing_start_fails_for_now_retries(kind: ErrorKind) -> None:
-    decision = run(view(deleting=True), recorded(Phase.STARTING, "Starting"), failed(kind))
+    deleting = view(deleting=True)
+    replay = run(deleting, recorded(Phase.STARTING, "Starting"))
+    decision = run(deleting, replay.status, failed(kind))
     assert decision.action is None
     assert decision.status.phase is Phase.STOPPING
     assert reason_of(decision.status) == kind.value
     assert decision.backoff is True
+    assert decision.status.pending_start_token == START_TOKEN
+    assert "deletionPolicy to Retain" in (decision.status.message or "")
 
 
 @pytest.mark.parametrize(
@@ -1167,8 +1171,14 @@ def test_deleting_with_an_unreadable_spec_uses_the_recorded_session() -> None:
     assert decision.action == EXPECTED_STOP
 
 
-def test_deleting_starting_without_id_and_an_unreadable_spec_releases() -> None:
+def test_deleting_starting_without_id_and_an_unreadable_spec_replays_the_recorded_start() -> None:
     decision = run(view(spec=None, spec_error="bad", deleting=True), recorded(Phase.STARTING, "Starting"))
+    assert decision.action == EXPECTED_START
+
+
+def test_deleting_starting_without_id_with_nothing_to_replay_from_releases() -> None:
+    status = recorded(Phase.STARTING, "Starting", started=False)
+    decision = run(view(spec=None, spec_error="bad", deleting=True), status)
     assert decision.action == RemoveFinalizer()
 
 
@@ -1567,3 +1577,120 @@ def test_news_of_another_session_is_ignored(hint: Observation, status: SessionSt
     """A sweep hint is queued under namespace/name and can reach a re-created resource."""
     resource = view(deleting=deleting)
     assert run(resource, status, hint) == run(resource, status, None)
+
+
+# --- a Start whose answer was lost (issue 19) -----------------------------------------------------
+# The status names the token of a Start that may have created a session (pendingStartToken) and
+# counts the attempts whose outcome is unknown (unansweredStarts). Only an answer settles them.
+
+
+def unanswered(count: int, phase: Phase = Phase.STARTING, reason: str = "AWSUnavailable") -> SessionStatus:
+    return replace(recorded(phase, reason), pending_start_token=START_TOKEN, unanswered_starts=count)
+
+
+def test_a_start_records_its_token_and_counts_itself_before_it_is_sent() -> None:
+    decision = run(view(), SessionStatus())
+    assert decision.action == EXPECTED_START
+    assert decision.status.pending_start_token == START_TOKEN
+    assert decision.status.unanswered_starts == 1
+    assert persisted(decision.status) == decision.status
+
+
+def test_an_answered_start_settles_every_attempt() -> None:
+    decision = run(view(), unanswered(3), SessionStarted(SESSION, CREATED))
+    assert decision.status.session_id == SESSION
+    assert decision.status.pending_start_token is None
+    assert decision.status.unanswered_starts == 0
+
+
+@pytest.mark.parametrize("kind", [ErrorKind.UNAVAILABLE, ErrorKind.UNKNOWN], ids=str)
+def test_a_lost_answer_leaves_the_attempt_unresolved_and_the_next_pass_replays_it(kind: ErrorKind) -> None:
+    first = run(view(), SessionStatus())
+    lost = run(view(), first.status, failed(kind))
+    assert lost.status.pending_start_token == START_TOKEN
+    assert lost.status.unanswered_starts == 1
+    replay = run(view(), persisted(lost.status))
+    assert replay.action == EXPECTED_START
+    assert replay.status.unanswered_starts == 2
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [ErrorKind.THROTTLED, ErrorKind.ACCESS_DENIED, ErrorKind.QUOTA_EXCEEDED, ErrorKind.CONFLICT],
+    ids=str,
+)
+def test_a_refused_attempt_created_nothing_but_settles_no_earlier_one(kind: ErrorKind) -> None:
+    alone = run(view(), unanswered(1), failed(kind))
+    assert alone.status.unanswered_starts == 0
+    assert alone.status.pending_start_token is None
+    after_a_lost_one = run(view(), unanswered(2), failed(kind))
+    assert after_a_lost_one.status.unanswered_starts == 1
+    assert after_a_lost_one.status.pending_start_token == START_TOKEN
+
+
+@pytest.mark.parametrize("kind", [ErrorKind.INVALID, ErrorKind.NOT_FOUND], ids=str)
+def test_an_invalid_start_or_a_missing_interpreter_settles_every_attempt(kind: ErrorKind) -> None:
+    decision = run(view(), unanswered(3), failed(kind))
+    assert decision.status.unanswered_starts == 0
+    assert decision.status.pending_start_token is None
+    assert decision.status.phase is Phase.FAILED
+
+
+def test_a_failure_of_another_call_settles_nothing() -> None:
+    status = unanswered(1, Phase.PENDING)
+    decision = run(view(spec=CUSTOM), status, failed(ErrorKind.NOT_FOUND, "GetCodeInterpreter"))
+    assert decision.status.unanswered_starts == 1
+    assert decision.status.pending_start_token == START_TOKEN
+
+
+def test_an_unresolved_start_is_replayed_before_checking_a_custom_interpreter() -> None:
+    status = replace(unanswered(1, Phase.PENDING), code_interpreter_identifier=CUSTOM_ID)
+    decision = run(view(spec=CUSTOM), status)
+    assert isinstance(decision.action, StartSession)
+    assert decision.action.client_token == START_TOKEN
+
+
+def test_the_quota_gate_does_not_hold_back_a_replay() -> None:
+    decision = run(view(start_blocked=True), unanswered(1))
+    assert decision.action == EXPECTED_START
+
+
+def test_a_replay_sends_what_the_lost_attempt_sent() -> None:
+    status = replace(unanswered(1), session_name="named-back-then", session_timeout_seconds=120)
+    decision = run(view(), status)
+    assert isinstance(decision.action, StartSession)
+    assert (decision.action.name, decision.action.timeout_seconds) == ("named-back-then", 120)
+
+
+def test_deleting_during_an_unresolved_start_never_lets_go_on_a_5xx() -> None:
+    """The reported leak: Starting without id, the replay gets a 500, the next pass let go."""
+    deleting = view(deleting=True)
+    status = recorded(Phase.STARTING, "Starting")  # persisted, then the Start's answer was lost
+    for _ in range(3):
+        replay = run(deleting, persisted(status))
+        assert replay.action == EXPECTED_START
+        status = run(deleting, replay.status, failed(ErrorKind.UNAVAILABLE)).status
+        assert status.phase is Phase.STOPPING
+        assert status.pending_start_token == START_TOKEN
+    found = run(deleting, run(deleting, persisted(status)).status, SessionStarted(SESSION, CREATED))
+    assert found.action == EXPECTED_STOP
+    assert (found.status.session_id, found.status.pending_start_token) == (SESSION, None)
+
+
+def test_deleting_after_a_definite_refusal_of_the_only_attempt_lets_go_at_once() -> None:
+    deleting = view(deleting=True)
+    refused = run(view(), unanswered(1), failed(ErrorKind.QUOTA_EXCEEDED))
+    assert run(deleting, persisted(refused.status)).action == RemoveFinalizer()
+
+
+def test_deleting_an_unresolved_start_under_retain_lets_go() -> None:
+    decision = run(view(spec=make_spec(policy=DeletionPolicy.RETAIN), deleting=True), unanswered(2))
+    assert decision.action == RemoveFinalizer()
+
+
+def test_access_denied_while_resolving_on_delete_waits_at_least_the_denied_retry() -> None:
+    deleting = view(deleting=True)
+    replay = run(deleting, unanswered(1, Phase.STOPPING))
+    decision = run(deleting, replay.status, failed(ErrorKind.ACCESS_DENIED))
+    assert decision.requeue_after == TIMING.access_denied_retry_seconds
+    assert event_reasons(decision) == [("Warning", "AccessDenied")]

@@ -16,6 +16,7 @@ Not deleting (metadata.deletionTimestamp unset):
 | Pending              | InterpreterSeen CREATING or other  | wait 10 s           | Pending / InterpreterNotReady    |
 | Pending              | InterpreterSeen CREATE_FAILED...   | -                   | Failed / InterpreterFailed       |
 | Pending              | InterpreterMissing                 | -                   | Failed / InterpreterNotFound     |
+| none, Pending        | - (a Start unresolved, see below)  | Start * (replay)    | Starting / Starting              |
 | Starting, no id      | - (resume after a crash)           | Start * (same token)| Starting                         |
 | Starting             | SessionStarted                     | wait 1 s (settle)   | Starting (id recorded) [Started] |
 | Starting             | - / SessionSeen without status     | Read / wait 2 s     | Starting                         |
@@ -39,8 +40,12 @@ Deleting (finalizer held):
 | situation                                   | action                     | next phase / reason          |
 |---------------------------------------------|----------------------------|------------------------------|
 | deletionPolicy Retain                       | RemoveFinalizer [Retained] | unchanged                    |
-| no session id, not Starting                 | RemoveFinalizer            | unchanged                    |
-| Starting without id (start may have run)    | Start * (same token)       | then Stop                    |
+| no session id, no Start unresolved          | RemoveFinalizer            | unchanged                    |
+| a Start unresolved (see below)              | Start * (replay, same token| then Stop                    |
+|                                             | and parameters)            |                              |
+| replay refused, a Start still unresolved    | wait, backoff (>= 60 s if  | Stopping / the error's kind: |
+|                                             | denied) [the error's kind] | how to let go (Retain)       |
+| replay refused, nothing unresolved any more | RemoveFinalizer            | unchanged                    |
 | Terminated                                  | RemoveFinalizer            | unchanged                    |
 | session live                                | Stop *                     | Stopping / Stopping          |
 | SessionStopped, Missing, Seen TERMINATED    | RemoveFinalizer [Stopped]  | Terminated / Stopped         |
@@ -48,9 +53,30 @@ Deleting (finalizer held):
 | Stop denied or invalid                      | wait >= 30 s [StopFailed]  | Stopping / StopFailed: how   |
 |                                             |                            | to let go (deletionPolicy)   |
 
+A Start whose answer was lost (issue 19):
+
+| Start's answer (per attempt)                  | status.pendingStartToken / unansweredStarts      |
+|-----------------------------------------------|--------------------------------------------------|
+| (before sending: persisted with the Start)    | the token / +1                                   |
+| SessionStarted                                | cleared / 0, sessionId recorded                  |
+| 5xx, timeout, unknown error, or a crash       | kept / kept: that attempt may have acted         |
+| Throttled, AccessDenied, QuotaExceeded,       | kept / -1 (cleared at 0): this attempt did       |
+|   Conflict                                    |   nothing; an earlier lost one is not settled    |
+| InvalidRequest, NotFound                      | cleared / 0: the same parameters never started   |
+|                                               |   one, or the interpreter and its sessions are   |
+|                                               |   gone                                           |
+| (a status without the count, phase Starting,  | counted as 1 unanswered attempt                  |
+|   no id: written by an older operator)        |                                                  |
+
+A Start is unresolved while no id is known and unansweredStarts > 0. Until it is resolved
+the resource is never let go (but under Retain): the replay with the same token returns the
+session the lost attempt created (AgentCore ignores a repeated token and answers as before),
+or starts one, which is then stopped. Only a failure of the Start itself counts; a failed
+GetCodeInterpreter settles nothing.
+
 `*` marks mutating calls: the wiring persists the status before sending them, so a crash
-after the call leaves a record that a call may have happened (the phase Starting with no
-id), and the deterministic clientToken makes the retried Start return the same session.
+after the call leaves a record that a call may have happened (pendingStartToken), and the
+deterministic clientToken makes the retried Start return the same session.
 `[X]` is the Kubernetes event posted on that transition. A call retried after a warning
 (Throttled, QuotaExceeded, AccessDenied, StopFailed, ...) keeps that reason on the Ready
 condition until it succeeds, so a retry is no new transition and posts no second event.
@@ -97,6 +123,16 @@ TERMINAL_REASONS = frozenset(
 RETRIED_REASONS = frozenset({kind.value for kind in ErrorKind} | {"StopFailed"})
 INTERPRETER_FAILED_STATES = frozenset({"CREATE_FAILED", "DELETING", "DELETED", "DELETE_FAILED"})
 CLIENT_TOKEN_MIN = 33
+START_OPERATION = "StartCodeInterpreterSession"
+# A Start refused with these was answered, so that attempt created nothing. It says nothing of
+# an earlier attempt whose answer was lost: throttling and authorisation come before AgentCore
+# looks at the token, and whether a quota check does is not documented.
+ATTEMPT_REFUSED_KINDS = frozenset(
+    {ErrorKind.THROTTLED, ErrorKind.ACCESS_DENIED, ErrorKind.QUOTA_EXCEEDED, ErrorKind.CONFLICT}
+)
+# These settle every attempt: the same parameters are invalid (so they always were), or the
+# interpreter does not exist (and no session of it can be live).
+NOTHING_STARTED_KINDS = frozenset({ErrorKind.INVALID, ErrorKind.NOT_FOUND})
 
 
 @dataclass(frozen=True)
@@ -239,7 +275,7 @@ def decide(
 
     match observation:
         case CallFailed(error=error):
-            return _on_error(status, error, now, timing)
+            return _on_error(_settle_start(status, error), error, now, timing)
         case InterpreterSeen(status=state) if state == INTERPRETER_READY:
             return _start(resource, status, now)
         case InterpreterSeen(status=state, failure_reason=why) if state in INTERPRETER_FAILED_STATES:
@@ -298,7 +334,7 @@ def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, tim
     """No fresh observation: work out what to ask AgentCore from what was recorded."""
     if status.session_id is None:
         spec = _spec(resource)
-        if status.phase is Phase.STARTING or spec.is_builtin:
+        if _unresolved(status) or status.phase is Phase.STARTING or spec.is_builtin:
             return _start(resource, status, now)
         new = _progress(
             status,
@@ -316,40 +352,88 @@ def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, tim
 
 
 def _start(resource: ResourceView, status: SessionStatus, now: datetime) -> Decision:
-    spec = _spec(resource)
-    if resource.start_blocked and not resource.deleting:
+    """Start a session, or replay a Start whose answer was lost (same token, same parameters).
+
+    The new status names the token and counts this attempt as unanswered; the wiring
+    persists it before sending, so a crash during the call cannot lose the attempt.
+    """
+    if resource.start_blocked and not resource.deleting and not _unresolved(status):
         message = "the concurrent session quota is reached; waiting for a session to end"
         return Decision(None, _set(status, Phase.PENDING, ErrorKind.QUOTA_EXCEEDED.value, message, now))
+    action = _start_call(resource, status)
     new = replace(
         _progress(
             status,
             Phase.STARTING,
             "Starting",
-            f"starting a session on {spec.code_interpreter_identifier}",
+            f"starting a session on {action.interpreter}",
             now,
             retrying=status.phase is not Phase.STOPPING,
         ),
-        code_interpreter_identifier=spec.code_interpreter_identifier,
-        region=spec.region,
-        session_name=spec.session_name,
-        session_timeout_seconds=spec.session_timeout_seconds,
+        code_interpreter_identifier=action.interpreter,
+        region=action.region,
+        session_name=action.name,
+        session_timeout_seconds=action.timeout_seconds,
+        pending_start_token=action.client_token,
+        unanswered_starts=_unanswered(status) + 1,
     )
-    action = StartSession(
+    return Decision(action, new)
+
+
+def _start_call(resource: ResourceView, status: SessionStatus) -> StartSession:
+    """A replay sends what the lost attempt sent (recorded in the status); a first Start, the spec."""
+    token = client_token(resource.uid, "start")
+    interpreter, region = status.code_interpreter_identifier, status.region
+    name, timeout = status.session_name, status.session_timeout_seconds
+    if _unresolved(status) and interpreter and region and name and timeout:
+        return StartSession(region, interpreter, name, timeout, token)
+    spec = _spec(resource)
+    return StartSession(
         region=spec.region,
         interpreter=spec.code_interpreter_identifier,
         name=spec.session_name,
         timeout_seconds=spec.session_timeout_seconds,
-        client_token=client_token(resource.uid, "start"),
+        client_token=token,
     )
-    return Decision(action, new)
+
+
+def _unanswered(status: SessionStatus) -> int:
+    """How many Starts of this resource may have created a session nobody has heard of."""
+    if status.session_id is not None:
+        return 0
+    if status.unanswered_starts is not None:
+        return status.unanswered_starts
+    # An older operator recorded an attempt by the phase alone.
+    return 1 if status.phase is Phase.STARTING else 0
+
+
+def _unresolved(status: SessionStatus) -> bool:
+    return _unanswered(status) > 0
+
+
+def _can_replay(resource: ResourceView, status: SessionStatus) -> bool:
+    recorded = status.code_interpreter_identifier and status.region and status.session_name
+    return resource.spec is not None or bool(recorded and status.session_timeout_seconds)
+
+
+def _settle_start(status: SessionStatus, error: ApiError) -> SessionStatus:
+    """What a refused Start tells about the attempts whose answer was lost (see the kinds above)."""
+    if error.operation != START_OPERATION or not _unresolved(status):
+        return status
+    if error.kind in NOTHING_STARTED_KINDS:
+        return replace(status, pending_start_token=None, unanswered_starts=0)
+    if error.kind in ATTEMPT_REFUSED_KINDS:
+        left = _unanswered(status) - 1
+        token = status.pending_start_token if left > 0 else None
+        return replace(status, pending_start_token=token, unanswered_starts=left)
+    return status  # a 5xx or a timeout: that attempt may have acted too
 
 
 def _started(status: SessionStatus, seen: SessionStarted, now: datetime, timing: Timing) -> Decision:
     timeout = status.session_timeout_seconds or 0
     is_new = status.session_id != seen.session_id
     new = replace(
-        status,
-        session_id=seen.session_id,
+        _answered(status, seen),
         created_at=seen.created_at,
         expires_at=seen.created_at + timedelta(seconds=timeout),
     )
@@ -357,6 +441,11 @@ def _started(status: SessionStatus, seen: SessionStarted, now: datetime, timing:
     new = _set(new, Phase.STARTING, "Starting", message, now)
     events = (EventNote("Normal", "Started", f"Started session {seen.session_id}"),) if is_new else ()
     return Decision(None, new, requeue_after=timing.start_settle_seconds, events=events)
+
+
+def _answered(status: SessionStatus, started: SessionStarted) -> SessionStatus:
+    """A Start answered: its session is known, so no attempt is left unresolved."""
+    return replace(status, session_id=started.session_id, pending_start_token=None, unanswered_starts=0)
 
 
 def _seen(status: SessionStatus, seen: SessionSeen, now: datetime, timing: Timing) -> Decision:
@@ -446,14 +535,10 @@ def _deleting(
         case SessionSeen(status=state) if state == SESSION_TERMINATED:
             return _stopped(status, now)
         case SessionStarted():
-            return _stop(resource, replace(status, session_id=observation.session_id), now)
+            return _stop(resource, _answered(status, observation), now)
         case CallFailed(error=error) if session is None:
-            # The Start that was to reveal a possibly started session failed.
-            if not error.retryable:
-                return Decision(RemoveFinalizer(), status)
-            return Decision(
-                None, _set(status, Phase.STOPPING, error.kind.value, str(error), now), backoff=True
-            )
+            # The replayed Start that was to reveal a possibly started session was refused.
+            return _unresolved_on_delete(_settle_start(status, error), error, now, timing)
         case CallFailed(error=error):
             return _stop_failed(status, error, now, timing)
 
@@ -463,14 +548,27 @@ def _deleting(
         note = EventNote("Normal", "Retained", f"Left session {session} running (deletionPolicy Retain)")
         return Decision(RemoveFinalizer(), status, events=(note,) if live else ())
     if session is None:
-        if status.phase is Phase.STARTING and resource.spec is not None:
-            # A Start may have gone through before the crash that lost its answer: ask again
-            # with the same token to learn the id, then stop it.
+        # A Start may have gone through before its answer was lost: ask again with the same
+        # token to learn the id, then stop it.
+        if _unresolved(status) and _can_replay(resource, status):
             return _start(resource, status, now)
         return Decision(RemoveFinalizer(), status)
     if status.phase is Phase.TERMINATED:
         return Decision(RemoveFinalizer(), status)
     return _stop(resource, status, now)
+
+
+def _unresolved_on_delete(status: SessionStatus, error: ApiError, now: datetime, timing: Timing) -> Decision:
+    if not _unresolved(status):
+        return Decision(RemoveFinalizer(), status)
+    message = (
+        f"{error}; retrying. A Start with clientToken {status.pending_start_token} may have created a "
+        f"session, and the resource is kept until it is found and stopped; to let go of it and leave any "
+        f"such session running until it expires, set spec.deletionPolicy to Retain"
+    )
+    floor = timing.access_denied_retry_seconds if error.kind is ErrorKind.ACCESS_DENIED else None
+    new = _set(status, Phase.STOPPING, error.kind.value, message, now)
+    return Decision(None, new, requeue_after=floor, backoff=True, events=_warn(status, new))
 
 
 def _stopped(status: SessionStatus, now: datetime) -> Decision:

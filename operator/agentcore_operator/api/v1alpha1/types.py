@@ -174,6 +174,11 @@ class SessionStatus:
     observed_generation: int | None = None
     message: str | None = None
     conditions: tuple[Condition, ...] = field(default=())
+    # A StartCodeInterpreterSession sent with this clientToken may have created a session
+    # whose id is not in session_id yet; `unanswered_starts` counts the attempts whose
+    # outcome is unknown (a lost answer, a 5xx, a crash). 0 once an answer settled them.
+    pending_start_token: str | None = None
+    unanswered_starts: int | None = None
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)
@@ -199,6 +204,8 @@ class SessionStatus:
             ("sessionTimeoutSeconds", self.session_timeout_seconds),
             ("observedGeneration", self.observed_generation),
             ("message", self.message),
+            ("pendingStartToken", self.pending_start_token),
+            ("unansweredStarts", self.unanswered_starts),
         ):
             if value is not None:
                 out[key] = value
@@ -228,6 +235,8 @@ class SessionStatus:
             expires_at=parse_time(data.get("expiresAt")),
             observed_generation=_int_or_none(data.get("observedGeneration")),
             message=_str_or_none(data.get("message")),
+            pending_start_token=_str_or_none(data.get("pendingStartToken")),
+            unanswered_starts=_int_or_none(data.get("unansweredStarts")),
             conditions=tuple(
                 Condition.from_dict(c) for c in data.get("conditions") or () if isinstance(c, dict)
             ),

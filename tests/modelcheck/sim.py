@@ -1,0 +1,215 @@
+"""A simulated AgentCore and API server for model-checking the real reconciler.
+
+The simulation keeps only what the invariants need: AgentCore's sessions with their
+clientTokens (idempotency first, for good: a replayed token returns the session it made,
+even once that session has ended, as the emulator does), expiry on a simulated clock,
+out-of-band stops, and faults. A fault is chosen per call: 5xx, 429 and AccessDenied are
+refused before anything happens; `lost` acts and then loses the answer (the caller sees a
+5xx), the case that makes a Start's outcome unknowable without replaying its token.
+
+The API server is one resource: finalizers, deletionTimestamp, spec and status. A crash is
+an exception raised at a chosen effect (before or after a write, after an AWS call acted),
+which ends the pass as SIGKILL would: whatever was not yet persisted is lost.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from agentcore_operator.api.v1alpha1 import FINALIZER
+from agentcore_operator.controller.observations import (
+    CallFailed,
+    InterpreterSeen,
+    Observation,
+    SessionMissing,
+    SessionSeen,
+    SessionStarted,
+    SessionStopped,
+)
+from agentcore_operator.controller.state_machine import (
+    AwsAction,
+    CheckInterpreter,
+    EventNote,
+    ReadSession,
+    StartSession,
+    StopSession,
+)
+from agentcore_operator.runtime.errors import ApiError, ErrorKind
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+FAULTS = ("5xx", "429", "denied", "quota", "lost")
+_REFUSALS = {
+    "5xx": (ErrorKind.UNAVAILABLE, "InternalServerException", 500),
+    "429": (ErrorKind.THROTTLED, "ThrottlingException", 429),
+    "denied": (ErrorKind.ACCESS_DENIED, "AccessDeniedException", 403),
+    "quota": (ErrorKind.QUOTA_EXCEEDED, "ServiceQuotaExceededException", 402),
+}
+
+
+class Crash(BaseException):
+    """The operator process dies here (BaseException: no handler of ours may swallow it)."""
+
+
+@dataclass
+class SimSession:
+    session_id: str
+    token: str
+    created_at: datetime
+    expires_at: datetime
+    status: str = "READY"
+
+
+@dataclass
+class CrashPlan:
+    """Die at the `at`-th effect of this pass (None: live through it)."""
+
+    at: int | None = None
+    effects: int = 0
+
+    def effect(self) -> None:
+        if self.at is not None and self.effects == self.at:
+            self.effects += 1
+            raise Crash(f"crash at effect {self.at}")
+        self.effects += 1
+
+
+@dataclass
+class SimAgentCore:
+    now: datetime = EPOCH
+    sessions: dict[str, SimSession] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    faults: list[str | None] = field(default_factory=list)  # one per call, then none
+    calls: list[tuple[str, str | None]] = field(default_factory=list)
+    crash: CrashPlan = field(default_factory=CrashPlan)
+    _seq: int = 0
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+        for session in self.sessions.values():
+            if session.status == "READY" and self.now >= session.expires_at:
+                session.status = "TERMINATED"
+
+    def stop_out_of_band(self) -> None:
+        for session in self.sessions.values():
+            session.status = "TERMINATED"
+
+    def live(self) -> list[SimSession]:
+        return [s for s in self.sessions.values() if s.status == "READY"]
+
+    async def perform(self, action: AwsAction) -> Observation:
+        """SessionManager.perform's contract: one observation per call, failures as CallFailed."""
+        operation = {
+            CheckInterpreter: "GetCodeInterpreter",
+            StartSession: "StartCodeInterpreterSession",
+            ReadSession: "GetCodeInterpreterSession",
+            StopSession: "StopCodeInterpreterSession",
+        }[type(action)]
+        fault = self.faults.pop(0) if self.faults else None
+        self.calls.append((operation, fault))
+        if fault == "quota" and (not isinstance(action, StartSession) or action.client_token in self.tokens):
+            fault = None  # only a Start can meet the quota, and idempotency comes first
+        if fault in _REFUSALS:
+            kind, code, status = _REFUSALS[fault]
+            return CallFailed(ApiError(kind, operation, code, "simulated", status))
+        observation = self._act(action)
+        self.crash.effect()  # the call acted; the process may die before it hears the answer
+        if fault == "lost":
+            return CallFailed(
+                ApiError(ErrorKind.UNAVAILABLE, operation, "InternalServerException", "lost answer", 500)
+            )
+        return observation
+
+    def _act(self, action: AwsAction) -> Observation:
+        match action:
+            case CheckInterpreter():
+                return InterpreterSeen("READY")
+            case StartSession(client_token=token, timeout_seconds=timeout):
+                known = self.tokens.get(token)
+                if known is None:
+                    self._seq += 1
+                    known = f"s{self._seq:04d}"
+                    self.sessions[known] = SimSession(
+                        known, token, self.now, self.now + timedelta(seconds=timeout)
+                    )
+                    self.tokens[token] = known
+                session = self.sessions[known]
+                return SessionStarted(session.session_id, session.created_at)
+            case ReadSession(session_id=sid):
+                found = self.sessions.get(sid)
+                if found is None:
+                    return SessionMissing(sid)
+                return SessionSeen(sid, found.status, found.created_at, None)
+            case StopSession(session_id=sid):
+                found = self.sessions.get(sid)
+                if found is None:
+                    return SessionMissing(sid)
+                found.status = "TERMINATED"
+                return SessionStopped(sid, self.now)
+        raise AssertionError(action)  # pragma: no cover
+
+
+@dataclass
+class SimApiServer:
+    """One CodeInterpreterSession in an API server, and the operator's writes to it."""
+
+    body: dict[str, Any] | None
+    crash: CrashPlan
+    released_under_retain: bool = False
+    events: list[EventNote] = field(default_factory=list)
+    _rv: int = 1
+
+    def snapshot(self) -> dict[str, Any] | None:
+        return copy.deepcopy(self.body)
+
+    def _bump(self) -> dict[str, Any]:
+        assert self.body is not None
+        self._rv += 1
+        self.body["metadata"]["resourceVersion"] = str(self._rv)
+        if self.body["metadata"].get("deletionTimestamp") and not self.body["metadata"].get("finalizers"):
+            retain = (self.body.get("spec") or {}).get("deletionPolicy") == "Retain"
+            self.released_under_retain = retain
+            self.body = None
+            return {}
+        return copy.deepcopy(self.body)
+
+    # The KubeWriter methods the reconciler calls.
+    async def patch_status(
+        self, body: dict[str, Any], old: dict[str, Any], new: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        self.crash.effect()
+        if self.body is None:
+            return None
+        self.body["status"] = copy.deepcopy(new)
+        written = self._bump()
+        self.crash.effect()
+        return written or None
+
+    async def add_finalizer(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        self.crash.effect()
+        if self.body is None:
+            return None
+        finalizers = self.body["metadata"].setdefault("finalizers", [])
+        if FINALIZER not in finalizers:
+            finalizers.append(FINALIZER)
+        written = self._bump()
+        self.crash.effect()
+        return written or None
+
+    async def remove_finalizer(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        self.crash.effect()
+        if self.body is None:
+            return None
+        finalizers = self.body["metadata"].get("finalizers") or []
+        self.body["metadata"]["finalizers"] = [f for f in finalizers if f != FINALIZER]
+        written = self._bump()
+        self.crash.effect()
+        return written or None
+
+    async def post_event(self, body: dict[str, Any], note: EventNote) -> None:
+        self.events.append(note)

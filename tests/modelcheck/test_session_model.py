@@ -1,0 +1,222 @@
+"""Model-checking the session decision together with the reconciler's persistence rules.
+
+Hypothesis drives the real `Reconciler` and `decide()` against a simulated AgentCore and
+API server (tests/modelcheck/sim.py), with faults on any call, crashes at any effect, and
+deletes, policy flips, expiries and out-of-band stops at any step.
+
+Invariants, checked after every step:
+1. The finalizer is removed only when no session of this resource can be live, or the
+   policy was Retain when it went.
+2. No resource ever has two live sessions.
+3. The status never names a session that is not its own.
+And at the end, with faults gone: a deleted resource is released, and nothing it started
+is left running (unless Retain).
+
+`make test` runs enough examples to find a lost Start in well under a minute; the `slow`
+marker runs many more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import pytest
+from agentcore_operator.controller.reconciler import Reconciler
+from agentcore_operator.controller.state_machine import Timing
+from agentcore_operator.controller.store import Store, key_of
+from agentcore_operator.runtime.backoff import Backoff
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from tests.modelcheck.sim import FAULTS, Crash, CrashPlan, SimAgentCore, SimApiServer
+
+UID = "0b7c6a4e-5f1d-4c11-9b7a-2f9e0c3d1a55"
+CUSTOM = "team_tools-a1b2c3d4e5"
+TIMING = Timing(
+    start_poll_seconds=1,
+    start_settle_seconds=0,
+    interpreter_poll_seconds=1,
+    quota_retry_seconds=1,
+    access_denied_retry_seconds=1,
+    stop_failure_retry_seconds=1,
+    expiry_slack_seconds=0,
+)
+# The faults of a pass's first calls (a pass makes at most a few), and the effect it dies at.
+fault_lists = st.lists(st.sampled_from((None, *FAULTS)), max_size=2)
+crash_points = st.sampled_from((None, None, None, 0, 1, 2, 3, 4, 5))
+
+
+class SessionModel(RuleBasedStateMachine):
+    @initialize(
+        interpreter=st.sampled_from(("aws.codeinterpreter.v1", CUSTOM)),
+        retain=st.sampled_from((False, False, True)),
+    )
+    def create(self, interpreter: str, retain: bool) -> None:
+        self.crash = CrashPlan()
+        self.aws = SimAgentCore(crash=self.crash)
+        body: dict[str, Any] = {
+            "apiVersion": "agentcore.dev/v1alpha1",
+            "kind": "CodeInterpreterSession",
+            "metadata": {
+                "name": "s",
+                "namespace": "team",
+                "uid": UID,
+                "generation": 1,
+                "resourceVersion": "1",
+                "creationTimestamp": "2026-01-01T00:00:00Z",
+            },
+            "spec": {
+                "codeInterpreterIdentifier": interpreter,
+                "region": "us-east-1",
+                "sessionTimeoutSeconds": 900,
+                "deletionPolicy": "Retain" if retain else "Delete",
+            },
+        }
+        self.api = SimApiServer(body, self.crash)
+        self.loop = asyncio.new_event_loop()
+
+    def teardown(self) -> None:
+        if hasattr(self, "loop"):
+            self.loop.close()
+
+    def _pass(self) -> None:
+        """One reconcile pass by a freshly started operator: it knows only what was persisted."""
+        body = self.api.snapshot()
+        if body is None:
+            return
+        store = Store()
+        store.put(body)
+        reconciler = Reconciler(
+            store=store,
+            kube=self.api,  # type: ignore[arg-type]
+            sessions=self.aws,  # type: ignore[arg-type]
+            default_region="us-east-1",
+            timing=TIMING,
+            backoff=Backoff(),
+            clock=self.aws.clock,
+        )
+        try:
+            self.loop.run_until_complete(reconciler.reconcile(key_of(body)))
+        except Crash:
+            pass
+        finally:
+            self.crash.at, self.crash.effects = None, 0
+
+    def _pass_with(self, faults: list[str | None], crash_at: int | None) -> None:
+        self.aws.faults = list(faults)
+        self.crash.at = crash_at
+        self._pass()
+        self.aws.faults = []
+
+    # Every change below is followed by the pass its watch event (or requeue) brings, with
+    # its own faults and crash point: the operator sees each change, sometimes dying on it.
+    @rule(faults=fault_lists, crash_at=crash_points)
+    def reconcile(self, faults: list[str | None], crash_at: int | None) -> None:
+        self._pass_with(faults, crash_at)
+
+    def held(self) -> bool:
+        return self.api.body is not None and bool(self.api.body["metadata"].get("finalizers"))
+
+    # A delete before the finalizer is on just removes the resource: nothing to check there.
+    @precondition(lambda self: self.held())
+    @rule(faults=fault_lists, crash_at=crash_points)
+    def delete(self, faults: list[str | None], crash_at: int | None) -> None:
+        self._delete()
+        self._pass_with(faults, crash_at)
+
+    def _delete(self) -> None:
+        if self.api.body is not None:
+            meta = self.api.body["metadata"]
+            meta.setdefault("deletionTimestamp", "2026-01-01T00:00:01Z")
+            if not meta.get("finalizers"):
+                self.api.body = None  # nothing holds it: the API server removes it at once
+
+    @rule(faults=fault_lists, crash_at=crash_points)
+    def flip_policy(self, faults: list[str | None], crash_at: int | None) -> None:
+        if self.api.body is not None:
+            spec = self.api.body["spec"]
+            spec["deletionPolicy"] = "Delete" if spec["deletionPolicy"] == "Retain" else "Retain"
+        self._pass_with(faults, crash_at)
+
+    @rule(seconds=st.sampled_from((1, 60, 901)), faults=fault_lists, crash_at=crash_points)
+    def time_passes(self, seconds: int, faults: list[str | None], crash_at: int | None) -> None:
+        self.aws.advance(seconds)
+        self._pass_with(faults, crash_at)
+
+    @rule(faults=fault_lists, crash_at=crash_points)
+    def stopped_out_of_band(self, faults: list[str | None], crash_at: int | None) -> None:
+        self.aws.stop_out_of_band()
+        self._pass_with(faults, crash_at)
+
+    @invariant()
+    def released_only_when_nothing_can_be_live(self) -> None:
+        if self.api.body is None and not self.api.released_under_retain:
+            live = [s.session_id for s in self.aws.live()]
+            self.violated = bool(live)
+            assert live == [], f"resource released with sessions still running: {live}"
+
+    @invariant()
+    def never_two_sessions(self) -> None:
+        assert len(self.aws.live()) <= 1, [s.session_id for s in self.aws.live()]
+
+    @invariant()
+    def status_names_only_its_own_session(self) -> None:
+        if self.api.body is None:
+            return
+        named = (self.api.body.get("status") or {}).get("sessionId")
+        assert named is None or named in self.aws.sessions, f"status names a session not its own: {named}"
+
+    def check_liveness(self) -> None:
+        """With faults gone, a delete ends with the resource released and nothing left running."""
+        self._delete()
+        for _ in range(12):
+            if self.api.body is None:
+                break
+            self.aws.advance(1)
+            self._pass()
+        assert self.api.body is None, f"not released: {self.api.body and self.api.body.get('status')}"
+        meta_retained = self.api.released_under_retain
+        assert meta_retained or self.aws.live() == [], [s.session_id for s in self.aws.live()]
+
+
+class SessionModelWithLiveness(SessionModel):
+    def teardown(self) -> None:
+        try:
+            # After a broken invariant the liveness check would only hide the report.
+            if hasattr(self, "api") and not getattr(self, "violated", False):
+                self.check_liveness()
+        finally:
+            super().teardown()
+
+
+def _run(examples: int, steps: int) -> None:
+    run_state_machine_as_test(
+        SessionModelWithLiveness,
+        settings=settings(
+            max_examples=examples,
+            stateful_step_count=steps,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            derandomize=os.environ.get("MODELCHECK_RANDOM") is None,
+            database=None,
+        ),
+    )
+
+
+def test_session_decision_keeps_its_invariants() -> None:
+    _run(examples=300, steps=30)
+
+
+@pytest.mark.slow
+def test_session_decision_keeps_its_invariants_at_length() -> None:
+    _run(examples=1000, steps=50)
