@@ -4,7 +4,9 @@ That happens when someone force-deletes a resource (removes our finalizer by han
 deletes it while the operator is down and strips the finalizer. The ledger says which
 sessions are ours and for which resource; a fresh LIST of resources says which still
 exist. A session is stopped only when all hold: it is in the ledger, its resource's uid
-no longer exists, its policy was Delete, and its namespace is one we watch.
+no longer exists, its policy was Delete, its namespace is one we watch, and AgentCore says
+it is still live. Entries of sessions that already ended are dropped without a warning:
+the warning, and `agentcore_orphan_sessions_stopped_total`, mean a live session was found.
 """
 
 from __future__ import annotations
@@ -15,9 +17,16 @@ from dataclasses import dataclass
 
 from agentcore_operator.aws.sessions import SessionManager
 from agentcore_operator.controller.kube import KubeWriter
-from agentcore_operator.controller.ledger import SessionLedger
-from agentcore_operator.controller.observations import CallFailed
-from agentcore_operator.controller.state_machine import StopSession, client_token
+from agentcore_operator.controller.ledger import LedgerEntry, SessionLedger
+from agentcore_operator.controller.observations import (
+    SESSION_TERMINATED,
+    CallFailed,
+    SessionMissing,
+    SessionSeen,
+)
+from agentcore_operator.controller.state_machine import ReadSession, StopSession, client_token
+from agentcore_operator.manager.metrics import Metrics
+from agentcore_operator.runtime.errors import ApiError
 
 logger = logging.getLogger("agentcore_operator.orphans")
 
@@ -25,7 +34,8 @@ logger = logging.getLogger("agentcore_operator.orphans")
 @dataclass
 class OrphanReport:
     entries: int = 0
-    stopped: int = 0
+    stopped: int = 0  # live orphans stopped
+    ended: int = 0  # already over (stopped by the finalizer path, expired): dropped quietly
     retained: int = 0
     failed: int = 0
 
@@ -39,12 +49,14 @@ class OrphanSweeper:
         *,
         namespaces: tuple[str, ...],
         interval: float,
+        metrics: Metrics | None = None,
     ) -> None:
         self._ledger = ledger
         self._kube = kube
         self._sessions = sessions
         self._namespaces = namespaces
         self._interval = interval
+        self._metrics = metrics
 
     async def run(self) -> None:
         while True:
@@ -62,6 +74,7 @@ class OrphanSweeper:
         # entry yet, so it can never be mistaken for gone.
         alive = await self._kube.session_uids(self._namespaces)
         report.entries = len(entries)
+        gone: dict[tuple[str, str], list[LedgerEntry]] = {}
         for entry in entries:
             if entry.uid in alive or (self._namespaces and entry.namespace not in self._namespaces):
                 continue
@@ -69,22 +82,64 @@ class OrphanSweeper:
                 report.retained += 1
                 self._ledger.forget(entry.session_id)
                 continue
-            action = StopSession(
-                entry.region, entry.interpreter, entry.session_id, client_token(entry.uid, "stop")
-            )
-            outcome = await self._sessions.perform(action)
-            if isinstance(outcome, CallFailed):
-                report.failed += 1
-                logger.warning("could not stop orphaned session %s: %s", entry.session_id, outcome.error)
-                continue
-            report.stopped += 1
-            logger.warning(
-                "stopped session %s: its resource %s/%s is gone without the session being stopped",
-                entry.session_id,
-                entry.namespace,
-                entry.name,
-                extra={"namespace": entry.namespace, "resource": entry.name, "session_id": entry.session_id},
-            )
-            self._ledger.forget(entry.session_id)
+            gone.setdefault((entry.region, entry.interpreter), []).append(entry)
+        for (region, interpreter), group in gone.items():
+            await self._settle(region, interpreter, group, report)
         await self._ledger.flush()
         return report
+
+    async def _settle(
+        self, region: str, interpreter: str, group: list[LedgerEntry], report: OrphanReport
+    ) -> None:
+        """Stop what is live of one interpreter's orphans; drop what already ended, quietly.
+
+        Most entries of gone resources are sessions the finalizer path stopped moments before
+        a crash kept the ledger from hearing of it: one List of READY sessions tells them apart.
+        A session missing from it may still be starting (List leaves those out), so it is asked
+        once with Get before being dropped.
+        """
+        try:
+            ready = {s.session_id for s in await self._sessions.list_sessions(region, interpreter)}
+        except ApiError as error:
+            report.failed += len(group)
+            logger.warning("orphan sweep could not list sessions of %s in %s: %s", interpreter, region, error)
+            return
+        for entry in group:
+            if entry.session_id not in ready:
+                seen = await self._sessions.perform(ReadSession(region, interpreter, entry.session_id))
+                if isinstance(seen, CallFailed):
+                    report.failed += 1
+                    logger.warning("could not read orphaned session %s: %s", entry.session_id, seen.error)
+                    continue
+                if isinstance(seen, SessionMissing) or (
+                    isinstance(seen, SessionSeen) and seen.status == SESSION_TERMINATED
+                ):
+                    report.ended += 1
+                    logger.debug("dropping the ledger entry of ended session %s", entry.session_id)
+                    self._ledger.forget(entry.session_id)
+                    continue
+            await self._stop(entry, report)
+
+    async def _stop(self, entry: LedgerEntry, report: OrphanReport) -> None:
+        action = StopSession(
+            entry.region, entry.interpreter, entry.session_id, client_token(entry.uid, "stop")
+        )
+        outcome = await self._sessions.perform(action)
+        if isinstance(outcome, CallFailed):
+            report.failed += 1
+            logger.warning("could not stop orphaned session %s: %s", entry.session_id, outcome.error)
+            return
+        self._ledger.forget(entry.session_id)
+        if isinstance(outcome, SessionMissing):  # it ended between the read and the Stop
+            report.ended += 1
+            return
+        report.stopped += 1
+        if self._metrics is not None:
+            self._metrics.orphans_stopped.inc()
+        logger.warning(
+            "stopped session %s: its resource %s/%s is gone without the session being stopped",
+            entry.session_id,
+            entry.namespace,
+            entry.name,
+            extra={"namespace": entry.namespace, "resource": entry.name, "session_id": entry.session_id},
+        )

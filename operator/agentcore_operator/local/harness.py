@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import boto3
 
 from agentcore_operator.manager.operator import Operator
 from agentcore_operator.manager.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -65,6 +68,10 @@ class RunningOperator:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(wrapper(), self.loop).result(timeout=10)
+
+    def call_async(self, fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Await `fn()` on the operator's loop (to drive one of its loops once, say)."""
+        return asyncio.run_coroutine_threadsafe(fn(), self.loop).result(timeout=60)
 
     def stop(self, timeout: float = 30) -> None:
         self.stop_flag.set()

@@ -80,6 +80,11 @@ class Metrics:
             buckets=(0.0, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0),
             registry=self.registry,
         )
+        self.orphans_stopped = Counter(
+            "agentcore_orphan_sessions_stopped",
+            "Live sessions the orphan sweep stopped because their resource was gone without stopping them.",
+            registry=self.registry,
+        )
 
 
 METRIC_NAMES: tuple[str, ...] = (
@@ -89,4 +94,5 @@ METRIC_NAMES: tuple[str, ...] = (
     "agentcore_session_time_to_ready_seconds",
     "agentcore_reconcile_errors_total",
     "agentcore_rate_limiter_wait_seconds",
+    "agentcore_orphan_sessions_stopped_total",
 )

@@ -106,6 +106,7 @@ class Operator:
                 self.sessions,
                 namespaces=settings.namespaces,
                 interval=settings.orphan_sweep_interval,
+                metrics=self.metrics,
             )
             if self.ledger is not None
             else None
