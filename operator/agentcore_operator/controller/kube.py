@@ -20,7 +20,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
 from agentcore_operator.api.v1alpha1 import FINALIZER, GROUP, KIND, PLURAL, VERSION
-from agentcore_operator.controller.state_machine import EventNote
+from agentcore_operator.runtime.decision import EventNote
 
 logger = logging.getLogger(__name__)
 

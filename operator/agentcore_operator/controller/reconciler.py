@@ -1,32 +1,30 @@
-"""One reconcile pass for one resource: decide, act, repeat until the decision is to wait.
+"""CodeInterpreterSession on the generic reconcile loop: its decision, its adapter, its bookkeeping.
 
-This is the only place that joins the state machine to the outside world. The rule it
-keeps: the status is persisted before any mutating AWS call (Start, Stop), so a crash
-never loses the knowledge that a call may have happened; everything else is written once,
-at the end of the pass, and only if it changed.
+The loop (runtime/reconcile.py) owns the finalizer, the status write before every mutating
+call, events, requeue and backoff. This module gives it what is the session's own:
+`decide()` from controller/state_machine.py, the AgentCore calls of aws/sessions.py, and
+the bookkeeping around a pass: the quota gate (a Start answered, a slot freed, a resource
+parked while the quota is full), the orphan ledger, and the time-to-Ready metric.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from agentcore_operator.api.v1alpha1 import FINALIZER, Phase, SessionSpec, SessionStatus, SpecError
 from agentcore_operator.api.v1alpha1.types import parse_time
 from agentcore_operator.aws.sessions import SessionManager
-from agentcore_operator.controller.kube import KubeConflict, KubeWriter
+from agentcore_operator.controller.kube import KubeConflict
 from agentcore_operator.controller.ledger import SessionLedger, entry_of
 from agentcore_operator.controller.observations import CallFailed, Observation, SessionStarted
 from agentcore_operator.controller.quota import QuotaGate
 from agentcore_operator.controller.state_machine import (
     MUTATING_ACTIONS,
-    AddFinalizer,
+    AwsAction,
     Decision,
-    EventNote,
-    RemoveFinalizer,
     ResourceView,
     StartSession,
     Timing,
@@ -36,45 +34,30 @@ from agentcore_operator.controller.store import Key, Store, key_of
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.runtime.backoff import Backoff
 from agentcore_operator.runtime.errors import ErrorKind
+from agentcore_operator.runtime.reconcile import KubeWrites, Outcome, ReconcileLoop, utc_now
 
-logger = logging.getLogger("agentcore_operator.reconciler")
+__all__ = ["Outcome", "Reconciler", "SessionKind", "utc_now"]
 
-MAX_STEPS = 8  # a pass takes at most: finalizer, check, start, read; more means a loop
-CONFLICT_RETRY_SECONDS = 0.5
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+LIVE_PHASES = (Phase.READY, Phase.STARTING, Phase.STOPPING)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a pass asks of the queue: requeue after `requeue_after` seconds, or not at all."""
+class SessionKind:
+    """The session's part of a pass (runtime.reconcile.ResourceKind)."""
 
-    requeue_after: float | None
-
-
-class Reconciler:
     def __init__(
         self,
         *,
-        store: Store,
-        kube: KubeWriter,
         sessions: SessionManager,
         default_region: str,
         timing: Timing,
-        backoff: Backoff,
         quota: QuotaGate | None = None,
         ledger: SessionLedger | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self._store = store
-        self._kube = kube
         self._sessions = sessions
         self._default_region = default_region
         self._timing = timing
-        self._backoff = backoff
         self._quota = quota
         self._ledger = ledger
         self._metrics = metrics
@@ -103,153 +86,124 @@ class Reconciler:
             start_blocked=blocked,
         )
 
-    async def reconcile(self, key: Key, hint: Observation | None = None) -> Outcome:
-        body = self._store.get(key)
-        if body is None:
-            return Outcome(None)
-        try:
-            return await self._reconcile(body, hint)
-        except KubeConflict as exc:
-            logger.debug("conflict writing %s/%s, retrying: %s", *key, exc)
-            return Outcome(CONFLICT_RETRY_SECONDS)
+    def with_finalizer(self, view: ResourceView) -> ResourceView:
+        return replace(view, has_finalizer=True)
 
-    async def _reconcile(self, body: dict[str, Any], hint: Observation | None) -> Outcome:
-        key = key_of(body)
-        resource = self.view(body)
-        persisted = dict(body.get("status") or {})
-        persisted.pop("kopf", None)
-        status = SessionStatus.from_dict(persisted)
-        start_phase = status.phase
-        observation = hint
-        events: list[EventNote] = []
-        decision: Decision | None = None
+    def read_status(self, persisted: dict[str, Any]) -> SessionStatus:
+        return SessionStatus.from_dict(persisted)
 
-        for _ in range(MAX_STEPS):
-            decision = decide(resource, status, observation, self._clock(), self._timing)
-            status = decision.status
-            events.extend(decision.events)
-            action = decision.action
-            if action is None:
-                break
-            if isinstance(action, AddFinalizer):
-                body = await self._kube.add_finalizer(body) or body
-                self._store.put(body)
-                resource = replace(resource, has_finalizer=True)
-                observation = None
-                continue
-            if isinstance(action, RemoveFinalizer):
-                await self._post(body, events)
-                await self._kube.remove_finalizer(body)
-                if self._ledger is not None and status.session_id:
-                    self._ledger.forget(status.session_id)
-                self._backoff.succeeded(key)
-                self._session_ended(status, start_phase)
-                return Outcome(None)
-            if isinstance(action, MUTATING_ACTIONS):
-                body, persisted = await self._write_status(body, persisted, status)
-            observation = await self._sessions.perform(action)
-            if isinstance(action, StartSession):
-                self._start_answered(key, body, action, observation)
-        else:
-            logger.error("reconcile of %s/%s did not settle in %d steps", *key, MAX_STEPS)
+    def decide(
+        self, view: ResourceView, status: SessionStatus, observation: Observation | None, now: datetime
+    ) -> Decision:
+        return decide(view, status, observation, now, self._timing)
 
-        body, persisted = await self._write_status(body, persisted, status)
-        await self._post(body, events)
-        self._track(body, resource, status)
-        self._observe_ready(body, start_phase, status)
-        self._session_ended(status, start_phase)
-        if self._waits_for_quota(key, body, status, resource):
-            return Outcome(None)  # the quota gate requeues it when capacity frees up
-        return Outcome(self._requeue(key, decision))
+    def mutates(self, action: AwsAction) -> bool:
+        return isinstance(action, MUTATING_ACTIONS)
 
-    def _start_answered(
-        self, key: Key, body: dict[str, Any], action: StartSession, observation: Observation
-    ) -> None:
-        if self._quota is None:
+    async def perform(self, action: AwsAction) -> Observation:
+        return await self._sessions.perform(action)
+
+    def acted(self, key: Key, body: dict[str, Any], action: AwsAction, observation: Observation) -> None:
+        if self._quota is None or not isinstance(action, StartSession):
             return
         if isinstance(observation, SessionStarted):
             self._quota.started(action.region, key)
         elif isinstance(observation, CallFailed) and observation.error.kind is ErrorKind.QUOTA_EXCEEDED:
-            created = str((body.get("metadata") or {}).get("creationTimestamp", ""))
-            self._quota.exceeded(action.region, key, created)
+            self._quota.exceeded(action.region, key, _created(body))
+
+    def released(self, key: Key, body: dict[str, Any], before: SessionStatus, after: SessionStatus) -> None:
+        if self._ledger is not None and after.session_id:
+            self._ledger.forget(after.session_id)
+        self._session_ended(before, after)
+
+    def settled(
+        self, key: Key, body: dict[str, Any], view: ResourceView, before: SessionStatus, after: SessionStatus
+    ) -> bool:
+        self._track(body, view, after)
+        self._observe_ready(body, before, after)
+        self._session_ended(before, after)
+        return self._waits_for_quota(key, body, after, view)
+
+    def log_fields(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"session_id": (body.get("status") or {}).get("sessionId")}
+
+    def ready_reason(self, status: SessionStatus) -> str | None:
+        condition = status.condition("Ready")
+        return condition.reason if condition else None
+
+    # -- bookkeeping -------------------------------------------------------------------
 
     def _waits_for_quota(
-        self, key: Key, body: dict[str, Any], status: SessionStatus, resource: ResourceView
+        self, key: Key, body: dict[str, Any], status: SessionStatus, view: ResourceView
     ) -> bool:
-        condition = status.condition("Ready")
-        if self._quota is None or resource.spec is None or status.session_id is not None:
+        """Park a resource refused for quota: the gate requeues it when capacity frees up."""
+        if self._quota is None or view.spec is None or status.session_id is not None or view.deleting:
             return False
-        if condition is None or condition.reason != ErrorKind.QUOTA_EXCEEDED.value or resource.deleting:
+        if self.ready_reason(status) != ErrorKind.QUOTA_EXCEEDED.value:
             return False
-        created = str((body.get("metadata") or {}).get("creationTimestamp", ""))
-        self._quota.park(resource.spec.region, key, created)
-        self._backoff.succeeded(key)
+        self._quota.park(view.spec.region, key, _created(body))
         return True
 
-    def _track(self, body: dict[str, Any], resource: ResourceView, status: SessionStatus) -> None:
+    def _track(self, body: dict[str, Any], view: ResourceView, status: SessionStatus) -> None:
         """Keep the ledger entry of the session in step with the resource (policy changes included)."""
         if self._ledger is None or not status.session_id or not status.region:
             return
         if status.phase is Phase.TERMINATED:
             self._ledger.forget(status.session_id)
             return
-        policy = resource.spec.deletion_policy.value if resource.spec else "Delete"
+        policy = view.spec.deletion_policy.value if view.spec else "Delete"
         interpreter = status.code_interpreter_identifier or ""
         self._ledger.record(entry_of(body, status.session_id, status.region, interpreter, policy))
 
-    def _session_ended(self, status: SessionStatus, start_phase: Phase | None) -> None:
+    def _session_ended(self, before: SessionStatus, after: SessionStatus) -> None:
         """A session of ours stopped or expired: its quota slot is free for a waiting one."""
-        if (
-            self._quota is not None
-            and status.region
-            and start_phase in (Phase.READY, Phase.STARTING, Phase.STOPPING)
-        ):
-            self._quota.freed(status.region)
+        if self._quota is not None and after.region and before.phase in LIVE_PHASES:
+            self._quota.freed(after.region)
 
-    def _requeue(self, key: Key, decision: Decision | None) -> float | None:
-        if decision is None:
-            return None
-        if decision.backoff:
-            condition = decision.status.condition("Ready")
-            if self._metrics is not None and condition is not None:
-                self._metrics.reconcile_errors.labels(condition.reason).inc()
-            return self._backoff.failed(key, floor=decision.requeue_after or 0.0)
-        self._backoff.succeeded(key)
-        return decision.requeue_after
-
-    async def _write_status(
-        self, body: dict[str, Any], persisted: dict[str, Any], status: SessionStatus
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        wanted = status.to_dict()
-        if wanted == persisted:
-            return body, persisted
-        written = await self._kube.patch_status(body, persisted, wanted)
-        if written is not None:
-            self._store.put(written)
-            body = written
-        return body, wanted
-
-    async def _post(self, body: dict[str, Any], events: list[EventNote]) -> None:
-        session_id = (body.get("status") or {}).get("sessionId")
-        for note in events:
-            meta = body.get("metadata") or {}
-            logger.info(
-                "%s: %s",
-                note.reason,
-                note.message,
-                extra={
-                    "namespace": meta.get("namespace"),
-                    "resource": meta.get("name"),
-                    "session_id": session_id,
-                    "event_type": note.type,
-                },
-            )
-            await self._kube.post_event(body, note)
-        events.clear()
-
-    def _observe_ready(self, body: dict[str, Any], old: Phase | None, status: SessionStatus) -> None:
-        if self._metrics is None or old is Phase.READY or status.phase is not Phase.READY:
+    def _observe_ready(self, body: dict[str, Any], before: SessionStatus, after: SessionStatus) -> None:
+        if self._metrics is None or before.phase is Phase.READY or after.phase is not Phase.READY:
             return
         created = parse_time((body.get("metadata") or {}).get("creationTimestamp"))
         if created is not None:
             self._metrics.time_to_ready.observe(max(0.0, (self._clock() - created).total_seconds()))
+
+
+class Reconciler(ReconcileLoop[ResourceView, SessionStatus, AwsAction, Observation]):
+    """The reconcile loop bound to CodeInterpreterSession."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        kube: KubeWrites,
+        sessions: SessionManager,
+        default_region: str,
+        timing: Timing,
+        backoff: Backoff,
+        quota: QuotaGate | None = None,
+        ledger: SessionLedger | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        kind = SessionKind(
+            sessions=sessions,
+            default_region=default_region,
+            timing=timing,
+            quota=quota,
+            ledger=ledger,
+            metrics=metrics,
+            clock=clock,
+        )
+        super().__init__(
+            kind,
+            store=store,
+            kube=kube,
+            conflict=KubeConflict,
+            backoff=backoff,
+            errors=metrics.reconcile_errors if metrics is not None else None,
+            clock=clock,
+        )
+
+
+def _created(body: dict[str, Any]) -> str:
+    return str((body.get("metadata") or {}).get("creationTimestamp", ""))

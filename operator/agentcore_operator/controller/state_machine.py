@@ -1,7 +1,7 @@
 """The session state machine: one pure function from (resource, status, observation) to a decision.
 
-`decide()` does no I/O and reads no clock: the wiring (controller/reconciler.py) calls it,
-performs the one action it returns, and feeds the outcome back in as the next observation,
+`decide()` does no I/O and reads no clock: the reconcile loop (runtime/reconcile.py, bound
+to sessions in controller/reconciler.py) calls it, performs the one action it returns, and feeds the outcome back in as the next observation,
 until the decision is to wait. Every row below is a unit test in tests/unit/.
 
 Not deleting (metadata.deletionTimestamp unset):
@@ -111,6 +111,8 @@ from agentcore_operator.controller.observations import (
     SessionStopped,
     SessionUnconfirmed,
 )
+from agentcore_operator.runtime.decision import AddFinalizer, EventNote, RemoveFinalizer
+from agentcore_operator.runtime.decision import Decision as GenericDecision
 from agentcore_operator.runtime.errors import ApiError, ErrorKind
 
 READY = "Ready"
@@ -199,44 +201,10 @@ class StopSession:
     client_token: str
 
 
-@dataclass(frozen=True)
-class AddFinalizer:
-    pass
-
-
-@dataclass(frozen=True)
-class RemoveFinalizer:
-    pass
-
-
 Action = CheckInterpreter | StartSession | ReadSession | StopSession | AddFinalizer | RemoveFinalizer
 AwsAction = CheckInterpreter | StartSession | ReadSession | StopSession
 MUTATING_ACTIONS = (StartSession, StopSession)
-
-
-@dataclass(frozen=True)
-class EventNote:
-    """A Kubernetes event to post about the resource."""
-
-    type: str  # Normal or Warning
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What to do next and the status that results.
-
-    `requeue_after` asks to be called again after that many seconds; with `backoff` the
-    wiring stretches it by the key's consecutive failures. No requeue means: wait for a
-    watch event or a sweep.
-    """
-
-    action: Action | None
-    status: SessionStatus
-    requeue_after: float | None = None
-    backoff: bool = False
-    events: tuple[EventNote, ...] = ()
+Decision = GenericDecision[SessionStatus, AwsAction]
 
 
 def client_token(uid: str, purpose: str) -> str:
