@@ -107,7 +107,7 @@ def _read_varint(data: bytes, position: int) -> tuple[int, int]:
             raise ProtobufError("varint longer than 10 bytes")
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
     value &= 0xFFFFFFFFFFFFFFFF  # negative ints travel as their 64-bit two's complement
     out = bytearray()
     while True:
@@ -154,12 +154,12 @@ def _wire_fields(data: bytes) -> dict[int, list[int | bytes]]:
     return found
 
 
-def _tag(number: int, wire_type: int) -> bytes:
-    return _varint(number << 3 | wire_type)
+def tag(number: int, wire_type: int) -> bytes:
+    return varint(number << 3 | wire_type)
 
 
-def _length_delimited(number: int, payload: bytes) -> bytes:
-    return _tag(number, LENGTH) + _varint(len(payload)) + payload
+def length_delimited(number: int, payload: bytes) -> bytes:
+    return tag(number, LENGTH) + varint(len(payload)) + payload
 
 
 # -- values with their own JSON form -------------------------------------------------------------
@@ -219,24 +219,24 @@ def _encode_special(type_: str, value: Any) -> bytes:
         seconds, nanos = _parse_time(value)
         if type_ == "Time":
             nanos = 0  # metav1.Time travels in whole seconds, as its JSON does
-        return _tag(1, VARINT) + _varint(seconds) + _tag(2, VARINT) + _varint(nanos)
+        return tag(1, VARINT) + varint(seconds) + tag(2, VARINT) + varint(nanos)
     if type_ == "IntOrString":
         value = 0 if value is None else value
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise ProtobufError(f"expected an integer or a string, not {value!r}")
         if isinstance(value, str):
             return (
-                _tag(1, VARINT) + _varint(1) + _tag(2, VARINT) + _varint(0) + _length_delimited(3, value.encode())
+                tag(1, VARINT) + varint(1) + tag(2, VARINT) + varint(0) + length_delimited(3, value.encode())
             )
-        return _tag(1, VARINT) + _varint(0) + _tag(2, VARINT) + _varint(value) + _length_delimited(3, b"")
+        return tag(1, VARINT) + varint(0) + tag(2, VARINT) + varint(value) + length_delimited(3, b"")
     if type_ == "Quantity":
-        return _length_delimited(1, ("0" if value is None else str(value)).encode())
+        return length_delimited(1, ("0" if value is None else str(value)).encode())
     if type_ == "FieldsV1":
-        return _length_delimited(1, json.dumps(value, separators=(",", ":")).encode())
+        return length_delimited(1, json.dumps(value, separators=(",", ":")).encode())
     if type_ == "RawExtension":
         if value is None:
             return b""
-        return _length_delimited(1, json.dumps(value, separators=(",", ":")).encode())
+        return length_delimited(1, json.dumps(value, separators=(",", ":")).encode())
     raise ProtobufError(f"unknown type {type_}")
 
 
@@ -312,33 +312,33 @@ def _encode_scalar(type_: str, value: Any, where: str) -> tuple[int, bytes]:
     if type_ == "string":
         if not isinstance(value, str):
             raise ProtobufError(f"{where}: expected a string, not {value!r}")
-        return LENGTH, _varint(len(value.encode())) + value.encode()
+        return LENGTH, varint(len(value.encode())) + value.encode()
     if type_ == "bytes":
         try:
             decoded = base64.b64decode(value, validate=True) if value else b""
         except (ValueError, TypeError) as exc:
             raise ProtobufError(f"{where}: expected base64, not {value!r}") from exc
-        return LENGTH, _varint(len(decoded)) + decoded
+        return LENGTH, varint(len(decoded)) + decoded
     if type_ == "bool":
         if not isinstance(value, bool):
             raise ProtobufError(f"{where}: expected a boolean, not {value!r}")
-        return VARINT, _varint(int(value))
+        return VARINT, varint(int(value))
     if isinstance(value, bool) or not isinstance(value, int):
         raise ProtobufError(f"{where}: expected an integer, not {value!r}")
-    return VARINT, _varint(value)
+    return VARINT, varint(value)
 
 
 def _encode_value(number: int, type_: str, value: Any, where: str) -> bytes:
     if type_ in SCALARS:
         wire_type, payload = _encode_scalar(type_, value, where)
-        return _tag(number, wire_type) + payload
+        return tag(number, wire_type) + payload
     if type_ in MESSAGES:
         if value is None:
             value = {}
         if not isinstance(value, dict):
             raise ProtobufError(f"{where}: expected an object, not {value!r}")
-        return _length_delimited(number, encode_message(type_, value, where))
-    return _length_delimited(number, _encode_special(type_, value))
+        return length_delimited(number, encode_message(type_, value, where))
+    return length_delimited(number, _encode_special(type_, value))
 
 
 def encode_message(message: str, obj: dict[str, Any], where: str = "") -> bytes:
@@ -365,7 +365,7 @@ def encode_message(message: str, obj: dict[str, Any], where: str = "") -> bytes:
             key_type, value_type = field.type.split(":")
             for key in sorted(value):
                 entry = _encode_value(1, key_type, key, path) + _encode_value(2, value_type, value[key], path)
-                out += _length_delimited(field.number, entry)
+                out += length_delimited(field.number, entry)
         elif field.mode == "p":
             if value is not None:
                 out += _encode_value(field.number, field.type, value, path)
@@ -380,13 +380,13 @@ def encode_message(message: str, obj: dict[str, Any], where: str = "") -> bytes:
 
 
 def _unknown(api_version: str, kind: str, raw: bytes) -> bytes:
-    type_meta = _length_delimited(1, api_version.encode()) + _length_delimited(2, kind.encode())
+    type_meta = length_delimited(1, api_version.encode()) + length_delimited(2, kind.encode())
     return (
         MAGIC
-        + _length_delimited(1, type_meta)
-        + _length_delimited(2, raw)
-        + _length_delimited(3, b"")
-        + _length_delimited(4, b"")
+        + length_delimited(1, type_meta)
+        + length_delimited(2, raw)
+        + length_delimited(3, b"")
+        + length_delimited(4, b"")
     )
 
 
@@ -430,5 +430,5 @@ def encode_object(obj: dict[str, Any]) -> bytes:
 
 def encode_watch_event(kind: str, obj: dict[str, Any]) -> bytes:
     """One frame of a protobuf watch stream: length, then a bare meta.v1.WatchEvent."""
-    event = _length_delimited(1, kind.encode()) + _length_delimited(2, _length_delimited(1, encode_object(obj)))
+    event = length_delimited(1, kind.encode()) + length_delimited(2, length_delimited(1, encode_object(obj)))
     return struct.pack(">I", len(event)) + event

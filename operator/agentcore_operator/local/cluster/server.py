@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from agentcore_operator.local.cluster import protobuf
+from agentcore_operator.local.cluster import gnostic, openapi, protobuf
 from agentcore_operator.local.cluster import schema as schemas
 from agentcore_operator.local.cluster.jsonpath import evaluate as jsonpath
 from agentcore_operator.local.cluster.patch import PatchError, json_patch, merge_patch
@@ -418,7 +418,10 @@ class EmulatedCluster:
         return web.json_response({"paths": paths})
 
     async def _openapi_v2(self, request: web.Request) -> web.Response:
-        raise ApiError(404, "NotFound", "the emulated cluster serves OpenAPI v3 only (/openapi/v3)")
+        document = openapi.v2_document(self.registry.types.values())
+        if gnostic.MEDIA_TYPE in request.headers.get("Accept", "").split(",")[0]:
+            return web.Response(body=gnostic.encode_document(document), content_type=gnostic.MEDIA_TYPE)
+        return web.json_response(document)
 
     async def _openapi_document(self, request: web.Request) -> web.Response:
         prefix = request.match_info["path"]
@@ -432,73 +435,7 @@ class EmulatedCluster:
         types = self.registry.in_group_version(group, version)
         if not types:
             raise ApiError(404, "NotFound", f"no OpenAPI document at {prefix}")
-        return web.json_response(self.openapi(group, version, types))
-
-    def openapi(self, group: str, version: str, types: list[ResourceType]) -> dict[str, Any]:
-        schemas_out: dict[str, Any] = {
-            "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": {
-                "type": "object",
-                "description": "Standard object metadata.",
-                "x-kubernetes-preserve-unknown-fields": True,
-            }
-        }
-        paths: dict[str, Any] = {}
-        for resource_type in types:
-            gvk = {"group": group, "version": version, "kind": resource_type.kind}
-            reversed_group = ".".join(reversed(group.split("."))) if group else "io.k8s.api.core"
-            name = f"{reversed_group}.{version}.{resource_type.kind}"
-            body: dict[str, Any] = (
-                copy.deepcopy(resource_type.schema)
-                if resource_type.schema
-                else {
-                    "type": "object",
-                    "x-kubernetes-preserve-unknown-fields": True,
-                }
-            )
-            body.setdefault("properties", {})
-            body["properties"]["metadata"] = {
-                "description": "Standard object's metadata.",
-                "allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}],
-            }
-            body["x-kubernetes-group-version-kind"] = [gvk]
-            schemas_out[name] = body
-            base = f"/apis/{group}/{version}" if group else "/api/v1"
-            scope = "/namespaces/{namespace}" if resource_type.namespaced else ""
-            operation = {
-                "parameters": [
-                    {
-                        "name": "fieldValidation",
-                        "in": "query",
-                        "schema": {"type": "string", "uniqueItems": True},
-                    },
-                    {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-                    {
-                        "name": "fieldManager",
-                        "in": "query",
-                        "schema": {"type": "string", "uniqueItems": True},
-                    },
-                ],
-                "x-kubernetes-group-version-kind": gvk,
-                "responses": {
-                    "200": {"content": {JSON: {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
-                },
-            }
-            paths[f"{base}{scope}/{resource_type.plural}/{{name}}"] = {
-                "get": dict(operation, **{"x-kubernetes-action": "get"}),
-                "put": dict(operation, **{"x-kubernetes-action": "put"}),
-                "patch": dict(operation, **{"x-kubernetes-action": "patch"}),
-                "delete": dict(operation, **{"x-kubernetes-action": "delete"}),
-            }
-            paths[f"{base}{scope}/{resource_type.plural}"] = {
-                "post": dict(operation, **{"x-kubernetes-action": "post"}),
-                "get": dict(operation, **{"x-kubernetes-action": "list"}),
-            }
-        return {
-            "openapi": "3.0.0",
-            "info": {"title": "Kubernetes (agentcore-operator emulated cluster)", "version": "v1.34.0"},
-            "paths": paths,
-            "components": {"schemas": schemas_out},
-        }
+        return web.json_response(openapi.v3_document(group, version, types))
 
     # -- routing -----------------------------------------------------------------------
 
@@ -724,7 +661,10 @@ class EmulatedCluster:
         )
         response = web.StreamResponse(
             status=200,
-            headers={"Content-Type": protobuf.WATCH_STREAM if framed else JSON, "Transfer-Encoding": "chunked"},
+            headers={
+                "Content-Type": protobuf.WATCH_STREAM if framed else JSON,
+                "Transfer-Encoding": "chunked",
+            },
         )
         await response.prepare(request)
         self._streams.add(response)
@@ -762,7 +702,9 @@ class EmulatedCluster:
             "metadata": {"resourceVersion": str(self.store.resource_version)},
         }
 
-    async def _send(self, response: web.StreamResponse, kind: str, body: dict[str, Any], framed: bool) -> None:
+    async def _send(
+        self, response: web.StreamResponse, kind: str, body: dict[str, Any], framed: bool
+    ) -> None:
         if framed:
             try:
                 frame = protobuf.encode_watch_event(kind, body)
