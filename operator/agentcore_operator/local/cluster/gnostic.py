@@ -16,7 +16,18 @@ import yaml
 
 from agentcore_operator.local.cluster.protobuf import FIXED64, VARINT, length_delimited, tag, varint
 
-MEDIA_TYPE = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+# What kubectl asks for, and what the API server answers with: Go's mime parser refuses the '@'.
+ACCEPTED_MEDIA_TYPES = (
+    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+)
+MEDIA_TYPE = ACCEPTED_MEDIA_TYPES[1]
+
+
+def wanted(accept: str) -> bool:
+    """True when the Accept header's first choice is the protobuf document."""
+    return accept.split(",")[0].split(";")[0].strip() in ACCEPTED_MEDIA_TYPES
+
 
 # Schema fields by kind of value: JSON key -> field number.
 SCHEMA_STRINGS = {"$ref": 1, "format": 2, "title": 3, "description": 4, "pattern": 13, "discriminator": 26}

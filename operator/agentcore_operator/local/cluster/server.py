@@ -419,7 +419,7 @@ class EmulatedCluster:
 
     async def _openapi_v2(self, request: web.Request) -> web.Response:
         document = openapi.v2_document(self.registry.types.values())
-        if gnostic.MEDIA_TYPE in request.headers.get("Accept", "").split(",")[0]:
+        if gnostic.wanted(request.headers.get("Accept", "")):
             return web.Response(body=gnostic.encode_document(document), content_type=gnostic.MEDIA_TYPE)
         return web.json_response(document)
 
