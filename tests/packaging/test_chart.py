@@ -556,8 +556,7 @@ def test_helm_installs_upgrades_rolls_back_and_uninstalls_on_the_emulated_cluste
             ).stdout
             return {e["name"]: e.get("value") for e in json.loads(env_vars)}["AGENTCORE_LOG_LEVEL"]  # type: ignore[no-any-return]
 
-        cluster.kubectl("create", "namespace", NAMESPACE)
-        assert "STATUS: deployed" in helm_on_cluster("install", release, str(CHART))
+        assert "STATUS: deployed" in helm_on_cluster("install", release, str(CHART), "--create-namespace")
         assert [(r["name"], r["revision"], r["status"]) for r in releases()] == [(release, "1", "deployed")]
         assert log_level() == "info"
         objects = cluster.kubectl(

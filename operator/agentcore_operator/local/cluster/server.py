@@ -505,7 +505,7 @@ class EmulatedCluster:
                 )
                 return self._respond(request, created, target, status=201)
             if method == "DELETE":
-                return web.json_response(self._delete_collection(target, query, dry_run))
+                return self._reply(request, self._delete_collection(target, query, dry_run), 200)
             raise ApiError(
                 405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
             )
