@@ -102,6 +102,18 @@ def test_times_and_int_or_string_travel_as_go_writes_them() -> None:
     assert ports == [{"port": 80, "targetPort": 0}]  # a Go value field: zero, as Go's JSON writes it
 
 
+def configmap_with_metadata(metadata: bytes) -> bytes:
+    envelope_type = protobuf.length_delimited(1, b"v1") + protobuf.length_delimited(2, b"ConfigMap")
+    raw = protobuf.length_delimited(1, metadata)
+    return protobuf.MAGIC + protobuf.length_delimited(1, envelope_type) + protobuf.length_delimited(2, raw)
+
+
+FAR_FUTURE = protobuf.length_delimited(8, protobuf.tag(1, protobuf.VARINT) + protobuf.varint(2**62))
+BAD_FIELDS_V1 = protobuf.length_delimited(
+    17, protobuf.length_delimited(7, protobuf.length_delimited(1, b"{no"))
+)
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -109,8 +121,17 @@ def test_times_and_int_or_string_travel_as_go_writes_them() -> None:
         b"k8s\x00\x0a\x05",
         protobuf.MAGIC + b"\x0a\x02\x0a\x00\x12\x01",
         b"k8s\x00\xff\xff\xff",
+        configmap_with_metadata(FAR_FUTURE),
+        configmap_with_metadata(BAD_FIELDS_V1),
     ],
-    ids=["no-magic", "truncated-envelope", "truncated-raw", "bad-varint"],
+    ids=[
+        "no-magic",
+        "truncated-envelope",
+        "truncated-raw",
+        "bad-varint",
+        "time-out-of-range",
+        "bad-managed-fields",
+    ],
 )
 def test_malformed_bytes_raise_protobuf_errors(body: bytes) -> None:
     with pytest.raises(protobuf.ProtobufError):

@@ -416,7 +416,12 @@ def decode_object(data: bytes) -> dict[str, Any]:
     message = message_for(api_version, kind)
     if message is None:
         raise ProtobufError(f"no protobuf schema for {kind} in {api_version or 'no apiVersion'}")
-    return {"apiVersion": api_version, "kind": kind, **decode_message(message, raw)}
+    try:
+        return {"apiVersion": api_version, "kind": kind, **decode_message(message, raw)}
+    except ProtobufError:
+        raise
+    except (ValueError, OverflowError, OSError, RecursionError) as exc:  # bad JSON in raw fields, times
+        raise ProtobufError(f"invalid {kind}: {exc}") from exc
 
 
 def encode_object(obj: dict[str, Any]) -> bytes:
