@@ -249,3 +249,20 @@ def test_watch_streams_length_prefixed_protobuf_events(cluster: ClusterHandle) -
         events.append((event["type"], event["object"]["metadata"]["name"]))
         stream = stream[4 + length :]
     assert ("ADDED", "watched") in events
+
+
+def test_objects_written_in_protobuf_read_back_through_the_python_client(cluster: ClusterHandle) -> None:
+    """What kubectl wrote in protobuf, the kubernetes Python client (JSON only) reads as the same object."""
+    import kubernetes
+
+    cluster.kubectl("create", "namespace", "python-reads")
+    cluster.kubectl("create", "secret", "generic", "creds", "-n", "python-reads", "--from-literal=key=s3cr3t")
+    cluster.kubectl("create", "deployment", "web", "-n", "python-reads", "--image=nginx:1.27", "--replicas=3")
+    client = kubernetes.config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    with client:
+        secret = kubernetes.client.CoreV1Api(client).read_namespaced_secret("creds", "python-reads")
+        deployment = kubernetes.client.AppsV1Api(client).read_namespaced_deployment("web", "python-reads")
+    assert base64.b64decode(secret.data["key"]) == b"s3cr3t"
+    assert deployment.spec.replicas == 3
+    assert deployment.spec.template.spec.containers[0].image == "nginx:1.27"
+    assert deployment.spec.selector.match_labels == {"app": "web"}
