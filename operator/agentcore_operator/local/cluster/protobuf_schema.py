@@ -1,9 +1,11 @@
 """The protobuf field table of the built-in kinds the emulated cluster serves.
 
 Transcribed from the struct tags of kubernetes/api (core, apps, rbac, policy, coordination,
-events v1) and kubernetes/apimachinery (meta v1) at Kubernetes 1.34-1.35, which carry the
-same field numbers as their `generated.proto`: every message the served kinds reach, their
-Lists, and meta's Status, DeleteOptions and WatchEvent.
+events v1) and kubernetes/apimachinery (meta v1) as of July 2026 (Kubernetes 1.36
+development), which carry the same field numbers as their `generated.proto`: every message
+the served kinds reach, their Lists, and meta's Status, DeleteOptions and WatchEvent. Field
+numbers never change across releases; a field newer than this table is dropped on decode,
+as an older API server drops it.
 
 One message per entry; each field is "number jsonName type mode":
 - type: string, bytes, bool, int32, int64; a message name; `key:value` for a map; or one of
