@@ -118,3 +118,31 @@ def test_v2_protobuf_is_served_under_either_media_type(cluster: ClusterHandle) -
 def test_kubectl_explain_still_reads_v3(cluster: ClusterHandle) -> None:
     explained = cluster.kubectl("explain", "codeinterpretersessions.spec").stdout
     assert "deletionPolicy\t<string>\n  enum: Delete, Retain" in explained
+
+
+def test_crd_schemas_lose_in_v2_what_v2_cannot_say() -> None:
+    """As the apiextensions server converts them, so kubectl accepts nulls and unknown fields where v3 does."""
+    from agentcore_operator.local.cluster.openapi import v2_schema
+
+    schema = {
+        "type": "object",
+        "required": ["name", "note"],
+        "properties": {
+            "name": {"type": "string", "x-kubernetes-validations": [{"rule": "self != ''"}]},
+            "note": {"type": "string", "nullable": True},
+            "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": {"x": {}}},
+            "port": {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]},
+            "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+        },
+    }
+    assert v2_schema(schema) == {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string"},
+            "note": {},
+            "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "port": {"x-kubernetes-int-or-string": True},
+            "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+        },
+    }

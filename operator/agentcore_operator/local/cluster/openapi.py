@@ -159,7 +159,7 @@ def v2_document(types: Iterable[ResourceType]) -> dict[str, Any]:
 
 def _add_custom(definitions: dict[str, Any], resource_type: ResourceType) -> None:
     body = v2_schema(resource_type.schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
-    if "properties" in body or body.get("type") == "object":
+    if not body.get("x-kubernetes-preserve-unknown-fields"):  # else any field goes, metadata too
         properties = body.setdefault("properties", {})
         properties.update(_type_meta_properties())
         properties["metadata"] = {
