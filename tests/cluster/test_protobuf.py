@@ -266,3 +266,46 @@ def test_objects_written_in_protobuf_read_back_through_the_python_client(cluster
     assert deployment.spec.replicas == 3
     assert deployment.spec.template.spec.containers[0].image == "nginx:1.27"
     assert deployment.spec.selector.match_labels == {"app": "web"}
+
+
+def test_kubectl_describe_reads_objects_and_events_in_protobuf(cluster: ClusterHandle) -> None:
+    """`kubectl describe` fetches the object and its events through typed clients, protobuf first."""
+    cluster.kubectl("create", "namespace", "described")
+    cluster.kubectl("create", "deployment", "web", "-n", "described", "--image=nginx:1.27", "--replicas=2")
+    cluster.kubectl("create", "service", "clusterip", "web", "-n", "described", "--tcp=80:8080")
+    cluster.kubectl(
+        "create", "poddisruptionbudget", "web", "-n", "described", "--selector=app=web", "--min-available=1"
+    )
+    deployment = cluster.get("deployments", "described", "web", group="apps", version="v1")
+    assert deployment is not None
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "web.1", "namespace": "described"},
+        "involvedObject": {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": "web",
+            "namespace": "described",
+            "uid": deployment["metadata"]["uid"],
+        },
+        "reason": "ScalingReplicaSet",
+        "message": "Scaled up replica set web-5d4f8 to 2",
+        "type": "Normal",
+        "count": 1,
+        "firstTimestamp": "2026-01-01T00:00:00Z",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+        "source": {"component": "deployment-controller"},
+    }
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(event))
+
+    described = cluster.kubectl("describe", "deployment", "web", "-n", "described").stdout
+    assert "Replicas:           2 desired" in described
+    assert "Image:         nginx:1.27" in described
+    assert "Normal  ScalingReplicaSet" in described and "Scaled up replica set web-5d4f8 to 2" in described
+    service = cluster.kubectl("describe", "service", "web", "-n", "described").stdout
+    assert "TargetPort:        8080/TCP" in service
+    pdb = cluster.kubectl("describe", "poddisruptionbudget", "web", "-n", "described").stdout
+    assert "Min available:  1" in pdb
+    namespace = cluster.kubectl("describe", "namespace", "described").stdout
+    assert "Status:       Active" in namespace
