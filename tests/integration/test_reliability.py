@@ -40,7 +40,7 @@ def list_sessions(cluster: ClusterHandle, namespace: str = "default") -> list[di
 
 
 def apply_many(cluster: ClusterHandle, manifests: list[dict[str, Any]]) -> None:
-    """One kubectl apply of a YAML stream (a v1 List would need /openapi/v2, see docs/cluster.md)."""
+    """One kubectl apply of a YAML stream."""
     if manifests:
         cluster.kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(m) for m in manifests))
 

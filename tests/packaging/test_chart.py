@@ -4,6 +4,7 @@ refuse bad values, grant exactly the RBAC the code declares, and install on the 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import tomllib
@@ -500,9 +501,7 @@ def test_rendered_chart_is_accepted_by_the_emulated_cluster(tmp_path: Path) -> N
     }
     with running_cluster() as cluster:
         for namespace in (NAMESPACE, "team-a", "team-b"):
-            # `kubectl create namespace` sends protobuf, which the emulated cluster refuses; apply sends JSON.
-            created = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-            cluster.kubectl("apply", "-f", "-", input=json.dumps(created))
+            cluster.kubectl("create", "namespace", namespace)
         for variant, values in variants.items():
             output = helm(
                 "template", "agentcore-operator", str(CHART), "--namespace", NAMESPACE, *values
@@ -519,3 +518,75 @@ def test_rendered_chart_is_accepted_by_the_emulated_cluster(tmp_path: Path) -> N
             assert deployment is not None and deployment["spec"]["strategy"] == {"type": "Recreate"}
         listed = cluster.kubectl("get", "roles", "-A", "-o", "name").stdout.split()
         assert listed.count("role.rbac.authorization.k8s.io/scoped-sessions") == 2
+
+
+def test_helm_installs_upgrades_rolls_back_and_uninstalls_on_the_emulated_cluster(tmp_path: Path) -> None:
+    """The Helm path the README promises, with the real helm: its release records are Secrets it
+    sends in protobuf, its chart objects go by server-side apply."""
+    from agentcore_operator.local.cluster.testing import running_cluster
+
+    release, deployment = "agentcore", "agentcore-agentcore-operator"
+    with running_cluster() as cluster:
+        homes = {f"HELM_{kind}_HOME": str(tmp_path / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")}
+        env = {**os.environ, **homes, "KUBECONFIG": str(cluster.kubeconfig)}
+
+        def helm_on_cluster(*args: str) -> str:
+            result = subprocess.run(
+                [str(HELM), *args, "--namespace", NAMESPACE],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+            )
+            assert result.returncode == 0, result.stderr
+            return result.stdout
+
+        def releases() -> list[dict[str, Any]]:
+            return json.loads(helm_on_cluster("list", "--output", "json"))  # type: ignore[no-any-return]
+
+        def log_level() -> str:
+            env_vars = cluster.kubectl(
+                "get",
+                "deployment",
+                deployment,
+                "-n",
+                NAMESPACE,
+                "-o",
+                "jsonpath={.spec.template.spec.containers[0].env}",
+            ).stdout
+            return {e["name"]: e.get("value") for e in json.loads(env_vars)}["AGENTCORE_LOG_LEVEL"]  # type: ignore[no-any-return]
+
+        assert "STATUS: deployed" in helm_on_cluster("install", release, str(CHART), "--create-namespace")
+        assert [(r["name"], r["revision"], r["status"]) for r in releases()] == [(release, "1", "deployed")]
+        assert log_level() == "info"
+        objects = cluster.kubectl(
+            "get", "deployment,service,serviceaccount", "-n", NAMESPACE, "-o", "name"
+        ).stdout
+        assert set(objects.split()) == {
+            f"deployment.apps/{deployment}",
+            f"service/{deployment}-metrics",
+            f"serviceaccount/{deployment}",
+        }
+
+        helm_on_cluster("upgrade", release, str(CHART), "--set", "log.level=debug")
+        assert [(r["revision"], r["status"]) for r in releases()] == [("2", "deployed")]
+        assert log_level() == "debug"
+
+        helm_on_cluster("rollback", release, "1")
+        assert [(r["revision"], r["status"]) for r in releases()] == [("3", "deployed")]
+        assert log_level() == "info"
+        history = json.loads(helm_on_cluster("history", release, "--output", "json"))
+        assert [(h["revision"], h["status"]) for h in history] == [
+            (1, "superseded"),
+            (2, "superseded"),
+            (3, "deployed"),
+        ]
+
+        helm_on_cluster("uninstall", release)
+        assert releases() == []
+        assert cluster.get("deployments", NAMESPACE, deployment, group="apps", version="v1") is None
+        assert cluster.kubectl("get", "secrets", "-A", "-l", "owner=helm", "-o", "name").stdout == ""
+        # CRDs from the chart's crds/ stay, as Helm leaves them.
+        assert cluster.kubectl("get", "crd", "-o", "name").stdout.split() == [
+            "customresourcedefinition.apiextensions.k8s.io/codeinterpretersessions.agentcore.dev"
+        ]

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from agentcore_operator.local.cluster import gnostic, openapi, protobuf
 from agentcore_operator.local.cluster import schema as schemas
 from agentcore_operator.local.cluster.jsonpath import evaluate as jsonpath
 from agentcore_operator.local.cluster.patch import PatchError, json_patch, merge_patch
@@ -280,7 +281,7 @@ class EmulatedCluster:
             return response
         except ApiError as error:
             status = error.code
-            return web.json_response(error.status(), status=error.code)
+            return self._reply(request, error.status(), error.code)
         except web.HTTPException as exc:
             status = exc.status
             raise
@@ -417,7 +418,10 @@ class EmulatedCluster:
         return web.json_response({"paths": paths})
 
     async def _openapi_v2(self, request: web.Request) -> web.Response:
-        raise ApiError(404, "NotFound", "the emulated cluster serves OpenAPI v3 only (/openapi/v3)")
+        document = openapi.v2_document(self.registry.types.values())
+        if gnostic.wanted(request.headers.get("Accept", "")):
+            return web.Response(body=gnostic.encode_document(document), content_type=gnostic.MEDIA_TYPE)
+        return web.json_response(document)
 
     async def _openapi_document(self, request: web.Request) -> web.Response:
         prefix = request.match_info["path"]
@@ -431,73 +435,7 @@ class EmulatedCluster:
         types = self.registry.in_group_version(group, version)
         if not types:
             raise ApiError(404, "NotFound", f"no OpenAPI document at {prefix}")
-        return web.json_response(self.openapi(group, version, types))
-
-    def openapi(self, group: str, version: str, types: list[ResourceType]) -> dict[str, Any]:
-        schemas_out: dict[str, Any] = {
-            "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": {
-                "type": "object",
-                "description": "Standard object metadata.",
-                "x-kubernetes-preserve-unknown-fields": True,
-            }
-        }
-        paths: dict[str, Any] = {}
-        for resource_type in types:
-            gvk = {"group": group, "version": version, "kind": resource_type.kind}
-            reversed_group = ".".join(reversed(group.split("."))) if group else "io.k8s.api.core"
-            name = f"{reversed_group}.{version}.{resource_type.kind}"
-            body: dict[str, Any] = (
-                copy.deepcopy(resource_type.schema)
-                if resource_type.schema
-                else {
-                    "type": "object",
-                    "x-kubernetes-preserve-unknown-fields": True,
-                }
-            )
-            body.setdefault("properties", {})
-            body["properties"]["metadata"] = {
-                "description": "Standard object's metadata.",
-                "allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}],
-            }
-            body["x-kubernetes-group-version-kind"] = [gvk]
-            schemas_out[name] = body
-            base = f"/apis/{group}/{version}" if group else "/api/v1"
-            scope = "/namespaces/{namespace}" if resource_type.namespaced else ""
-            operation = {
-                "parameters": [
-                    {
-                        "name": "fieldValidation",
-                        "in": "query",
-                        "schema": {"type": "string", "uniqueItems": True},
-                    },
-                    {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-                    {
-                        "name": "fieldManager",
-                        "in": "query",
-                        "schema": {"type": "string", "uniqueItems": True},
-                    },
-                ],
-                "x-kubernetes-group-version-kind": gvk,
-                "responses": {
-                    "200": {"content": {JSON: {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
-                },
-            }
-            paths[f"{base}{scope}/{resource_type.plural}/{{name}}"] = {
-                "get": dict(operation, **{"x-kubernetes-action": "get"}),
-                "put": dict(operation, **{"x-kubernetes-action": "put"}),
-                "patch": dict(operation, **{"x-kubernetes-action": "patch"}),
-                "delete": dict(operation, **{"x-kubernetes-action": "delete"}),
-            }
-            paths[f"{base}{scope}/{resource_type.plural}"] = {
-                "post": dict(operation, **{"x-kubernetes-action": "post"}),
-                "get": dict(operation, **{"x-kubernetes-action": "list"}),
-            }
-        return {
-            "openapi": "3.0.0",
-            "info": {"title": "Kubernetes (agentcore-operator emulated cluster)", "version": "v1.34.0"},
-            "paths": paths,
-            "components": {"schemas": schemas_out},
-        }
+        return web.json_response(openapi.v3_document(group, version, types))
 
     # -- routing -----------------------------------------------------------------------
 
@@ -557,7 +495,7 @@ class EmulatedCluster:
                     return await self._watch(request, target)
                 return self._respond(request, self._list(target, query), target, listing=True)
             if method == "POST":
-                body = await self._body(request)
+                body = await self._body(request, target)
                 created = self._create(
                     target.resource_type,
                     target.namespace,
@@ -567,7 +505,7 @@ class EmulatedCluster:
                 )
                 return self._respond(request, created, target, status=201)
             if method == "DELETE":
-                return web.json_response(self._delete_collection(target, query, dry_run))
+                return self._reply(request, self._delete_collection(target, query, dry_run), 200)
             raise ApiError(
                 405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
             )
@@ -577,7 +515,7 @@ class EmulatedCluster:
                 return await self._watch(request, target)
             return self._respond(request, current, target)
         if method == "PUT":
-            body = await self._body(request)
+            body = await self._body(request, target)
             updated = self._replace(
                 target, body, dry_run=dry_run, strict=query.get("fieldValidation") == "Strict"
             )
@@ -586,20 +524,16 @@ class EmulatedCluster:
             updated = await self._patch(request, target, dry_run)
             return self._respond(request, updated, target)
         if method == "DELETE":
-            options = await self._body(request) if request.can_read_body else {}
+            options = await self._body(request, target) if request.can_read_body else {}
             return self._respond(request, self._delete(target, options, dry_run), target)
         raise ApiError(
             405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
         )
 
-    async def _body(self, request: web.Request) -> dict[str, Any]:
-        if "protobuf" in (request.content_type or ""):
-            raise ApiError(
-                415,
-                "UnsupportedMediaType",
-                "the emulated cluster speaks JSON and YAML only, not protobuf (see docs/cluster.md)",
-            )
+    async def _body(self, request: web.Request, target: Target) -> dict[str, Any]:
         raw = await request.read()
+        if request.content_type == protobuf.PROTOBUF:
+            return self._protobuf_body(raw, target)
         if not raw.strip():
             return {}
         try:
@@ -624,6 +558,32 @@ class EmulatedCluster:
             table = self.table(target.resource_type, rows, request.query.get("includeObject", "Metadata"))
             table["metadata"] = {"resourceVersion": str(self.store.resource_version)}
             return web.json_response(table, status=status)
+        return self._reply(request, body, status)
+
+    def _protobuf_body(self, raw: bytes, target: Target) -> dict[str, Any]:
+        """Built-in kinds take protobuf, as client-go's typed clients send it; custom resources do not."""
+        if target.resource_type.custom:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"{JSON}, application/yaml, {APPLY_PATCH}",
+            )
+        try:
+            return protobuf.decode_object(raw)
+        except (protobuf.ProtobufError, ValueError) as exc:
+            raise bad_request(f"the body of the request was in an unknown format: {exc}") from exc
+
+    def _reply(self, request: web.Request, body: dict[str, Any], status: int) -> web.Response:
+        """Protobuf when the client lists it first and the kind has a message; JSON otherwise, as for
+        custom resources on a real server (client-go decodes by the response's Content-Type)."""
+        if protobuf.accepts_protobuf_first(request.headers.get("Accept", "")):
+            try:
+                encoded = protobuf.encode_object(body)
+            except protobuf.ProtobufError:
+                pass
+            else:
+                return web.Response(body=encoded, status=status, content_type=protobuf.PROTOBUF)
         return web.json_response(body, status=status)
 
     # -- reads -------------------------------------------------------------------------
@@ -696,8 +656,15 @@ class EmulatedCluster:
                 )
             initial = self.store.since(since, watch)
         self.store.watches.add(watch)
+        framed = protobuf.accepts_protobuf_first(request.headers.get("Accept", "")) and bool(
+            protobuf.message_for(target.resource_type.group_version, target.resource_type.kind)
+        )
         response = web.StreamResponse(
-            status=200, headers={"Content-Type": JSON, "Transfer-Encoding": "chunked"}
+            status=200,
+            headers={
+                "Content-Type": protobuf.WATCH_STREAM if framed else JSON,
+                "Transfer-Encoding": "chunked",
+            },
         )
         await response.prepare(request)
         self._streams.add(response)
@@ -706,7 +673,7 @@ class EmulatedCluster:
         deadline = time.monotonic() + timeout
         try:
             for event in initial:
-                await self._send(response, event.kind, event.body)
+                await self._send(response, event.kind, event.body, framed)
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -716,11 +683,11 @@ class EmulatedCluster:
                     event_or_none = await asyncio.wait_for(watch.queue.get(), wait)
                 except TimeoutError:
                     if bookmarks and deadline - time.monotonic() > 0:
-                        await self._send(response, "BOOKMARK", self._bookmark(target.resource_type))
+                        await self._send(response, "BOOKMARK", self._bookmark(target.resource_type), framed)
                     continue
                 if event_or_none is None:
                     break  # dropped on purpose
-                await self._send(response, event_or_none.kind, event_or_none.body)
+                await self._send(response, event_or_none.kind, event_or_none.body, framed)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -735,8 +702,18 @@ class EmulatedCluster:
             "metadata": {"resourceVersion": str(self.store.resource_version)},
         }
 
-    async def _send(self, response: web.StreamResponse, kind: str, body: dict[str, Any]) -> None:
-        await response.write(json.dumps({"type": kind, "object": body}).encode() + b"\n")
+    async def _send(
+        self, response: web.StreamResponse, kind: str, body: dict[str, Any], framed: bool
+    ) -> None:
+        if framed:
+            try:
+                frame = protobuf.encode_watch_event(kind, body)
+            except protobuf.ProtobufError as exc:
+                error = ApiError(500, "InternalError", f"unable to encode watch object: {exc}")
+                frame = protobuf.encode_watch_event("ERROR", error.status())
+            await response.write(frame)
+        else:
+            await response.write(json.dumps({"type": kind, "object": body}).encode() + b"\n")
 
     # -- writes ------------------------------------------------------------------------
 
@@ -880,7 +857,9 @@ class EmulatedCluster:
             return body
         meta["resourceVersion"] = str(self.store.next_version())
         if resource_type is NAMESPACE_TYPE:
-            body.setdefault("spec", {"finalizers": ["kubernetes"]})
+            if not isinstance(body.get("spec"), dict):
+                body["spec"] = {}
+            body["spec"].setdefault("finalizers", ["kubernetes"])
             body["status"] = {"phase": "Active"}
         self.store.put(resource_type, body, "ADDED")
         if resource_type is CRD_TYPE:
