@@ -13,22 +13,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from agentcore_operator.aws.sessions import SessionManager
 from agentcore_operator.controller.kube import KubeWriter
-from agentcore_operator.controller.ledger import LedgerEntry, SessionLedger
+from agentcore_operator.controller.ledger import LedgerEntry, SessionLedger, StartIntent
 from agentcore_operator.controller.observations import (
     SESSION_TERMINATED,
     CallFailed,
     SessionMissing,
     SessionSeen,
+    SessionStarted,
 )
-from agentcore_operator.controller.state_machine import ReadSession, StopSession, client_token
+from agentcore_operator.controller.state_machine import (
+    NOTHING_STARTED_KINDS,
+    ReadSession,
+    StartSession,
+    StopSession,
+    client_token,
+)
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.runtime.errors import ApiError
 
 logger = logging.getLogger("agentcore_operator.orphans")
+
+# A replayed Start answered with a session created this recently made it itself.
+INTENT_REPLAY_SLACK = timedelta(seconds=1)
 
 
 @dataclass
@@ -50,6 +62,7 @@ class OrphanSweeper:
         namespaces: tuple[str, ...],
         interval: float,
         metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._ledger = ledger
         self._kube = kube
@@ -57,6 +70,7 @@ class OrphanSweeper:
         self._namespaces = namespaces
         self._interval = interval
         self._metrics = metrics
+        self._clock = clock
 
     async def run(self) -> None:
         while True:
@@ -69,11 +83,15 @@ class OrphanSweeper:
     async def sweep_once(self) -> OrphanReport:
         report = OrphanReport()
         await self._ledger.flush()
-        entries = await self._ledger.entries()
+        entries, intents = await self._ledger.read()
         # The LIST comes after reading the ledger: a resource created in between has no
         # entry yet, so it can never be mistaken for gone.
         alive = await self._kube.session_uids(self._namespaces)
         report.entries = len(entries)
+        for intent in intents:
+            if intent.uid in alive or (self._namespaces and intent.namespace not in self._namespaces):
+                continue
+            await self._resolve(intent, report)
         gone: dict[tuple[str, str], list[LedgerEntry]] = {}
         for entry in entries:
             if entry.uid in alive or (self._namespaces and entry.namespace not in self._namespaces):
@@ -119,6 +137,59 @@ class OrphanSweeper:
                     self._ledger.forget(entry.session_id)
                     continue
             await self._stop(entry, report)
+
+    async def _resolve(self, intent: StartIntent, report: OrphanReport) -> None:
+        """A Start whose resource is gone before its session id was known: find out, provably.
+
+        Replaying the Start with its token returns the session the first Start created (or
+        starts one), which is then stopped; only an answer that no session can exist drops
+        the intent otherwise. A name alone proves nothing: users choose session names.
+        """
+        if intent.policy != "Delete":
+            report.retained += 1
+            self._ledger.resolve_intent(intent.token)
+            return
+        began = self._clock()
+        replay = StartSession(
+            intent.region, intent.interpreter, intent.session_name, intent.timeout_seconds, intent.token
+        )
+        started = await self._sessions.perform(replay)
+        if isinstance(started, CallFailed):
+            if started.error.kind in NOTHING_STARTED_KINDS:
+                self._ledger.resolve_intent(intent.token)
+                return
+            report.failed += 1
+            logger.warning("could not resolve the Start intent %s: %s", intent.token, started.error)
+            return
+        if not isinstance(started, SessionStarted):  # pragma: no cover - Start answers SessionStarted
+            return
+        entry = LedgerEntry(
+            started.session_id,
+            intent.uid,
+            intent.namespace,
+            intent.name,
+            intent.region,
+            intent.interpreter,
+            intent.policy,
+        )
+        if started.created_at >= began - INTENT_REPLAY_SLACK:
+            # The replay started it now (AgentCore answers a known token with the first
+            # session's createdAt): the first Start had created nothing, or AgentCore forgot
+            # its token. Stop it; nothing was orphaned, so no warning.
+            stopped = await self._sessions.perform(
+                StopSession(
+                    intent.region, intent.interpreter, started.session_id, client_token(intent.uid, "stop")
+                )
+            )
+            if isinstance(stopped, CallFailed):
+                report.failed += 1
+                self._ledger.record(entry)  # stop it as an orphan next time
+            else:
+                report.ended += 1
+            self._ledger.resolve_intent(intent.token)
+            return
+        await self._stop(entry, report)
+        self._ledger.resolve_intent(intent.token)
 
     async def _stop(self, entry: LedgerEntry, report: OrphanReport) -> None:
         action = StopSession(

@@ -18,7 +18,7 @@ from agentcore_operator.api.v1alpha1 import FINALIZER, Phase, SessionSpec, Sessi
 from agentcore_operator.api.v1alpha1.types import parse_time
 from agentcore_operator.aws.sessions import SessionManager
 from agentcore_operator.controller.kube import KubeConflict
-from agentcore_operator.controller.ledger import SessionLedger, entry_of
+from agentcore_operator.controller.ledger import SessionLedger, StartIntent, entry_of
 from agentcore_operator.controller.observations import CallFailed, Observation, SessionStarted
 from agentcore_operator.controller.quota import QuotaGate
 from agentcore_operator.controller.state_machine import (
@@ -28,6 +28,7 @@ from agentcore_operator.controller.state_machine import (
     ResourceView,
     StartSession,
     Timing,
+    client_token,
     decide,
 )
 from agentcore_operator.controller.store import Key, Store, key_of
@@ -100,6 +101,24 @@ class SessionKind:
     def mutates(self, action: AwsAction) -> bool:
         return isinstance(action, MUTATING_ACTIONS)
 
+    async def prepare(self, key: Key, body: dict[str, Any], view: ResourceView, action: AwsAction) -> None:
+        """A Start's intent is in the ledger before the Start is sent (see controller/ledger.py)."""
+        if self._ledger is None or not isinstance(action, StartSession):
+            return
+        policy = view.spec.deletion_policy.value if view.spec else "Delete"
+        intent = StartIntent(
+            token=action.client_token,
+            uid=view.uid,
+            namespace=view.namespace,
+            name=view.name,
+            region=action.region,
+            interpreter=action.interpreter,
+            session_name=action.name,
+            timeout_seconds=action.timeout_seconds,
+            policy=policy,
+        )
+        await self._ledger.record_intent(intent)
+
     async def perform(self, action: AwsAction) -> Observation:
         return await self._sessions.perform(action)
 
@@ -112,8 +131,12 @@ class SessionKind:
             self._quota.exceeded(action.region, key, _created(body))
 
     def released(self, key: Key, body: dict[str, Any], before: SessionStatus, after: SessionStatus) -> None:
-        if self._ledger is not None and after.session_id:
-            self._ledger.forget(after.session_id)
+        if self._ledger is not None:
+            if after.session_id:
+                self._ledger.forget(after.session_id)
+            self._ledger.resolve_intent(
+                client_token(str((body.get("metadata") or {}).get("uid", "")), "start")
+            )
         self._session_ended(before, after)
 
     def settled(
@@ -146,7 +169,11 @@ class SessionKind:
 
     def _track(self, body: dict[str, Any], view: ResourceView, status: SessionStatus) -> None:
         """Keep the ledger entry of the session in step with the resource (policy changes included)."""
-        if self._ledger is None or not status.session_id or not status.region:
+        if self._ledger is None:
+            return
+        if status.pending_start_token is None:  # no Start left unresolved: its intent has served
+            self._ledger.resolve_intent(client_token(view.uid, "start"))
+        if not status.session_id or not status.region:
             return
         if status.phase is Phase.TERMINATED:
             self._ledger.forget(status.session_id)

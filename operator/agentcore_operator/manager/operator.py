@@ -107,6 +107,7 @@ class Operator:
                 namespaces=settings.namespaces,
                 interval=settings.orphan_sweep_interval,
                 metrics=self.metrics,
+                clock=clock,
             )
             if self.ledger is not None
             else None

@@ -80,6 +80,11 @@ class ResourceKind(Protocol[ViewT, StatusT, ActionT, ObservationT]):
         """Whether the call changes something in AWS (the status is persisted before it)."""
         ...
 
+    async def prepare(self, key: Key, body: dict[str, Any], view: ViewT, action: ActionT) -> None:
+        """Durable bookkeeping a mutating call needs first (after its status is written); raising
+        keeps the call from being sent."""
+        ...
+
     async def perform(self, action: ActionT) -> ObservationT:
         """The adapter call: one observation per action, failures included."""
         ...
@@ -178,6 +183,7 @@ class ReconcileLoop(Generic[ViewT, StatusT, ActionT, ObservationT]):
                 return Outcome(None)
             if kind.mutates(action):
                 body, persisted = await self._write_status(body, persisted, status)
+                await kind.prepare(key, body, view, action)
             observation = await kind.perform(action)
             kind.acted(key, body, action, observation)
         else:

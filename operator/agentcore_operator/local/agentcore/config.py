@@ -58,6 +58,8 @@ class FaultRule:
     random generator, so a run reproduces. `count` limits how many calls the rule hits.
     With `latency_after`, the call is carried out first and the answer delayed: the
     caller times out or dies while AWS has already acted, the hardest case for clients.
+    With `latency_after` and an `error`, the call is carried out and then answered with
+    the error: a lost answer, as a 500 from a gateway after the service acted.
     """
 
     operation: str = "*"

@@ -131,13 +131,21 @@ class AgentCoreEmulator:
             rule = self._fault_for(operation)
             if rule is not None and rule.latency and not rule.latency_after:
                 await asyncio.sleep(rule.latency)
-            if rule is not None and rule.error:
+            if rule is not None and rule.error and not rule.latency_after:
                 raise AwsError(
                     rule.error, rule.message or f"Injected fault: {rule.error}", FAULT_KINDS[rule.error]
                 )
             result = self._handlers[operation](region, params)
             payload = self.protocol.render_output(route, result)
             status = self.protocol.status_code(route)
+            if rule is not None and rule.latency_after and rule.error:
+                # AWS acted, and the caller hears an error: a lost answer.
+                await asyncio.sleep(rule.latency)
+                raise AwsError(
+                    rule.error,
+                    rule.message or f"Injected fault after acting: {rule.error}",
+                    FAULT_KINDS[rule.error],
+                )
             self._record(operation, region, "Success", status)  # done, whether or not the answer arrives
             if rule is not None and rule.latency and rule.latency_after:
                 await asyncio.sleep(rule.latency)
