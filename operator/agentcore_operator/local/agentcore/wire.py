@@ -28,6 +28,7 @@ DATA_OPERATIONS = (
     "GetCodeInterpreterSession",
     "ListCodeInterpreterSessions",
     "StopCodeInterpreterSession",
+    "InvokeCodeInterpreter",
 )
 CONTROL_OPERATIONS = (
     "GetCodeInterpreter",
@@ -51,6 +52,13 @@ class AwsError(Exception):
 def load_models() -> dict[str, ServiceModel]:
     session = botocore.session.get_session()
     return {name: session.get_service_model(name) for name in (DATA_PLANE, CONTROL_PLANE)}
+
+
+def interpreter_id_pattern() -> str:
+    """The control plane's codeInterpreterId pattern: what a seeded interpreter's id must match."""
+    shape = load_models()[CONTROL_PLANE].operation_model("GetCodeInterpreter").input_shape
+    assert shape is not None
+    return str(shape.members["codeInterpreterId"].metadata["pattern"])
 
 
 @dataclass(frozen=True)
@@ -150,7 +158,7 @@ class Protocol:
         shape = route.operation.output_shape
         if shape is None:
             return b"{}"
-        return json.dumps(_serialize(shape, result)).encode()
+        return json.dumps(serialize(shape, result)).encode()
 
     def status_code(self, route: Route) -> int:
         return int(route.operation.http.get("responseCode", 200))
@@ -272,8 +280,8 @@ def _check_value(shape: Shape, value: Any, path: str, problems: list[tuple[str, 
         problems.append((path, f"{prefix} be a boolean"))
 
 
-def _serialize(shape: Shape, value: Any) -> Any:
-    """Model-shaped JSON: timestamps as epoch seconds (rest-json's default), None dropped."""
+def serialize(shape: Shape, value: Any) -> Any:
+    """Model-shaped JSON: timestamps in the member's `timestampFormat`, blobs base64, None dropped."""
     kind = shape.type_name
     if kind == "structure":
         assert isinstance(shape, StructureShape)
@@ -283,17 +291,30 @@ def _serialize(shape: Shape, value: Any) -> Any:
                 continue
             member_value = value.get(name) if isinstance(value, Mapping) else None
             if member_value is not None:
-                out[member.serialization.get("name", name)] = _serialize(member, member_value)
+                out[member.serialization.get("name", name)] = serialize(member, member_value)
         return out
     if kind == "list":
-        return [_serialize(shape.member, item) for item in value]  # type: ignore[attr-defined]
+        return [serialize(shape.member, item) for item in value]  # type: ignore[attr-defined]
     if kind == "map":
-        return {key: _serialize(shape.value, item) for key, item in value.items()}  # type: ignore[attr-defined]
+        return {key: serialize(shape.value, item) for key, item in value.items()}  # type: ignore[attr-defined]
     if kind == "timestamp":
-        if isinstance(value, datetime):
-            return value.timestamp()
-        return float(value)
+        return format_timestamp(value, shape.serialization.get("timestampFormat", "unixTimestamp"))
+    if kind == "blob":
+        raw = value.encode() if isinstance(value, str) else bytes(value)
+        return base64.b64encode(raw).decode()
     return value
+
+
+def format_timestamp(value: datetime | float, timestamp_format: str) -> float | str:
+    """rest-json's default is epoch seconds; both AgentCore models declare iso8601 on every
+    timestamp, which AWS sends as UTC with milliseconds (`2025-07-16T00:00:00.000Z`)."""
+    moment = value if isinstance(value, datetime) else epoch_to_datetime(float(value))
+    if timestamp_format == "iso8601":
+        utc = moment.astimezone(UTC)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    if timestamp_format == "rfc822":
+        return moment.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return moment.timestamp()
 
 
 def epoch_to_datetime(epoch: float) -> datetime:
@@ -314,3 +335,11 @@ def decode_token(token: str) -> dict[str, Any]:
     if not isinstance(decoded, dict):
         raise AwsError("ValidationException", "Invalid nextToken", 400, reason="CannotParse")
     return decoded
+
+
+def token_position(decoded: Mapping[str, Any], key: str) -> int:
+    """A page position from a decoded token; a forged one is a 400, never a crash."""
+    value = decoded.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise AwsError("ValidationException", "Invalid nextToken", 400, reason="CannotParse")
+    return value
