@@ -191,21 +191,10 @@ def exit_code_of(argv: list[str]) -> tuple[int | None, str]:
         pytest.param(
             ["--fault", "StartSession:ThrottlingException"],
             "operation",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: an unknown operation name is accepted and the fault never fires "
-                "(config.FaultRule does not check operation names)",
-            ),
         ),
         pytest.param(
             ["--interpreter", "not a valid id"],
             "ID",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: a seeded id outside the model's pattern is accepted; the control plane then "
-                "refuses GetCodeInterpreter for it (ValidationException) while the data plane serves it "
-                "(cli.interpreter_arg should check the codeInterpreterId pattern)",
-            ),
         ),
     ],
 )

@@ -151,7 +151,10 @@ class Protocol:
                     params[name] = value
             elif name in payload:
                 params[name] = payload[name]
-        validate(shape, params)
+        try:
+            validate(shape, params)
+        except AwsError as error:
+            raise _as_modelled(route, error, labels) from None
         return params
 
     def render_output(self, route: Route, result: Mapping[str, Any]) -> bytes:
@@ -170,6 +173,21 @@ class Protocol:
                 if error.name == code:
                     return int(error.metadata.get("error", {}).get("httpStatusCode", default))
         return default
+
+
+def _as_modelled(route: Route, error: AwsError, labels: Mapping[str, str]) -> AwsError:
+    """A validation failure, answered with an error the operation's model lists.
+
+    GetCodeInterpreter lists no ValidationException (its documentation names only
+    ServiceQuotaExceeded, AccessDenied, ResourceNotFound, Throttling and InternalServer), so
+    an id outside the model's pattern gets the one listed answer that fits: no resource has
+    that id, 404 ResourceNotFoundException.
+    """
+    listed = {shape.name for shape in route.operation.error_shapes}
+    if "ValidationException" in listed or "ResourceNotFoundException" not in listed:
+        return error
+    names = ", ".join(labels.values()) or "the requested resource"
+    return AwsError("ResourceNotFoundException", f"Resource not found: {names}", 404)
 
 
 def render_error(error: AwsError, request_id: str) -> tuple[int, dict[str, str], bytes]:
