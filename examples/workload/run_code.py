@@ -129,7 +129,9 @@ def session_ended(error: Exception) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--code", default=os.environ.get("CODE", "print(sum(range(10)))"))
     parser.add_argument("--export-dir", default=os.environ.get("SESSION_EXPORT_DIR", DEFAULT_EXPORT_DIR))
     parser.add_argument("--name", default=os.environ.get("SESSION_NAME"), help="the CodeInterpreterSession")
@@ -137,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait for a Ready session")
     parser.add_argument("--follow", action="store_true", help="keep running the code, following renewals")
     parser.add_argument("--interval", type=float, default=30.0, help="seconds between runs with --follow")
-    parser.add_argument("--runs", type=int, default=0, help="with --follow, stop after this many runs (0: never)")
+    parser.add_argument(
+        "--runs", type=int, default=0, help="with --follow, stop after this many runs (0: never)"
+    )
     args = parser.parse_args(argv)
 
     export_dir = Path(args.export_dir)

@@ -83,7 +83,11 @@ def test_the_cli_prints_iso_timestamps_on_both_planes(emulator: EmulatorHandle) 
     assert ISO8601.match(item["createdAt"]) and ISO8601.match(item["lastUpdatedAt"])
     assert item["createdAt"] == started["createdAt"]
     interpreter = printed(
-        emulator, "bedrock-agentcore-control", "get-code-interpreter", "--code-interpreter-id", "aws.codeinterpreter.v1"
+        emulator,
+        "bedrock-agentcore-control",
+        "get-code-interpreter",
+        "--code-interpreter-id",
+        "aws.codeinterpreter.v1",
     )
     assert interpreter["createdAt"] == "2025-07-16T00:00:00.000Z"
     assert ISO8601.match(interpreter["lastUpdatedAt"])
@@ -91,6 +95,8 @@ def test_the_cli_prints_iso_timestamps_on_both_planes(emulator: EmulatorHandle) 
 
 
 def test_the_cli_reads_the_modelled_error_of_a_malformed_id(emulator: EmulatorHandle) -> None:
-    done = aws(emulator, "bedrock-agentcore-control", "get-code-interpreter", "--code-interpreter-id", "not.valid")
+    done = aws(
+        emulator, "bedrock-agentcore-control", "get-code-interpreter", "--code-interpreter-id", "not.valid"
+    )
     assert done.returncode == 255  # AWS CLI v1: a service error
     assert "(ResourceNotFoundException) when calling the GetCodeInterpreter operation" in done.stderr

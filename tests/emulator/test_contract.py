@@ -286,7 +286,9 @@ class Recorder:
     def _after_call(
         self, http_response: Any, parsed: dict[str, Any], model: OperationModel, **_: Any
     ) -> None:
-        body, self._streamed = (self._streamed, None) if self._streamed is not None else (http_response.content, None)
+        body, self._streamed = (
+            (self._streamed, None) if self._streamed is not None else (http_response.content, None)
+        )
         self.exchanges.append(
             Exchange(
                 model,
@@ -302,7 +304,9 @@ class Recorder:
         return self.exchanges[-1]
 
 
-def invoke(recorder: Recorder, data: Any, session_id: str, name: str, **arguments: Any) -> list[dict[str, Any]]:
+def invoke(
+    recorder: Recorder, data: Any, session_id: str, name: str, **arguments: Any
+) -> list[dict[str, Any]]:
     """InvokeCodeInterpreter on the built-in interpreter; the parsed events, also kept on the exchange."""
     response = data.invoke_code_interpreter(
         codeInterpreterIdentifier=BUILTIN, sessionId=session_id, name=name, arguments=arguments
@@ -335,7 +339,9 @@ def check_stream(exchange: Exchange, *, timestamp_format: bool = False) -> list[
             continue
         problems += [
             f"{exchange.name} event {p}"
-            for p in conforms(member, json.loads(message.payload), wire=True, timestamp_format=timestamp_format)
+            for p in conforms(
+                member, json.loads(message.payload), wire=True, timestamp_format=timestamp_format
+            )
         ]
     for event in exchange.events:
         for key, value in event.items():
@@ -779,7 +785,9 @@ NATURAL_ERRORS: list[Any] = [
     ),
     pytest.param(_invoke_stopped_session, "ResourceNotFoundException", id="invoke-stopped-session"),
     pytest.param(
-        lambda c: _invoke_raw(c, name="frobnicate", arguments={}), "ValidationException", id="invoke-unknown-tool"
+        lambda c: _invoke_raw(c, name="frobnicate", arguments={}),
+        "ValidationException",
+        id="invoke-unknown-tool",
     ),
     pytest.param(
         lambda c: _invoke_raw(c, name="executeCode", arguments={"language": "python"}),

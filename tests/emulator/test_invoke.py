@@ -74,9 +74,10 @@ def test_variables_persist_between_calls_in_one_session(data: Any) -> None:
     session = start(data)["sessionId"]
     assert run(data, session, "answer = 6 * 7")["exitCode"] == 0
     assert run(data, session, "print(answer)")["stdout"] == "42\n"
-    assert run(data, session, "import os; print(os.getpid())")["stdout"] == run(
-        data, session, "print(os.getpid())"
-    )["stdout"]  # one long-lived interpreter
+    assert (
+        run(data, session, "import os; print(os.getpid())")["stdout"]
+        == run(data, session, "print(os.getpid())")["stdout"]
+    )  # one long-lived interpreter
 
 
 def test_clear_context_forgets_variables(data: Any) -> None:
@@ -106,7 +107,9 @@ def test_an_exception_is_an_error_result_with_the_traceback(data: Any) -> None:
 
 def test_code_runs_in_the_session_directory_without_the_emulators_environment(data: Any) -> None:
     session = start(data)["sessionId"]
-    out = run(data, session, "import os; print(os.getcwd()); print(sorted(k for k in os.environ if 'AWS' in k))")
+    out = run(
+        data, session, "import os; print(os.getcwd()); print(sorted(k for k in os.environ if 'AWS' in k))"
+    )
     cwd, aws = out["stdout"].splitlines()
     assert session in Path(cwd).name and aws == "[]"
 
@@ -155,13 +158,21 @@ def test_files_round_trip_and_are_listed_and_removed(data: Any) -> None:
         "writeFiles",
         content=[{"path": "data/a.csv", "text": "x,y\n1,2\n"}, {"path": "raw.bin", "blob": b"\x00\xff"}],
     )
-    assert written == {"content": [{"type": "text", "text": "Successfully wrote all 2 files"}], "isError": False}
+    assert written == {
+        "content": [{"type": "text", "text": "Successfully wrote all 2 files"}],
+        "isError": False,
+    }
     assert run(data, session, "print(open('data/a.csv').read().splitlines()[1])")["stdout"] == "1,2\n"
     read = invoke(data, session, "readFiles", paths=["data/a.csv", "raw.bin"])["content"]
     assert read == [
         {
             "type": "resource",
-            "resource": {"type": "text", "uri": "file://data/a.csv", "mimeType": "text/csv", "text": "x,y\n1,2\n"},
+            "resource": {
+                "type": "text",
+                "uri": "file://data/a.csv",
+                "mimeType": "text/csv",
+                "text": "x,y\n1,2\n",
+            },
         },
         {
             "type": "resource",
@@ -213,9 +224,15 @@ def test_bad_input_gets_the_models_errors_and_the_emulator_stays_up(data: Any) -
         ({"sessionId": session, "name": "executeCommand", "arguments": {}}, "ValidationException"),
         ({"sessionId": session, "name": "writeFiles", "arguments": {}}, "ValidationException"),
         ({"sessionId": session, "name": "getTask", "arguments": {"taskId": "t"}}, "ValidationException"),
-        ({"sessionId": session, "name": "executeCode", "arguments": {"code": "#" * 10 * 1024**2}}, "ValidationException"),
+        (
+            {"sessionId": session, "name": "executeCode", "arguments": {"code": "#" * 10 * 1024**2}},
+            "ValidationException",
+        ),
         ({"name": "executeCode", "arguments": {"code": "1"}}, "ValidationException"),  # no session header
-        ({"sessionId": "NOSUCHSESSION", "name": "executeCode", "arguments": {"code": "1"}}, "ResourceNotFoundException"),
+        (
+            {"sessionId": "NOSUCHSESSION", "name": "executeCode", "arguments": {"code": "1"}},
+            "ResourceNotFoundException",
+        ),
         (
             {"codeInterpreterIdentifier": "nobody-a1b2c3d4e5", "sessionId": session, "name": "listFiles"},
             "ResourceNotFoundException",
@@ -242,10 +259,12 @@ def test_stop_kills_the_interpreter_and_removes_the_files(data: Any, shared: Emu
         "ResourceNotFoundException",
         404,
     )
-    assert all(key[1] != session for key in shared.emulator.sandboxes.keys())
+    assert all(key[1] != session for key in shared.emulator.sandboxes.open_sessions())
 
 
-def test_expiry_out_of_band_stop_and_reset_end_the_interpreter(start_emulator: StartEmulator, clock: Any) -> None:
+def test_expiry_out_of_band_stop_and_reset_end_the_interpreter(
+    start_emulator: StartEmulator, clock: Any
+) -> None:
     emulator = start_emulator()
     data = emulator.client()
     pids = {}

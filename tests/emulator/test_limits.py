@@ -6,7 +6,6 @@ number of throttled calls is exact. One test uses the real clock, as a user woul
 
 from __future__ import annotations
 
-import pytest
 from agentcore_operator.local.agentcore import EmulatorClock, EmulatorConfig
 from agentcore_operator.local.agentcore.config import DEFAULT_MAX_SESSIONS, DEFAULT_TPS
 

@@ -25,7 +25,9 @@ PROGRAM = Path(__file__).resolve().parents[2] / "examples" / "workload" / "run_c
 BUILTIN = "aws.codeinterpreter.v1"
 
 
-def workload_env(emulator: EmulatorHandle, cluster: ClusterHandle, export_dir: Path, **extra: str) -> dict[str, str]:
+def workload_env(
+    emulator: EmulatorHandle, cluster: ClusterHandle, export_dir: Path, **extra: str
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BEDROCK_AGENTCORE_"))}
     env.update(
         BEDROCK_AGENTCORE_DP_ENDPOINT=emulator.endpoint_url,
@@ -85,9 +87,13 @@ def test_a_kubectl_applied_session_runs_the_workloads_code(
 def test_the_workload_reads_the_export_and_follows_a_renewal(
     cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator, tmp_path: Path
 ) -> None:
-    cluster.kubectl("apply", "-f", "-", input=json.dumps(session_manifest("first", sessionTimeoutSeconds=600)))
+    cluster.kubectl(
+        "apply", "-f", "-", input=json.dumps(session_manifest("first", sessionTimeoutSeconds=600))
+    )
     first = ready_status(cluster, "first")
-    cluster.kubectl("apply", "-f", "-", input=json.dumps(session_manifest("second", sessionTimeoutSeconds=600)))
+    cluster.kubectl(
+        "apply", "-f", "-", input=json.dumps(session_manifest("second", sessionTimeoutSeconds=600))
+    )
     second = ready_status(cluster, "second")
     data = emulator.client()
     for status, marker in ((first, "one"), (second, "two")):
@@ -101,7 +107,17 @@ def test_the_workload_reads_the_export_and_follows_a_renewal(
     export_dir = tmp_path / "export"
     export(export_dir, first)
     process = subprocess.Popen(
-        [sys.executable, str(PROGRAM), "--follow", "--interval", "0.3", "--runs", "3", "--code", "print(marker)"],
+        [
+            sys.executable,
+            str(PROGRAM),
+            "--follow",
+            "--interval",
+            "0.3",
+            "--runs",
+            "3",
+            "--code",
+            "print(marker)",
+        ],
         env=workload_env(emulator, cluster, export_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -194,7 +194,10 @@ def run_workload(cluster: Any, emulator: EmulatorHandle, names: list[str], timeo
     import subprocess
     import tempfile
 
-    name = next((n for n in names if row_of(n, cluster.get("codeinterpretersessions", "default", n))[1] == "Ready"), None)
+    name = next(
+        (n for n in names if row_of(n, cluster.get("codeinterpretersessions", "default", n))[1] == "Ready"),
+        None,
+    )
     if name is None:
         raise DemoFailed("no Ready session left to run code in")
     program, code = REPO / "examples" / "workload" / "run_code.py", "print(sum(range(10)))"

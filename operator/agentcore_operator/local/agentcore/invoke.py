@@ -23,7 +23,7 @@ from botocore.model import Shape
 
 from agentcore_operator.local.agentcore import eventstream
 from agentcore_operator.local.agentcore.backend import Backend
-from agentcore_operator.local.agentcore.sandbox import Execution, Sandbox, Sandboxes, SandboxError
+from agentcore_operator.local.agentcore.sandbox import Execution, Sandbox, SandboxError, Sandboxes
 from agentcore_operator.local.agentcore.wire import AwsError, serialize, validation_error
 
 OPERATION = "InvokeCodeInterpreter"
@@ -34,8 +34,12 @@ NOT_EMULATED = ("startCommandExecution", "getTask", "stopTask")
 
 def _missing(member: str) -> AwsError:
     return validation_error(
-        [(f"arguments.{member}", f"Value null at 'arguments.{member}' failed to satisfy constraint: "
-          "Member must not be null")]
+        [
+            (
+                f"arguments.{member}",
+                f"Value null at 'arguments.{member}' failed to satisfy constraint: Member must not be null",
+            )
+        ]
     )
 
 
@@ -82,7 +86,12 @@ class CodeInterpreterTools:
         session_id = params.get("sessionId")
         if not session_id:
             raise validation_error(
-                [("sessionId", "Value null at 'sessionId' failed to satisfy constraint: Member must not be null")]
+                [
+                    (
+                        "sessionId",
+                        "Value null at 'sessionId' failed to satisfy constraint: Member must not be null",
+                    )
+                ]
             )
         self.backend.invocable_session(region, params["codeInterpreterIdentifier"], session_id)
         name = params["name"]
@@ -139,7 +148,10 @@ class CodeInterpreterTools:
                     data = base64.b64decode(item["blob"], validate=True)
                 except ValueError as exc:
                     raise AwsError(
-                        "ValidationException", f"blob of {item['path']} is not base64", 400, reason="CannotParse"
+                        "ValidationException",
+                        f"blob of {item['path']} is not base64",
+                        400,
+                        reason="CannotParse",
                     ) from exc
             else:
                 data = str(item.get("text") or "").encode()

@@ -20,6 +20,7 @@ keeps code in its lane is best effort, not isolation:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -169,10 +170,8 @@ class Sandbox:
         if process is None:
             return
         if process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):  # it died on its own meanwhile
                 os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         process.wait()
         for stream in (process.stdin, process.stdout):
             if stream is not None:
@@ -306,7 +305,7 @@ class Sandboxes:
         for region, session_id in ended:
             self.close(region, session_id)
 
-    def keys(self) -> list[tuple[str, str]]:
+    def open_sessions(self) -> list[tuple[str, str]]:
         with self._lock:
             return list(self._sandboxes)
 

@@ -157,7 +157,10 @@ class AgentCoreEmulator:
                 # The model's ValidationException requires a reason.
                 extra = {"reason": "FieldValidationFailed"} if rule.error == "ValidationException" else {}
                 raise AwsError(
-                    rule.error, rule.message or f"Injected fault: {rule.error}", FAULT_KINDS[rule.error], **extra
+                    rule.error,
+                    rule.message or f"Injected fault: {rule.error}",
+                    FAULT_KINDS[rule.error],
+                    **extra,
                 )
             headers = {"Content-Type": "application/json"}
             if operation == INVOKE:  # runs code: off the event loop, answered as an event stream
@@ -171,7 +174,9 @@ class AgentCoreEmulator:
             self._record(operation, region, "Success", status)  # done, whether or not the answer arrives
             if rule is not None and rule.latency and rule.latency_after:
                 await asyncio.sleep(rule.latency)
-            return web.Response(status=status, body=payload, headers={**headers, "x-amzn-RequestId": request_id})
+            return web.Response(
+                status=status, body=payload, headers={**headers, "x-amzn-RequestId": request_id}
+            )
         except AwsError as error:
             error.status = self.protocol.error_status(route, error.code, error.status)
             status, headers, payload = render_error(error, request_id)
@@ -373,7 +378,7 @@ class AgentCoreEmulator:
         """Sessions also end without a call (expiry, a moved clock): their processes must go too."""
         while True:
             await asyncio.sleep(SANDBOX_REAP_INTERVAL)
-            ended = [key for key in self.sandboxes.keys() if not self.backend.session_alive(*key)]
+            ended = [key for key in self.sandboxes.open_sessions() if not self.backend.session_alive(*key)]
             for region, session_id in ended:
                 await asyncio.to_thread(self.sandboxes.close, region, session_id)
 
