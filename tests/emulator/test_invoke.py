@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,7 @@ def test_files_round_trip_and_are_listed_and_removed(data: Any) -> None:
         ("writeFiles", {"content": [{"path": "../escape.txt", "text": "x"}]}, "outside"),
         ("removeFiles", {"paths": ["/"]}, "outside"),
         ("listFiles", {"directoryPath": "nowhere"}, "Directory not found"),
+        ("writeFiles", {"content": [{"path": ".", "text": "x"}]}, "is a directory"),
     ],
 )
 def test_file_tools_fail_as_results_not_as_http_errors(
@@ -260,6 +262,18 @@ def test_stop_kills_the_interpreter_and_removes_the_files(data: Any, shared: Emu
         404,
     )
     assert all(key[1] != session for key in shared.emulator.sandboxes.open_sessions())
+
+
+def test_stop_does_not_wait_for_a_running_call(data: Any) -> None:
+    session = start(data)["sessionId"]
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(invoke, data, session, "executeCode", code="import time\ntime.sleep(20)")
+        time.sleep(0.5)  # the call is under way
+        began = time.monotonic()
+        stop(data, session)
+        assert time.monotonic() - began < 1.5
+        result = running.result(timeout=5)
+    assert result["isError"] is True and "session ended" in result["structuredContent"]["stderr"]
 
 
 def test_expiry_out_of_band_stop_and_reset_end_the_interpreter(

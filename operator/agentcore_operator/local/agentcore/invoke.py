@@ -110,6 +110,11 @@ class CodeInterpreterTools:
             result = tool(sandbox, arguments)
         except SandboxError as error:
             result = {"content": [_text(str(error))], "isError": True}
+        except OSError as error:  # the file system said no (a directory where a file was meant...)
+            result = {
+                "content": [_text(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))],
+                "isError": True,
+            }
         body = eventstream.event("result", serialize(self.result_shape, result))
         headers = {"Content-Type": eventstream.CONTENT_TYPE, SESSION_HEADER: session_id}
         return headers, body
@@ -146,7 +151,7 @@ class CodeInterpreterTools:
             if item.get("blob") is not None:
                 try:
                     data = base64.b64decode(item["blob"], validate=True)
-                except ValueError as exc:
+                except (ValueError, TypeError) as exc:
                     raise AwsError(
                         "ValidationException",
                         f"blob of {item['path']} is not base64",

@@ -90,6 +90,13 @@ def _cap(text: str, cap: int) -> str:
     return text[:cap] + f"\n[output truncated: {len(text) - cap} more characters]\n"
 
 
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process and what it started (it leads its own process group)."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
+            os.killpg(process.pid, signal.SIGKILL)
+
+
 class Sandbox:
     """One session's directory and its interpreter process (started on first use)."""
 
@@ -100,6 +107,8 @@ class Sandbox:
         self.output_cap = output_cap
         self.lock = threading.Lock()  # one call at a time per session, as one interpreter allows
         self._process: subprocess.Popen[bytes] | None = None
+        self._commands: set[subprocess.Popen[bytes]] = set()
+        self._commands_lock = threading.Lock()
         self.closed = False
 
     # -- the interpreter -------------------------------------------------------------------
@@ -131,9 +140,10 @@ class Sandbox:
             except BrokenPipeError:
                 self._kill()
                 return Execution("", "The interpreter process died; try again.\n", 1, 0.0)
-            line = self._read_line(process, started + self.timeout)
+            deadline = started + self.timeout
+            line = self._read_line(process, deadline)
             if line is None:
-                timed_out = process.poll() is None
+                timed_out = time.monotonic() >= deadline  # else the pipe closed: it died, or was killed
                 self._kill()
                 if timed_out:
                     message = (
@@ -141,7 +151,11 @@ class Sandbox:
                         "restarted and its variables are lost.\n"
                     )
                 else:
-                    message = "The interpreter process exited; its variables are lost.\n"
+                    message = (
+                        "The session ended while the code ran."
+                        if self.closed
+                        else "The interpreter process exited;"
+                    ) + " Its variables are lost.\n"
                 return Execution("", message, 1, time.monotonic() - started, timed_out=timed_out)
             answer = json.loads(line)
             return Execution(
@@ -169,9 +183,7 @@ class Sandbox:
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):  # it died on its own meanwhile
-                os.killpg(process.pid, signal.SIGKILL)
+        _kill_group(process)
         process.wait()
         for stream in (process.stdin, process.stdout):
             if stream is not None:
@@ -192,10 +204,12 @@ class Sandbox:
             env=_clean_env(self.directory, self.site),
             start_new_session=True,
         )
+        with self._commands_lock:
+            self._commands.add(process)
         try:
             out, err = process.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            _kill_group(process)
             out, err = process.communicate()
             message = f"Command timed out after {self.timeout:g} seconds and was killed.\n"
             return Execution(
@@ -205,6 +219,9 @@ class Sandbox:
                 time.monotonic() - started,
                 timed_out=True,
             )
+        finally:
+            with self._commands_lock:
+                self._commands.discard(process)
         return Execution(
             _cap(out.decode(errors="replace"), self.output_cap),
             _cap(err.decode(errors="replace"), self.output_cap),
@@ -257,8 +274,16 @@ class Sandbox:
             raise SandboxError(f"File not found: {path}")
 
     def close(self) -> None:
+        """Kill first, then wait: a call running in the session must not hold up its Stop."""
+        self.closed = True
+        running = self._process
+        if running is not None:
+            _kill_group(running)  # the call waiting on it reads EOF and returns
+        with self._commands_lock:
+            commands = list(self._commands)
+        for command in commands:
+            _kill_group(command)
         with self.lock:
-            self.closed = True
             self._kill()
         shutil.rmtree(self.directory, ignore_errors=True)
 

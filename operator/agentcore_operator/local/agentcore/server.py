@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ CALL_LOG_SIZE = 20_000
 # AWS does not publish InvokeCodeInterpreter's request limit; bigger bodies are refused with
 # the model's ValidationException rather than read into memory.
 MAX_REQUEST_BYTES = 5 * 1024**2
+INVOKE_WORKERS = 32  # tool calls running at once, across sessions (one per session at a time)
 SANDBOX_REAP_INTERVAL = 1.0  # seconds between sweeps for sandboxes of ended sessions
 
 
@@ -90,6 +92,9 @@ class AgentCoreEmulator:
         self.sandboxes = Sandboxes(self.config.invoke_timeout, self.config.output_cap)
         result_shape = self.protocol.operation(INVOKE).output_shape.members["stream"].members["result"]  # type: ignore[union-attr]
         self.tools = CodeInterpreterTools(self.backend, self.sandboxes, result_shape)
+        # Code runs for up to --invoke-timeout: its own threads, so it never starves the default
+        # executor that Stop and reset use to end sandboxes.
+        self._invoke_pool = ThreadPoolExecutor(max_workers=INVOKE_WORKERS, thread_name_prefix="invoke")
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
@@ -164,7 +169,9 @@ class AgentCoreEmulator:
                 )
             headers = {"Content-Type": "application/json"}
             if operation == INVOKE:  # runs code: off the event loop, answered as an event stream
-                headers, payload = await asyncio.to_thread(self.tools.invoke, region, params)
+                headers, payload = await asyncio.get_running_loop().run_in_executor(
+                    self._invoke_pool, self.tools.invoke, region, params
+                )
             else:
                 result = self._handlers[operation](region, params)
                 payload = self.protocol.render_output(route, result)
