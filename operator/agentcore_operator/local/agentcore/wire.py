@@ -328,8 +328,9 @@ def format_timestamp(value: datetime | float, timestamp_format: str) -> float | 
     timestamp, which AWS sends as UTC with milliseconds (`2025-07-16T00:00:00.000Z`)."""
     moment = value if isinstance(value, datetime) else epoch_to_datetime(float(value))
     if timestamp_format == "iso8601":
-        utc = moment.astimezone(UTC)
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+        millis = round(moment.timestamp() * 1000)  # to the nearest millisecond, as AWS sends
+        utc = datetime.fromtimestamp(millis // 1000, UTC)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
     if timestamp_format == "rfc822":
         return moment.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
     return moment.timestamp()
