@@ -316,6 +316,10 @@ class Sandboxes:
                 sandbox = self._sandboxes[key] = Sandbox(directory, site, self.timeout, self.output_cap)
             return sandbox
 
+    def has(self, region: str, session_id: str) -> bool:
+        with self._lock:
+            return (region, session_id) in self._sandboxes
+
     def close(self, region: str, session_id: str) -> None:
         with self._lock:
             sandbox = self._sandboxes.pop((region, session_id), None)

@@ -175,7 +175,9 @@ class AgentCoreEmulator:
             else:
                 result = self._handlers[operation](region, params)
                 payload = self.protocol.render_output(route, result)
-                if operation == "StopCodeInterpreterSession":
+                if operation == "StopCodeInterpreterSession" and self.sandboxes.has(
+                    region, result["sessionId"]
+                ):
                     await asyncio.to_thread(self.sandboxes.close, region, str(result["sessionId"]))
             status = self.protocol.status_code(route)
             self._record(operation, region, "Success", status)  # done, whether or not the answer arrives
