@@ -143,6 +143,8 @@ def test_bad_flags_exit_2_with_a_clear_message(argv: list[str], fragment: str) -
         (["--latency", "GetCodeInterpreterSession:soon"], "expected OPERATION:SECONDS"),
         (["--interpreter", f"{CUSTOM}:soon"], "expected ID[:CREATE_DELAY[:FAILURE_REASON]]"),
         (["--tps", "-1"], "must not be negative"),
+        (["--invoke-timeout", "0"], "must be positive"),
+        (["--output-cap", "-5"], "must be positive"),
         (["--port", "http"], "invalid int value"),
         (["--start-delay", "later"], "invalid float value"),
         (["--no-such-flag"], "unrecognized arguments"),
@@ -198,7 +200,7 @@ def exit_code_of(argv: list[str]) -> tuple[int | None, str]:
         ),
     ],
 )
-def test_flags_the_cli_should_refuse_but_serves_with(argv: list[str], fragment: str) -> None:
+def test_names_outside_the_model_are_refused(argv: list[str], fragment: str) -> None:
     code, output = exit_code_of(argv)
     assert code == 2, f"the emulator started: {output.strip()}"
     assert fragment in output
