@@ -157,3 +157,19 @@ def test_the_job_manifest_is_valid_and_wires_what_the_program_reads() -> None:
     assert [r["resources"] for r in documents[1]["rules"]] == [["codeinterpretersessions"]]
     source = PROGRAM.read_text()
     assert all(f'"{name}"' in source for name in env if name != "HOME")
+
+
+def test_the_export_is_used_only_while_it_names_a_ready_session(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_code", PROGRAM)
+    assert spec is not None and spec.loader is not None
+    program = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(program)
+    assert program.from_export(tmp_path / "absent") is None
+    status = {"sessionId": "S1", "codeInterpreterIdentifier": "ci-a1b2c3d4e5", "region": "eu-west-1"}
+    export(tmp_path, {**status, "phase": "Starting"})
+    assert program.from_export(tmp_path) is None
+    export(tmp_path, {**status, "phase": "Ready"})
+    found = program.from_export(tmp_path)
+    assert (found.session_id, found.interpreter, found.region) == ("S1", "ci-a1b2c3d4e5", "eu-west-1")
