@@ -165,6 +165,7 @@ def test_the_export_is_used_only_while_it_names_a_ready_session(tmp_path: Path) 
     spec = importlib.util.spec_from_file_location("run_code", PROGRAM)
     assert spec is not None and spec.loader is not None
     program = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = program  # dataclasses look their module up there
     spec.loader.exec_module(program)
     assert program.from_export(tmp_path / "absent") is None
     status = {"sessionId": "S1", "codeInterpreterIdentifier": "ci-a1b2c3d4e5", "region": "eu-west-1"}
