@@ -143,6 +143,8 @@ def test_bad_flags_exit_2_with_a_clear_message(argv: list[str], fragment: str) -
         (["--latency", "GetCodeInterpreterSession:soon"], "expected OPERATION:SECONDS"),
         (["--interpreter", f"{CUSTOM}:soon"], "expected ID[:CREATE_DELAY[:FAILURE_REASON]]"),
         (["--tps", "-1"], "must not be negative"),
+        (["--invoke-timeout", "0"], "must be positive"),
+        (["--output-cap", "-5"], "must be positive"),
         (["--port", "http"], "invalid int value"),
         (["--start-delay", "later"], "invalid float value"),
         (["--no-such-flag"], "unrecognized arguments"),
@@ -191,25 +193,14 @@ def exit_code_of(argv: list[str]) -> tuple[int | None, str]:
         pytest.param(
             ["--fault", "StartSession:ThrottlingException"],
             "operation",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: an unknown operation name is accepted and the fault never fires "
-                "(config.FaultRule does not check operation names)",
-            ),
         ),
         pytest.param(
             ["--interpreter", "not a valid id"],
             "ID",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: a seeded id outside the model's pattern is accepted; the control plane then "
-                "refuses GetCodeInterpreter for it (ValidationException) while the data plane serves it "
-                "(cli.interpreter_arg should check the codeInterpreterId pattern)",
-            ),
         ),
     ],
 )
-def test_flags_the_cli_should_refuse_but_serves_with(argv: list[str], fragment: str) -> None:
+def test_names_outside_the_model_are_refused(argv: list[str], fragment: str) -> None:
     code, output = exit_code_of(argv)
     assert code == 2, f"the emulator started: {output.strip()}"
     assert fragment in output

@@ -11,6 +11,11 @@ checked twice against the operation's shape from the botocore model installed wi
 
 The HTTP status must be the model's `responseCode`, and every error the emulator produces
 must carry the code and HTTP status the model gives it, in a body that fits the error shape.
+
+InvokeCodeInterpreter answers with an event stream: its raw bytes are kept (botocore's
+`before-parse` event, then handed back to botocore to parse), decoded with botocore's own
+`EventStreamBuffer`, and each event's payload is checked against its member of the stream
+shape, by wire names, as a JSON body is.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import pytest
 from agentcore_operator.local.agentcore import EmulatorClock, EmulatorConfig, InterpreterSeed
 from agentcore_operator.local.agentcore.testing import EmulatorHandle, running_emulator
 from agentcore_operator.local.agentcore.wire import encode_token
+from botocore.eventstream import EventStreamBuffer
 from botocore.exceptions import ClientError
 from botocore.model import OperationModel, Shape
 
@@ -45,12 +51,13 @@ from .conftest import (
     token,
 )
 
-# The issue's eight operations (not the emulator's own list: the test must not follow it).
+# The operations the issues name (not the emulator's own list: the test must not follow it).
 DATA_OPERATIONS = (
     "StartCodeInterpreterSession",
     "GetCodeInterpreterSession",
     "ListCodeInterpreterSessions",
     "StopCodeInterpreterSession",
+    "InvokeCodeInterpreter",
 )
 CONTROL_OPERATIONS = (
     "GetCodeInterpreter",
@@ -136,6 +143,11 @@ def conforms(
     elif kind == "boolean":
         if not isinstance(value, bool):
             problems.append(f"{path}: not a boolean ({value!r})")
+    elif kind == "blob":
+        if wire and not isinstance(value, str):
+            problems.append(f"{path}: not a base64 string ({value!r})")
+        elif not wire and not isinstance(value, bytes):
+            problems.append(f"{path}: not bytes ({value!r})")
     elif kind in ("float", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             problems.append(f"{path}: not a number ({value!r})")
@@ -221,13 +233,37 @@ class Exchange:
     headers: Mapping[str, str]  # lower-case names
     body: bytes
     parsed: dict[str, Any]
+    events: list[dict[str, Any]]  # an event stream's events as botocore parsed them (filled by invoke())
 
     @property
     def name(self) -> str:
         return str(self.operation.name)
 
+    @property
+    def streamed(self) -> bool:
+        return bool(self.operation.has_event_stream_output) and self.status < 300
+
     def wire(self) -> Any:
         return json.loads(self.body) if self.body.strip() else {}
+
+    def messages(self) -> list[Any]:
+        """The event stream's messages, decoded by botocore's own parser (checksums checked)."""
+        buffer = EventStreamBuffer()
+        buffer.add_data(self.body)
+        return list(buffer)
+
+
+class _Replay:
+    """Bytes already read from the socket, handed back to botocore's EventStream."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self) -> Iterator[bytes]:
+        yield self.data
+
+    def close(self) -> None:
+        pass
 
 
 class Recorder:
@@ -235,21 +271,32 @@ class Recorder:
 
     def __init__(self) -> None:
         self.exchanges: list[Exchange] = []
+        self._streamed: bytes | None = None
 
     def watch(self, client: Any) -> Any:
+        client.meta.events.register("before-parse", self._before_parse)
         client.meta.events.register("after-call", self._after_call)
         return client
+
+    def _before_parse(self, operation_model: OperationModel, response_dict: dict[str, Any], **_: Any) -> None:
+        if operation_model.has_event_stream_output and response_dict["status_code"] < 300:
+            self._streamed = response_dict["body"].read()
+            response_dict["body"] = _Replay(self._streamed)
 
     def _after_call(
         self, http_response: Any, parsed: dict[str, Any], model: OperationModel, **_: Any
     ) -> None:
+        body, self._streamed = (
+            (self._streamed, None) if self._streamed is not None else (http_response.content, None)
+        )
         self.exchanges.append(
             Exchange(
                 model,
                 http_response.status_code,
                 {k.lower(): v for k, v in http_response.headers.items()},
-                http_response.content,
+                body,
                 parsed,
+                [],
             )
         )
 
@@ -257,13 +304,61 @@ class Recorder:
         return self.exchanges[-1]
 
 
+def invoke(
+    recorder: Recorder, data: Any, session_id: str, name: str, **arguments: Any
+) -> list[dict[str, Any]]:
+    """InvokeCodeInterpreter on the built-in interpreter; the parsed events, also kept on the exchange."""
+    response = data.invoke_code_interpreter(
+        codeInterpreterIdentifier=BUILTIN, sessionId=session_id, name=name, arguments=arguments
+    )
+    events = list(response["stream"])
+    recorder.last().events.extend(events)
+    return events
+
+
+def check_stream(exchange: Exchange, *, timestamp_format: bool = False) -> list[str]:
+    """Each message is a modelled event with the three headers AWS sends, its payload in shape."""
+    stream = exchange.operation.output_shape.members["stream"]
+    problems: list[str] = []
+    if exchange.headers.get("content-type") != "application/vnd.amazon.eventstream":
+        problems.append(f"{exchange.name}: content-type {exchange.headers.get('content-type')!r}")
+    session = exchange.operation.output_shape.members["sessionId"]
+    if not re.fullmatch(session.metadata["pattern"], exchange.headers.get(session.serialization["name"], "")):
+        problems.append(f"{exchange.name}: no session id header")
+    messages = exchange.messages()
+    if not messages:
+        problems.append(f"{exchange.name}: an empty event stream")
+    for message in messages:
+        headers = message.headers
+        if headers.get(":message-type") != "event" or headers.get(":content-type") != "application/json":
+            problems.append(f"{exchange.name}: message headers {headers}")
+            continue
+        member = stream.members.get(headers.get(":event-type"))
+        if member is None:
+            problems.append(f"{exchange.name}: event {headers.get(':event-type')!r} is not in {stream.name}")
+            continue
+        problems += [
+            f"{exchange.name} event {p}"
+            for p in conforms(
+                member, json.loads(message.payload), wire=True, timestamp_format=timestamp_format
+            )
+        ]
+    for event in exchange.events:
+        for key, value in event.items():
+            problems += [f"{exchange.name} parsed event {p}" for p in conforms(stream.members[key], value)]
+    return problems
+
+
 def check_success(exchange: Exchange, *, timestamp_format: bool = False) -> list[str]:
     shape = exchange.operation.output_shape
-    problems = [f"{exchange.name} parsed {p}" for p in conforms(shape, exchange.parsed)]
-    problems += [
-        f"{exchange.name} wire {p}"
-        for p in conforms(shape, exchange.wire(), wire=True, timestamp_format=timestamp_format)
-    ]
+    if exchange.streamed:
+        problems = check_stream(exchange, timestamp_format=timestamp_format)
+    else:
+        problems = [f"{exchange.name} parsed {p}" for p in conforms(shape, exchange.parsed)]
+        problems += [
+            f"{exchange.name} wire {p}"
+            for p in conforms(shape, exchange.wire(), wire=True, timestamp_format=timestamp_format)
+        ]
     expected = exchange.operation.http.get("responseCode", 200)
     if exchange.status != expected:
         problems.append(f"{exchange.name}: HTTP {exchange.status}, the model says {expected}")
@@ -311,6 +406,21 @@ def scenario() -> Iterator[Recorder]:
         clock.advance(5)
         get(data, second)
         get(data, third, CUSTOM)
+        # Every tool, succeeding and failing, on a READY session.
+        invoke(recorder, data, first, "executeCode", code="x = 6 * 7\nprint(x)", language="python")
+        invoke(recorder, data, first, "executeCode", code="raise ValueError(x)")  # isError, stderr
+        invoke(recorder, data, first, "executeCommand", command="echo out; echo err >&2")
+        invoke(
+            recorder,
+            data,
+            first,
+            "writeFiles",
+            content=[{"path": "notes/a.txt", "text": "hello"}, {"path": "b.bin", "blob": bytes(range(256))}],
+        )
+        invoke(recorder, data, first, "readFiles", paths=["notes/a.txt", "b.bin"])  # text and blob resources
+        invoke(recorder, data, first, "readFiles", paths=["absent.txt"])  # isError
+        invoke(recorder, data, first, "listFiles", directoryPath=".")
+        invoke(recorder, data, first, "removeFiles", paths=["notes"])
         page = data.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN, maxResults=1)
         data.list_code_interpreter_sessions(
             codeInterpreterIdentifier=BUILTIN, maxResults=1, nextToken=page["nextToken"]
@@ -402,13 +512,17 @@ def test_the_states_the_scenario_meant_to_show_were_shown(scenario: Recorder) ->
         e.parsed.get("nextToken") for e in scenario.exchanges if e.name == "ListCodeInterpreterSessions"
     )
     assert any(e.parsed.get("nextToken") for e in scenario.exchanges if e.name == "ListCodeInterpreters")
+    blocks = {
+        block["type"]
+        for e in scenario.exchanges
+        for event in e.events
+        for block in event["result"]["content"]
+    }
+    assert blocks == {"text", "resource", "resource_link"}
+    errors = [event["result"].get("isError") for e in scenario.exchanges for event in e.events]
+    assert True in errors and False in errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: timestamps go over the wire as epoch seconds, but every timestamp member of these "
-    "models has timestampFormat iso8601 (wire._serialize ignores it); boto3 parses either, stricter SDKs do not",
-)
 def test_timestamps_travel_in_the_models_format(scenario: Recorder) -> None:
     problems = [p for exchange in scenario.exchanges for p in check_success(exchange, timestamp_format=True)]
     assert problems == []
@@ -482,6 +596,13 @@ def a_session(c: Clients) -> str:
     return str(sessions[0]["sessionId"] if sessions else start(c.data)["sessionId"])
 
 
+def a_ready_session(c: Clients) -> str:
+    for session in c.handle.sessions("us-east-1"):
+        if session["status"] == "READY":
+            return str(session["sessionId"])
+    return str(start(c.data)["sessionId"])
+
+
 def call_operation(c: Clients, operation: str) -> Any:
     """A call of `operation` that the model accepts and that succeeds when no fault is injected."""
     calls: dict[str, Callable[[], Any]] = {
@@ -491,6 +612,7 @@ def call_operation(c: Clients, operation: str) -> Any:
             codeInterpreterIdentifier=BUILTIN
         ),
         "StopCodeInterpreterSession": lambda: stop(c.data, a_session(c)),
+        "InvokeCodeInterpreter": lambda: invoke(c.recorder, c.data, a_ready_session(c), "listFiles"),
         "GetCodeInterpreter": lambda: c.control.get_code_interpreter(codeInterpreterId=CUSTOM),
         "ListCodeInterpreters": lambda: c.control.list_code_interpreters(),
         "CreateCodeInterpreter": lambda: c.control.create_code_interpreter(
@@ -506,16 +628,7 @@ def modelled_errors() -> list[Any]:
     for operation in ALL_OPERATIONS:
         service = "bedrock-agentcore" if operation in DATA_OPERATIONS else "bedrock-agentcore-control"
         for error in model(service).operation_model(operation).error_shapes:
-            marks = []
-            if error.name == "ValidationException":
-                marks.append(
-                    pytest.mark.xfail(
-                        strict=True,
-                        reason="BUG: an injected ValidationException has no `reason`, which the model's "
-                        "ValidationException requires (server._aws raises AwsError without extra)",
-                    )
-                )
-            cases.append(pytest.param(operation, error.name, id=f"{operation}-{error.name}", marks=marks))
+            cases.append(pytest.param(operation, error.name, id=f"{operation}-{error.name}"))
     return cases
 
 
@@ -537,7 +650,10 @@ def test_the_injection_calls_succeed_without_faults(start_emulator: StartEmulato
     c = Clients(handle, Recorder(), {})
     for operation in ALL_OPERATIONS:  # Delete last: it deletes CUSTOM
         call_operation(c, operation)
-    assert [(e.name, e.status < 300) for e in c.recorder.exchanges] == [(op, True) for op in ALL_OPERATIONS]
+    assert [e.name for e in c.recorder.exchanges if e.status >= 300] == []
+    assert [e.name for e in c.recorder.exchanges if e.name != "StartCodeInterpreterSession"] == [
+        op for op in ALL_OPERATIONS if op != "StartCodeInterpreterSession"
+    ]  # Invoke may start a session of its own: Stop ended the first
 
 
 def test_the_models_list_the_errors_the_issue_names() -> None:
@@ -582,6 +698,19 @@ def _foreign_list_token(c: Clients) -> Any:
     return c.data.list_code_interpreter_sessions(
         codeInterpreterIdentifier=BUILTIN, nextToken=page["nextToken"]
     )
+
+
+def _invoke_stopped_session(c: Clients) -> Any:
+    session_id = start(c.data)["sessionId"]
+    invoke(c.recorder, c.data, session_id, "executeCode", code="x = 1")
+    stop(c.data, session_id)
+    return invoke(c.recorder, c.data, session_id, "executeCode", code="print(x)")
+
+
+def _invoke_raw(c: Clients, **params: Any) -> Any:
+    """InvokeCodeInterpreter with what botocore lets through unchecked (enums, missing arguments)."""
+    params.setdefault("sessionId", a_ready_session(c))
+    return c.data.invoke_code_interpreter(codeInterpreterIdentifier=BUILTIN, **params)
 
 
 NATURAL_ERRORS: list[Any] = [
@@ -645,6 +774,37 @@ NATURAL_ERRORS: list[Any] = [
         id="get-interpreter-unknown",
     ),
     pytest.param(
+        lambda c: c.control.get_code_interpreter(codeInterpreterId="not a valid id!"),
+        "ResourceNotFoundException",  # the model lists no ValidationException for GetCodeInterpreter
+        id="get-interpreter-malformed-id",
+    ),
+    pytest.param(
+        lambda c: _invoke_raw(c, sessionId="NOSUCHSESSION", name="executeCode", arguments={"code": "1"}),
+        "ResourceNotFoundException",
+        id="invoke-unknown-session",
+    ),
+    pytest.param(_invoke_stopped_session, "ResourceNotFoundException", id="invoke-stopped-session"),
+    pytest.param(
+        lambda c: _invoke_raw(c, name="frobnicate", arguments={}),
+        "ValidationException",
+        id="invoke-unknown-tool",
+    ),
+    pytest.param(
+        lambda c: _invoke_raw(c, name="executeCode", arguments={"language": "python"}),
+        "ValidationException",
+        id="invoke-missing-code",
+    ),
+    pytest.param(
+        lambda c: _invoke_raw(c, name="executeCode", arguments={"code": "#" * 10 * 1024**2}),
+        "ValidationException",
+        id="invoke-10MB-payload",
+    ),
+    pytest.param(
+        lambda c: _invoke_raw(c, name="executeCode", arguments={"code": "1", "language": "javascript"}),
+        "ValidationException",
+        id="invoke-language-not-emulated",
+    ),
+    pytest.param(
         lambda c: c.control.list_code_interpreters(nextToken="garbage"),
         "ValidationException",
         id="list-interpreters-garbage-token",
@@ -678,20 +838,11 @@ NATURAL_ERRORS: list[Any] = [
         ),
         "ValidationException",
         id="list-forged-token",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: a well-formed token with a non-integer `after` crashes backend.list_sessions "
-            "(int() ValueError), and server._aws lets non-AwsError exceptions out: aiohttp answers "
-            "500 text/plain, which botocore reads as Error.Code '500'",
-        ),
     ),
     pytest.param(
         lambda c: c.control.list_code_interpreters(nextToken=encode_token({"t": None, "offset": "x"})),
         "ValidationException",
         id="list-interpreters-forged-token",
-        marks=pytest.mark.xfail(
-            strict=True, reason="BUG: same crash in backend.list_interpreters (int(offset))"
-        ),
     ),
 ]
 

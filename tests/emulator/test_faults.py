@@ -120,11 +120,6 @@ def test_faults_can_be_cleared_over_http(emulator: EmulatorHandle) -> None:
     assert outcome(lambda: listed(emulator.client())) == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: FaultRule accepts any operation name, so a typo (`StartSession`) is a fault that never "
-    "fires; config.FaultRule.__post_init__ should check it against wire.DATA_OPERATIONS + CONTROL_OPERATIONS",
-)
 def test_a_fault_for_an_operation_that_does_not_exist_is_refused(emulator: EmulatorHandle) -> None:
     with pytest.raises(ValueError, match="operation"):
         FaultRule(operation="StartSession", error="InternalServerException")

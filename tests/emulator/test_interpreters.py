@@ -11,7 +11,7 @@ import pytest
 from agentcore_operator.local.agentcore import EmulatorClock, InterpreterSeed
 from agentcore_operator.local.agentcore.testing import EmulatorHandle
 
-from .conftest import ACCOUNT, BUILTIN, CUSTOM, StartEmulator, code_of, start, token
+from .conftest import ACCOUNT, BUILTIN, CUSTOM, FrozenClock, StartEmulator, code_of, start, token
 
 PUBLIC = {"networkMode": "PUBLIC"}
 
@@ -34,10 +34,9 @@ def test_builtin_interpreter_is_always_ready(
         clock.advance(365 * 24 * 3600)  # and it stays so
 
 
-def test_seeded_interpreter_is_creating_then_ready(
-    start_emulator: StartEmulator, clock: EmulatorClock
-) -> None:
-    emulator = start_emulator(interpreters={CUSTOM: InterpreterSeed(create_delay=30)})
+def test_seeded_interpreter_is_creating_then_ready(start_emulator: StartEmulator) -> None:
+    clock = FrozenClock()  # a boundary half a second away: wall time must not move it
+    emulator = start_emulator(clock=clock, interpreters={CUSTOM: InterpreterSeed(create_delay=30)})
     control, data = emulator.client("bedrock-agentcore-control"), emulator.client()
     got = control.get_code_interpreter(codeInterpreterId=CUSTOM)
     assert got["status"] == "CREATING" and got["name"] == "datasci_vpc"

@@ -96,11 +96,6 @@ def test_a_bad_clock_move_is_refused(emulator: EmulatorHandle, body: object) -> 
     assert "advance" in response.json()["error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: server._post_clock calls request.json() outside any try, so a body that is not JSON "
-    "makes aiohttp answer 500 instead of 400",
-)
 def test_a_clock_move_that_is_not_json_is_refused(emulator: EmulatorHandle) -> None:
     response = introspect(emulator, "POST", "clock", data=b"soon")
     assert response.status_code == 400
@@ -146,12 +141,6 @@ def test_reset_forgets_everything(emulator: EmulatorHandle) -> None:
     assert listed(data) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: reset() clears the faults the emulator was configured with (EmulatorConfig.faults, CLI "
-    "--fault) while it restores the seeded interpreters, and it does not reseed the fault generator, "
-    "so a run after a reset does not repeat a fresh emulator's run (server.AgentCoreEmulator.reset)",
-)
 def test_reset_returns_to_the_configured_start(start_emulator: StartEmulator) -> None:
     rule = FaultRule("ListCodeInterpreterSessions", error="InternalServerException", rate=0.5)
     emulator = start_emulator(seed=3, faults=[rule], interpreters={CUSTOM: InterpreterSeed()})

@@ -6,7 +6,6 @@ number of throttled calls is exact. One test uses the real clock, as a user woul
 
 from __future__ import annotations
 
-import pytest
 from agentcore_operator.local.agentcore import EmulatorClock, EmulatorConfig
 from agentcore_operator.local.agentcore.config import DEFAULT_MAX_SESSIONS, DEFAULT_TPS
 
@@ -166,11 +165,6 @@ def test_throttling_on_the_real_clock(start_emulator: StartEmulator) -> None:
     assert emulator.call_count("ListCodeInterpreterSessions", "ThrottlingException") == throttled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: TokenBucket's capacity is `rate`, so below 1 TPS the bucket never holds a whole token "
-    "and every call is throttled (server.TokenBucket: capacity should be max(rate, 1))",
-)
 def test_a_rate_below_one_per_second_still_lets_calls_through(start_emulator: StartEmulator) -> None:
     monotonic = FakeMonotonic()
     emulator = start_emulator(tps=0.5, monotonic=monotonic)

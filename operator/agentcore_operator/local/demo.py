@@ -109,6 +109,7 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
             print(
                 cluster.kubectl("get", "events", "-n", "default", "--sort-by=.lastTimestamp").stdout.rstrip()
             )
+            run_workload(cluster, emulator, [n for n in names if n != victim], timeout)
             if keep_running:
                 say(
                     f"still running; KUBECONFIG={cluster.kubeconfig} kubectl get agentcore -A  (Ctrl-C to stop)"
@@ -118,7 +119,9 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
                         time.sleep(3600)
                 except KeyboardInterrupt:
                     pass
-        say("demo finished: every session went Ready, and deleting one stopped it in AgentCore")
+        say(
+            "demo finished: every session went Ready, code ran in one, and deleting one stopped it in AgentCore"
+        )
 
 
 def watch_table(
@@ -183,6 +186,44 @@ def policy_of(cluster: Any, name: str) -> str:
 
 def emulator_session_status(emulator: EmulatorHandle, session_id: str | None) -> str | None:
     return next((s["status"] for s in emulator.sessions() if s["sessionId"] == session_id), None)
+
+
+def run_workload(cluster: Any, emulator: EmulatorHandle, names: list[str], timeout: float) -> None:
+    """Close the loop: examples/workload/run_code.py attaches to a Ready session and runs code in it."""
+    import os
+    import subprocess
+    import tempfile
+
+    name = next(
+        (n for n in names if row_of(n, cluster.get("codeinterpretersessions", "default", n))[1] == "Ready"),
+        None,
+    )
+    if name is None:
+        raise DemoFailed("no Ready session left to run code in")
+    program, code = REPO / "examples" / "workload" / "run_code.py", "print(sum(range(10)))"
+    say(f"$ SESSION_NAME={name} python {program.relative_to(REPO)} --code '{code}'")
+    with tempfile.TemporaryDirectory() as nowhere:  # no export mounted here: the program reads the status
+        env = {
+            **os.environ,
+            "BEDROCK_AGENTCORE_DP_ENDPOINT": emulator.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "SESSION_NAME": name,
+            "SESSION_EXPORT_DIR": nowhere,
+        }
+        done = subprocess.run(
+            [sys.executable, str(program), "--code", code, "--wait", str(timeout)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout + 30,
+            check=False,
+        )
+    print((done.stderr + done.stdout).rstrip())
+    if done.returncode != 0 or done.stdout.strip() != "45":
+        raise DemoFailed(f"the workload did not print 45 (exit {done.returncode})")
+    say(f"the code ran in {name}'s session, in AgentCore (emulated), and printed {done.stdout.strip()}")
 
 
 def say(message: str) -> None:

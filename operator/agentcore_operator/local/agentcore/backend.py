@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentcore_operator.local.agentcore.config import EmulatorConfig, InterpreterSeed
-from agentcore_operator.local.agentcore.wire import AwsError, decode_token, encode_token, epoch_to_datetime
+from agentcore_operator.local.agentcore.wire import (
+    AwsError,
+    decode_token,
+    encode_token,
+    epoch_to_datetime,
+    token_position,
+)
 
 BUILTIN_INTERPRETER = "aws.codeinterpreter.v1"
 MIN_TIMEOUT, MAX_TIMEOUT, DEFAULT_TIMEOUT = 60, 28800, 900
@@ -338,7 +344,7 @@ class Backend:
                 decoded = decode_token(token)
                 if decoded.get("i") != interpreter.id or decoded.get("s") != wanted:
                     raise invalid("nextToken does not belong to this request", "nextToken")
-                after = int(decoded.get("after", 0))
+                after = token_position(decoded, "after")
             sessions = region.by_interpreter.get(interpreter.id, [])
             start = bisect.bisect_right([s.seq for s in sessions], after) if after else 0
             items: list[dict[str, Any]] = []
@@ -389,6 +395,24 @@ class Backend:
             self._remember(region, "StopCodeInterpreterSession", token, identity, answer)
             return answer
 
+    def invocable_session(self, region_name: str, identifier: str, session_id: str) -> None:
+        """A session code can run in: READY. Unknown or ended: 404; still starting: 409."""
+        with self._lock:
+            interpreter = self._interpreter(region_name, identifier)
+            session = self._session(region_name, interpreter, session_id)
+            status = session.status(self.clock())
+            if status == "TERMINATED":
+                raise not_found(f"Session {session_id} not found: it is TERMINATED")
+            if status is None:
+                raise conflict(f"Session {session_id} is still starting; it accepts calls once READY")
+
+    def session_alive(self, region_name: str, session_id: str) -> bool:
+        """Not TERMINATED (nor forgotten): its sandbox may stay."""
+        with self._lock:
+            region = self._regions.get(region_name)
+            session = region.sessions.get(session_id) if region else None
+            return session is not None and session.status(self.clock()) != "TERMINATED"
+
     # -- control plane -----------------------------------------------------------------
 
     def _describe_interpreter(self, interpreter: Interpreter, now: float) -> dict[str, Any]:
@@ -428,7 +452,7 @@ class Backend:
                 decoded = decode_token(token)
                 if decoded.get("t") != wanted:
                     raise invalid("nextToken does not belong to this request", "nextToken")
-                offset = int(decoded.get("offset", 0))
+                offset = token_position(decoded, "offset")
             limit = params.get("maxResults", DEFAULT_PAGE)
             page = visible[offset : offset + limit]
             answer: dict[str, Any] = {

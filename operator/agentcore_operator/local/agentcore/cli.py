@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import sys
 
@@ -15,6 +16,7 @@ from agentcore_operator.local.agentcore.config import (
     InterpreterSeed,
 )
 from agentcore_operator.local.agentcore.server import AgentCoreEmulator
+from agentcore_operator.local.agentcore.wire import interpreter_id_pattern
 
 
 def fault_arg(text: str) -> FaultRule:
@@ -46,6 +48,11 @@ def interpreter_arg(text: str) -> tuple[str, InterpreterSeed]:
         raise argparse.ArgumentTypeError(
             f"expected ID[:CREATE_DELAY[:FAILURE_REASON]], got {text!r}"
         ) from exc
+    pattern = interpreter_id_pattern()
+    if not re.fullmatch(pattern, parts[0]):
+        raise argparse.ArgumentTypeError(
+            f"ID {parts[0]!r} does not match the model's codeInterpreterId pattern {pattern}"
+        )
     return parts[0], InterpreterSeed(create_delay=delay, failure_reason=parts[2] if len(parts) > 2 else None)
 
 
@@ -110,6 +117,18 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="seconds TERMINATED sessions stay visible (default: forever)",
     )
     parser.add_argument(
+        "--invoke-timeout",
+        type=float,
+        default=30.0,
+        help="seconds one InvokeCodeInterpreter tool call may run before it is killed",
+    )
+    parser.add_argument(
+        "--output-cap",
+        type=int,
+        default=1024**2,
+        help="characters of stdout (and of stderr) one tool call returns",
+    )
+    parser.add_argument(
         "--seed", type=int, default=0, help="seed for ids and fault draws (reproducible runs)"
     )
     return parser
@@ -119,6 +138,9 @@ def main(*, prog: str, argv: list[str]) -> int:
     args = build_parser(prog).parse_args(argv)
     if args.max_sessions < 0 or args.tps < 0:
         print(f"{prog}: --max-sessions and --tps must not be negative", file=sys.stderr)
+        return 2
+    if args.invoke_timeout <= 0 or args.output_cap <= 0:
+        print(f"{prog}: --invoke-timeout and --output-cap must be positive", file=sys.stderr)
         return 2
     config = EmulatorConfig(
         account=args.account,
@@ -131,6 +153,8 @@ def main(*, prog: str, argv: list[str]) -> int:
         faults=[*args.fault, *args.latency],
         terminated_retention=args.terminated_retention,
         seed=args.seed,
+        invoke_timeout=args.invoke_timeout,
+        output_cap=args.output_cap,
     )
     try:
         asyncio.run(serve(AgentCoreEmulator(config), args.host, args.port))

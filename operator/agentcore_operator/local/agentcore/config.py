@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentcore_operator.local.agentcore.wire import CONTROL_OPERATIONS, DATA_OPERATIONS
+
 # Published quotas, per account and region (see docs/emulator.md for the source).
 DEFAULT_MAX_SESSIONS = 1000
 DEFAULT_TPS = 30.0
@@ -73,6 +75,11 @@ class FaultRule:
     def __post_init__(self) -> None:
         if self.error is not None and self.error not in FAULT_KINDS:
             raise ValueError(f"unknown fault error {self.error!r}; one of {', '.join(FAULT_KINDS)}")
+        if self.operation != "*" and self.operation not in (*DATA_OPERATIONS, *CONTROL_OPERATIONS):
+            raise ValueError(
+                f"unknown fault operation {self.operation!r}; one of *, "
+                f"{', '.join((*DATA_OPERATIONS, *CONTROL_OPERATIONS))}"
+            )
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"fault rate must be within 0..1, got {self.rate}")
 
@@ -115,6 +122,8 @@ class EmulatorConfig:
     terminated_retention: float | None = None  # seconds TERMINATED sessions stay visible; None: forever
     faults: Sequence[FaultRule] = ()
     seed: int = 0
+    invoke_timeout: float = 30.0  # seconds one InvokeCodeInterpreter tool call may run
+    output_cap: int = 1024**2  # characters of stdout (and of stderr) one call returns
 
     def seeds(self) -> dict[str, InterpreterSeed]:
         return {

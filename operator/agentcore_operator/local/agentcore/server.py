@@ -8,6 +8,7 @@ Injected faults come before the operation (or after it, with `latency_after`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import re
 import threading
@@ -15,6 +16,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -23,13 +25,23 @@ from aiohttp import web
 
 from agentcore_operator.local.agentcore.backend import Backend
 from agentcore_operator.local.agentcore.config import FAULT_KINDS, EmulatorClock, EmulatorConfig, FaultRule
+from agentcore_operator.local.agentcore.invoke import OPERATION as INVOKE
+from agentcore_operator.local.agentcore.invoke import CodeInterpreterTools
+from agentcore_operator.local.agentcore.sandbox import Sandboxes
 from agentcore_operator.local.agentcore.wire import SIGNING_NAME, AwsError, Protocol, Route, render_error
+
+log = logging.getLogger(__name__)
 
 CREDENTIAL_RE = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/(?P<service>[^/]+)/aws4_request,"
     r"\s*SignedHeaders=[^,]+,\s*Signature=[0-9a-f]{64}$"
 )
 CALL_LOG_SIZE = 20_000
+# AWS does not publish InvokeCodeInterpreter's request limit; bigger bodies are refused with
+# the model's ValidationException rather than read into memory.
+MAX_REQUEST_BYTES = 5 * 1024**2
+INVOKE_WORKERS = 32  # tool calls running at once, across sessions (one per session at a time)
+SANDBOX_REAP_INTERVAL = 1.0  # seconds between sweeps for sandboxes of ended sessions
 
 
 @dataclass(frozen=True)
@@ -55,11 +67,12 @@ class TokenBucket:
 
     def __init__(self, rate: float, now: float) -> None:
         self.rate = rate
-        self.tokens = rate
+        self.capacity = max(rate, 1.0)  # below 1 TPS the bucket must still hold a whole token
+        self.tokens = self.capacity
         self.updated = now
 
     def take(self, now: float) -> bool:
-        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         if self.tokens >= 1.0:
             self.tokens -= 1.0
@@ -76,6 +89,12 @@ class AgentCoreEmulator:
         self.config = config or EmulatorConfig()
         self.protocol = Protocol()
         self.backend = Backend(self.config)
+        self.sandboxes = Sandboxes(self.config.invoke_timeout, self.config.output_cap)
+        result_shape = self.protocol.operation(INVOKE).output_shape.members["stream"].members["result"]  # type: ignore[union-attr]
+        self.tools = CodeInterpreterTools(self.backend, self.sandboxes, result_shape)
+        # Code runs for up to --invoke-timeout: its own threads, so it never starves the default
+        # executor that Stop and reset use to end sandboxes.
+        self._invoke_pool = ThreadPoolExecutor(max_workers=INVOKE_WORKERS, thread_name_prefix="invoke")
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
@@ -97,7 +116,7 @@ class AgentCoreEmulator:
     # -- the application ---------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=1024**2)
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_get("/_emulator/calls", self._get_calls)
         app.router.add_get("/_emulator/sessions", self._get_sessions)
         app.router.add_get("/_emulator/interpreters", self._get_interpreters)
@@ -125,18 +144,45 @@ class AgentCoreEmulator:
                 )
             route, labels = matched
             operation = route.name
-            body = await request.read()
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge as exc:
+                raise AwsError(
+                    "ValidationException",
+                    f"Request body is larger than the {MAX_REQUEST_BYTES} bytes the emulator accepts",
+                    400,
+                    reason="FieldValidationFailed",
+                ) from exc
             params = self.protocol.parse_input(route, labels, query, request.headers, body)
             self._throttle(region, operation)
             rule = self._fault_for(operation)
             if rule is not None and rule.latency and not rule.latency_after:
                 await asyncio.sleep(rule.latency)
+            # The model's ValidationException requires a reason.
+            extra = (
+                {"reason": "FieldValidationFailed"}
+                if rule is not None and rule.error == "ValidationException"
+                else {}
+            )
             if rule is not None and rule.error and not rule.latency_after:
                 raise AwsError(
-                    rule.error, rule.message or f"Injected fault: {rule.error}", FAULT_KINDS[rule.error]
+                    rule.error,
+                    rule.message or f"Injected fault: {rule.error}",
+                    FAULT_KINDS[rule.error],
+                    **extra,
                 )
-            result = self._handlers[operation](region, params)
-            payload = self.protocol.render_output(route, result)
+            headers = {"Content-Type": "application/json"}
+            if operation == INVOKE:  # runs code: off the event loop, answered as an event stream
+                headers, payload = await asyncio.get_running_loop().run_in_executor(
+                    self._invoke_pool, self.tools.invoke, region, params
+                )
+            else:
+                result = self._handlers[operation](region, params)
+                payload = self.protocol.render_output(route, result)
+                if operation == "StopCodeInterpreterSession" and self.sandboxes.has(
+                    region, result["sessionId"]
+                ):
+                    await asyncio.to_thread(self.sandboxes.close, region, str(result["sessionId"]))
             status = self.protocol.status_code(route)
             if rule is not None and rule.latency_after and rule.error:
                 # AWS acted, and the caller hears an error: a lost answer.
@@ -145,19 +191,25 @@ class AgentCoreEmulator:
                     rule.error,
                     rule.message or f"Injected fault after acting: {rule.error}",
                     FAULT_KINDS[rule.error],
+                    **extra,
                 )
             self._record(operation, region, "Success", status)  # done, whether or not the answer arrives
             if rule is not None and rule.latency and rule.latency_after:
                 await asyncio.sleep(rule.latency)
             return web.Response(
-                status=status,
-                body=payload,
-                headers={"Content-Type": "application/json", "x-amzn-RequestId": request_id},
+                status=status, body=payload, headers={**headers, "x-amzn-RequestId": request_id}
             )
         except AwsError as error:
             error.status = self.protocol.error_status(route, error.code, error.status)
             status, headers, payload = render_error(error, request_id)
             self._record(operation, region, error.code, status)
+            return web.Response(status=status, body=payload, headers=headers)
+        except Exception:  # a bug of ours: still a modelled answer, never aiohttp's text/plain 500
+            log.exception("the emulator failed on %s", operation)
+            status, headers, payload = render_error(
+                AwsError("InternalServerException", f"The emulator failed on {operation}", 500), request_id
+            )
+            self._record(operation, region, "InternalServerException", status)
             return web.Response(status=status, body=payload, headers=headers)
 
     def _authenticate(self, request: web.Request) -> str:
@@ -253,11 +305,14 @@ class AgentCoreEmulator:
             return [{**rule.to_dict(), "remaining": remaining} for rule, remaining in self._faults]
 
     def reset(self) -> None:
-        """Forget sessions, custom interpreters, call counts, buckets and faults."""
+        """Back to the configured start: sessions (and their sandboxes), custom interpreters,
+        call counts and buckets forgotten; the configured faults, and their seeded draws, anew."""
         self.backend.reset()
+        self.sandboxes.close_all()
         with self._lock:
             self._buckets.clear()
-            self._faults.clear()
+            self._faults = [[rule, rule.count] for rule in self.config.faults]
+            self._random = random.Random(self.config.seed + 1)
             self._counts.clear()
             self._log.clear()
 
@@ -297,7 +352,10 @@ class AgentCoreEmulator:
             return web.json_response(
                 {"error": "the clock was injected by the caller; advance it there"}, status=409
             )
-        data = await request.json()
+        try:
+            data = await request.json()
+        except ValueError:
+            data = None
         seconds = data.get("advance") if isinstance(data, dict) else None
         if not isinstance(seconds, int | float) or seconds < 0:
             return web.json_response({"error": 'body must be {"advance": <seconds >= 0>}'}, status=400)
@@ -309,10 +367,13 @@ class AgentCoreEmulator:
             self.backend.stop_out_of_band(request.match_info["region"], request.match_info["session_id"])
         except KeyError:
             return web.json_response({"error": "no such session"}, status=404)
+        await asyncio.to_thread(
+            self.sandboxes.close, request.match_info["region"], request.match_info["session_id"]
+        )
         return web.json_response({"stopped": request.match_info["session_id"]})
 
     async def _post_reset(self, request: web.Request) -> web.Response:
-        self.reset()
+        await asyncio.to_thread(self.reset)
         return web.json_response({"reset": True})
 
     # -- serving -----------------------------------------------------------------------
@@ -327,10 +388,21 @@ class AgentCoreEmulator:
         server = site._server
         assert server is not None and server.sockets  # type: ignore[attr-defined]
         bound = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        reaper = asyncio.create_task(self._reap_sandboxes())
         try:
             yield Serving(self, host, int(bound))
         finally:
+            reaper.cancel()
             await runner.cleanup()
+            await asyncio.to_thread(self.sandboxes.close_all)
+
+    async def _reap_sandboxes(self) -> None:
+        """Sessions also end without a call (expiry, a moved clock): their processes must go too."""
+        while True:
+            await asyncio.sleep(SANDBOX_REAP_INTERVAL)
+            ended = [key for key in self.sandboxes.open_sessions() if not self.backend.session_alive(*key)]
+            for region, session_id in ended:
+                await asyncio.to_thread(self.sandboxes.close, region, session_id)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ class EmulatorHandle:
     def stop_session(self, session_id: str, region: str = "us-east-1") -> None:
         """Stop a session out of band, as the console or another tool would."""
         self.emulator.backend.stop_out_of_band(region, session_id)
+        self.emulator.sandboxes.close(region, session_id)
 
 
 @contextmanager

@@ -28,6 +28,7 @@ DATA_OPERATIONS = (
     "GetCodeInterpreterSession",
     "ListCodeInterpreterSessions",
     "StopCodeInterpreterSession",
+    "InvokeCodeInterpreter",
 )
 CONTROL_OPERATIONS = (
     "GetCodeInterpreter",
@@ -51,6 +52,13 @@ class AwsError(Exception):
 def load_models() -> dict[str, ServiceModel]:
     session = botocore.session.get_session()
     return {name: session.get_service_model(name) for name in (DATA_PLANE, CONTROL_PLANE)}
+
+
+def interpreter_id_pattern() -> str:
+    """The control plane's codeInterpreterId pattern: what a seeded interpreter's id must match."""
+    shape = load_models()[CONTROL_PLANE].operation_model("GetCodeInterpreter").input_shape
+    assert shape is not None
+    return str(shape.members["codeInterpreterId"].metadata["pattern"])
 
 
 @dataclass(frozen=True)
@@ -143,14 +151,17 @@ class Protocol:
                     params[name] = value
             elif name in payload:
                 params[name] = payload[name]
-        validate(shape, params)
+        try:
+            validate(shape, params)
+        except AwsError as error:
+            raise _as_modelled(route, error, labels) from None
         return params
 
     def render_output(self, route: Route, result: Mapping[str, Any]) -> bytes:
         shape = route.operation.output_shape
         if shape is None:
             return b"{}"
-        return json.dumps(_serialize(shape, result)).encode()
+        return json.dumps(serialize(shape, result)).encode()
 
     def status_code(self, route: Route) -> int:
         return int(route.operation.http.get("responseCode", 200))
@@ -162,6 +173,21 @@ class Protocol:
                 if error.name == code:
                     return int(error.metadata.get("error", {}).get("httpStatusCode", default))
         return default
+
+
+def _as_modelled(route: Route, error: AwsError, labels: Mapping[str, str]) -> AwsError:
+    """A validation failure, answered with an error the operation's model lists.
+
+    GetCodeInterpreter lists no ValidationException (its documentation names only
+    ServiceQuotaExceeded, AccessDenied, ResourceNotFound, Throttling and InternalServer), so
+    an id outside the model's pattern gets the one listed answer that fits: no resource has
+    that id, 404 ResourceNotFoundException.
+    """
+    listed = {shape.name for shape in route.operation.error_shapes}
+    if "ValidationException" in listed or "ResourceNotFoundException" not in listed:
+        return error
+    names = ", ".join(labels.values()) or "the requested resource"
+    return AwsError("ResourceNotFoundException", f"Resource not found: {names}", 404)
 
 
 def render_error(error: AwsError, request_id: str) -> tuple[int, dict[str, str], bytes]:
@@ -272,8 +298,8 @@ def _check_value(shape: Shape, value: Any, path: str, problems: list[tuple[str, 
         problems.append((path, f"{prefix} be a boolean"))
 
 
-def _serialize(shape: Shape, value: Any) -> Any:
-    """Model-shaped JSON: timestamps as epoch seconds (rest-json's default), None dropped."""
+def serialize(shape: Shape, value: Any) -> Any:
+    """Model-shaped JSON: timestamps in the member's `timestampFormat`, blobs base64, None dropped."""
     kind = shape.type_name
     if kind == "structure":
         assert isinstance(shape, StructureShape)
@@ -283,17 +309,31 @@ def _serialize(shape: Shape, value: Any) -> Any:
                 continue
             member_value = value.get(name) if isinstance(value, Mapping) else None
             if member_value is not None:
-                out[member.serialization.get("name", name)] = _serialize(member, member_value)
+                out[member.serialization.get("name", name)] = serialize(member, member_value)
         return out
     if kind == "list":
-        return [_serialize(shape.member, item) for item in value]  # type: ignore[attr-defined]
+        return [serialize(shape.member, item) for item in value]  # type: ignore[attr-defined]
     if kind == "map":
-        return {key: _serialize(shape.value, item) for key, item in value.items()}  # type: ignore[attr-defined]
+        return {key: serialize(shape.value, item) for key, item in value.items()}  # type: ignore[attr-defined]
     if kind == "timestamp":
-        if isinstance(value, datetime):
-            return value.timestamp()
-        return float(value)
+        return format_timestamp(value, shape.serialization.get("timestampFormat", "unixTimestamp"))
+    if kind == "blob":
+        raw = value.encode() if isinstance(value, str) else bytes(value)
+        return base64.b64encode(raw).decode()
     return value
+
+
+def format_timestamp(value: datetime | float, timestamp_format: str) -> float | str:
+    """rest-json's default is epoch seconds; both AgentCore models declare iso8601 on every
+    timestamp, which AWS sends as UTC with milliseconds (`2025-07-16T00:00:00.000Z`)."""
+    moment = value if isinstance(value, datetime) else epoch_to_datetime(float(value))
+    if timestamp_format == "iso8601":
+        millis = round(moment.timestamp() * 1000)  # to the nearest millisecond, as AWS sends
+        utc = datetime.fromtimestamp(millis // 1000, UTC)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
+    if timestamp_format == "rfc822":
+        return moment.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return moment.timestamp()
 
 
 def epoch_to_datetime(epoch: float) -> datetime:
@@ -314,3 +354,11 @@ def decode_token(token: str) -> dict[str, Any]:
     if not isinstance(decoded, dict):
         raise AwsError("ValidationException", "Invalid nextToken", 400, reason="CannotParse")
     return decoded
+
+
+def token_position(decoded: Mapping[str, Any], key: str) -> int:
+    """A page position from a decoded token; a forged one is a 400, never a crash."""
+    value = decoded.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise AwsError("ValidationException", "Invalid nextToken", 400, reason="CannotParse")
+    return value
