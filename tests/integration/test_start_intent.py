@@ -13,7 +13,9 @@ session left running:
 from __future__ import annotations
 
 import json
+import logging
 
+import pytest
 import requests
 from agentcore_operator.local.agentcore.testing import EmulatorHandle
 from agentcore_operator.local.cluster.testing import ClusterHandle
@@ -52,27 +54,55 @@ def ledger_intents(cluster: ClusterHandle) -> list[str]:
 
 
 def test_a_normal_delete_waits_until_the_lost_session_is_found_and_stopped(
-    cluster: ClusterHandle, emulator: EmulatorHandle, start_operator: StartOperator
+    cluster: ClusterHandle,
+    emulator: EmulatorHandle,
+    start_operator: StartOperator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     lose_the_first_answer_then_deny(emulator)
-    with start_operator():
+    with start_operator(orphan_sweep_interval=3600) as running:
         apply(cluster, session_manifest("lost", sessionTimeoutSeconds=3600))
         eventually(lambda: emulator.call_count(START, "AccessDeniedException") >= 2, message="replays denied")
         assert len(ready_sessions(emulator)) == 1  # created by the Start whose answer was lost
         status = status_of(cluster, "lost")
         assert "sessionId" not in status and status["pendingStartToken"]
+        uid = cluster.objects("codeinterpretersessions", "default")[0]["metadata"]["uid"]
         cluster.kubectl("delete", "codeinterpretersession", "lost", "--wait=false")
         eventually(
             lambda: status_of(cluster, "lost").get("phase") == "Stopping", message="held while unresolved"
         )
         assert "deletionPolicy to Retain" in str(status_of(cluster, "lost").get("message"))
         assert len(ready_sessions(emulator)) == 1
-        requests.delete(
-            f"{emulator.endpoint_url}/_emulator/faults", timeout=5
-        ).raise_for_status()  # access back
+        access_back = requests.delete(f"{emulator.endpoint_url}/_emulator/faults", timeout=5)
+        access_back.raise_for_status()
         eventually(lambda: not status_of(cluster, "lost"), timeout=30, message="resource released")
-    assert ready_sessions(emulator) == []
-    assert emulator.call_count("StopCodeInterpreterSession", "Success") == 1
+        assert ready_sessions(emulator) == []
+        assert emulator.call_count("StopCodeInterpreterSession", "Success") == 1
+        # A crash before the ledger heard that the intent was resolved leaves it behind: the
+        # sweep finds the session already stopped, and says nothing alarming about it.
+        stale = {"token": f"start-{uid}", "uid": uid, "namespace": "default", "name": "lost"}
+        stale |= {
+            "region": "us-east-1",
+            "interpreter": "aws.codeinterpreter.v1",
+            "session_name": "default-lost",
+        }
+        stale |= {"timeout_seconds": 3600, "policy": "Delete"}
+        patch = {"data": {stale["token"]: json.dumps({"intent": stale})}}
+        shard = next(
+            cm["metadata"]["name"]
+            for cm in cluster.objects("configmaps", "default", group="", version="v1")
+            if (cm["metadata"].get("labels") or {}).get("agentcore.dev/ledger") == "sessions"
+        )
+        cluster.kubectl("patch", "configmap", shard, "--type=merge", "-p", json.dumps(patch))
+        caplog.set_level(logging.DEBUG, logger="agentcore_operator.orphans")
+        orphans = running.operator.orphans
+        assert orphans is not None
+        report = running.call_async(orphans.sweep_once)
+    assert (report.stopped, report.ended, report.failed) == (0, 1, 0)
+    assert [
+        r for r in caplog.records if r.name.startswith("agentcore") and r.levelno >= logging.WARNING
+    ] == []
+    assert ledger_intents(cluster) == []
 
 
 def test_a_forced_delete_leaves_the_intent_that_the_orphan_sweep_resolves(

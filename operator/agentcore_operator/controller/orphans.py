@@ -188,7 +188,10 @@ class OrphanSweeper:
                 report.ended += 1
             self._ledger.resolve_intent(intent.token)
             return
-        await self._stop(entry, report)
+        # An older session: the lost Start's. The finalizer path may have stopped it already
+        # (and crashed before dropping the intent), so it is read before it is stopped.
+        self._ledger.record(entry)  # if it cannot be settled now, it is an orphan entry from here on
+        await self._settle(intent.region, intent.interpreter, [entry], report)
         self._ledger.resolve_intent(intent.token)
 
     async def _stop(self, entry: LedgerEntry, report: OrphanReport) -> None:
