@@ -31,6 +31,7 @@ class ClientFactory:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         session: boto3.session.Session | None = None,
+        user_agent_extra: str | None = None,
     ) -> None:
         self._endpoint_url = endpoint_url
         self._session = session or boto3.session.Session()
@@ -40,6 +41,8 @@ class ClientFactory:
             max_pool_connections=max_pool_connections,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            # Names the replica in every request (CloudTrail's userAgent, the emulator's call log).
+            user_agent_extra=user_agent_extra,
         )
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()

@@ -38,12 +38,22 @@ from agentcore_operator.controller.state_machine import (
     StopSession,
 )
 from agentcore_operator.manager.metrics import Metrics
+from agentcore_operator.runtime.elector import NotLeader
 from agentcore_operator.runtime.errors import ApiError, ErrorKind
 from agentcore_operator.runtime.ratelimit import RateLimiter
 
 T = TypeVar("T")
 
 LIST_PAGE_SIZE = 100  # the API's maximum: fewest calls per sweep
+# Calls that change AgentCore: only the leader makes them, and only while its Lease is fresh.
+MUTATING_OPERATIONS = frozenset(
+    {
+        "StartCodeInterpreterSession",
+        "StopCodeInterpreterSession",
+        "CreateCodeInterpreter",
+        "DeleteCodeInterpreter",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,7 @@ class SessionManager:
         interpreter_cache_seconds: float = 10.0,
         on_call: Callable[[str, ApiError | None], None] | None = None,
         concurrency: int = 16,
+        may_mutate: Callable[[], bool] | None = None,
     ) -> None:
         self._clients = clients
         self._limiter = limiter
@@ -79,6 +90,7 @@ class SessionManager:
         self._interpreter_cache_seconds = interpreter_cache_seconds
         self._interpreters: dict[tuple[str, str], tuple[float, Observation]] = {}
         self._on_call = on_call
+        self._may_mutate = may_mutate
         # boto3 runs in threads of its own (not the executor Kubernetes calls share), so a call
         # that has its rate token is sent at once rather than queueing behind other I/O and
         # reaching AgentCore in a burst with others.
@@ -220,16 +232,29 @@ class SessionManager:
         if self._metrics is not None:
             self._metrics.rate_limiter_wait.labels(operation).observe(waited)
         async with self._slots:
+            fence = self._may_mutate if operation in MUTATING_OPERATIONS else None
+
+            def fenced_call() -> T:
+                # The fence is checked in the worker thread, right before the request goes
+                # out: after the rate-limit wait and the thread handoff, not before them.
+                if fence is not None and not fence():
+                    raise NotLeader(operation)
+                return call()
+
             started = time.monotonic()
             error: ApiError | None = None
             try:
-                return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+                return await asyncio.get_running_loop().run_in_executor(self._executor, fenced_call)
+            except NotLeader:
+                started = -1.0  # no call was made: nothing to classify or count
+                raise
             except Exception as exc:
                 error = classify(exc, operation)
                 raise error from exc
             finally:
-                if self._metrics is not None:
-                    self._metrics.api_latency.labels(operation).observe(time.monotonic() - started)
-                    self._metrics.api_calls.labels(operation, error.code if error else "Success").inc()
-                if self._on_call is not None:
-                    self._on_call(operation, error)
+                if started >= 0:
+                    if self._metrics is not None:
+                        self._metrics.api_latency.labels(operation).observe(time.monotonic() - started)
+                        self._metrics.api_calls.labels(operation, error.code if error else "Success").inc()
+                    if self._on_call is not None:
+                        self._on_call(operation, error)

@@ -70,9 +70,13 @@ def connection_info(configuration: k8s.Configuration) -> kopf.ConnectionInfo:
 class KubeWriter:
     """The operator's few writes, each in a worker thread."""
 
-    def __init__(self, configuration: k8s.Configuration, *, pool_size: int = 16) -> None:
+    def __init__(
+        self, configuration: k8s.Configuration, *, pool_size: int = 16, user_agent: str | None = None
+    ) -> None:
         configuration.connection_pool_maxsize = pool_size
         self._api = k8s.ApiClient(configuration)
+        if user_agent:  # the API server's audit log (and the emulated cluster's) shows which replica wrote
+            self._api.user_agent = user_agent
         self._objects = k8s.CustomObjectsApi(self._api)
         self._core = k8s.CoreV1Api(self._api)
 

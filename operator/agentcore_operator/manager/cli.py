@@ -24,12 +24,17 @@ def main(*, prog: str, argv: list[str]) -> int:
 
     from kubernetes.config.config_exception import ConfigException
 
-    from agentcore_operator.manager.operator import Operator
+    from agentcore_operator.manager.operator import LeadershipLost, Operator
 
     try:
         operator = Operator(settings)
     except (ConfigException, OSError) as exc:
         print(f"{prog}: cannot load Kubernetes credentials: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(operator.run())
+    try:
+        asyncio.run(operator.run())
+    except LeadershipLost as exc:
+        # Exit non-zero so the pod restarts and stands by again, as controller-runtime does.
+        print(f"{prog}: leadership lost: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -85,6 +85,11 @@ class Metrics:
             "Live sessions the orphan sweep stopped because their resource was gone without stopping them.",
             registry=self.registry,
         )
+        self.leader = Gauge(
+            "agentcore_leader",
+            "1 while this replica holds the leader Lease and acts (always 1 without leader election).",
+            registry=self.registry,
+        )
 
 
 METRIC_NAMES: tuple[str, ...] = (
@@ -95,4 +100,5 @@ METRIC_NAMES: tuple[str, ...] = (
     "agentcore_reconcile_errors_total",
     "agentcore_rate_limiter_wait_seconds",
     "agentcore_orphan_sessions_stopped_total",
+    "agentcore_leader",
 )

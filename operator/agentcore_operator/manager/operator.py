@@ -37,11 +37,17 @@ from agentcore_operator.manager.health import AwsHealth, HealthServer
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.manager.settings import Settings
 from agentcore_operator.runtime.backoff import Backoff
+from agentcore_operator.runtime.elector import KubernetesLeaseLock, LeaderElector, NotLeader, default_identity
 from agentcore_operator.runtime.ratelimit import RateLimiter
 
 logger = logging.getLogger("agentcore_operator")
 
 StopFlag = asyncio.Event | threading.Event
+DRAIN_SECONDS = 10.0  # how long a stopping operator lets passes in flight finish
+
+
+class LeadershipLost(Exception):
+    """The Lease was not renewed in time: the process must exit non-zero and restart."""
 
 
 class Operator:
@@ -55,6 +61,7 @@ class Operator:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
+        self.identity = settings.identity or default_identity()
         self.store = Store()
         self.queue: WorkQueue[Key, Observation] = WorkQueue()
         self.metrics = Metrics(phase_counts=self._phase_counts)
@@ -63,7 +70,25 @@ class Operator:
         self.boto_session = boto_session or boto3.session.Session()
         self.aws_health.credentials_probe = self._probe_credentials
         self.kube_configuration = load_configuration(settings.kubeconfig)
-        self.kube = KubeWriter(self.kube_configuration, pool_size=settings.max_workers)
+        user_agent = f"agentcore-operator/{self.identity}"
+        self.kube = KubeWriter(self.kube_configuration, pool_size=settings.max_workers, user_agent=user_agent)
+        self.elector = (
+            LeaderElector(
+                KubernetesLeaseLock(
+                    self.kube_configuration,
+                    settings.lease_namespace,
+                    settings.leader_election_id,
+                    user_agent=user_agent,
+                    request_timeout=max(0.5, min(5.0, settings.election.renew_deadline / 2)),
+                ),
+                self.identity,
+                settings.election,
+                on_started_leading=self._started_leading,
+                on_stopped_leading=self._stopped_leading,
+            )
+            if settings.leader_elect
+            else None
+        )
         self.limiter = RateLimiter(
             settings.tps,
             default_rate=settings.default_tps,
@@ -74,11 +99,13 @@ class Operator:
                 endpoint_url=settings.endpoint_url,
                 max_pool_connections=settings.max_workers,
                 session=self.boto_session,
+                user_agent_extra=user_agent,
             ),
             self.limiter,
             self.metrics,
             on_call=self.aws_health.record,
             concurrency=settings.max_workers,
+            may_mutate=self.may_act,
         )
         self.quota = QuotaGate(self.queue.add, probe_interval=settings.timing.quota_retry_seconds)
         self.ledger = (
@@ -115,6 +142,9 @@ class Operator:
         self.health: HealthServer | None = None
         self.registry = kopf.OperatorRegistry()
         self._tasks: list[asyncio.Task[None]] = []
+        self._working = False
+        self._stopping = False
+        self._stop_requested: asyncio.Event | None = None
         self._kube_ok: bool | None = None
         self._register()
 
@@ -170,12 +200,11 @@ class Operator:
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=self.settings.max_workers, thread_name_prefix="agentcore-io")
         )
-        self._tasks.append(asyncio.create_task(self._dispatch()))
-        self._tasks.append(asyncio.create_task(self.sweeper.run()))
-        self._tasks.append(asyncio.create_task(self.quota.run()))
-        if self.ledger is not None and self.orphans is not None:
-            self._tasks.append(asyncio.create_task(self.ledger.run(self.settings.ledger_flush_interval)))
-            self._tasks.append(asyncio.create_task(self.orphans.run()))
+        if self.elector is None:
+            self._start_working()
+        else:
+            self.metrics.leader.set(0)
+            self._tasks.append(asyncio.create_task(self.elector.run(), name="leader election"))
         if self.settings.http_port >= 0:
             self.health = HealthServer(
                 self.metrics,
@@ -186,14 +215,66 @@ class Operator:
             )
             await self.health.start()
         logger.info(
-            "operator started: region %s, namespaces %s, endpoint %s",
+            "operator started: region %s, namespaces %s, endpoint %s, %s",
             self.settings.region,
             ",".join(self.settings.namespaces) or "all",
             self.settings.endpoint_url or "AWS",
+            f"leader election on lease {self.elector.lock.description} as {self.identity}"
+            if self.elector is not None
+            else "no leader election",
         )
 
+    # -- leadership ------------------------------------------------------------------
+
+    def may_act(self) -> bool:
+        """The fence before every mutating AgentCore call (checked in the calling thread)."""
+        if self._stopping:
+            return False
+        return self.elector.may_act() if self.elector is not None else True
+
+    def _start_working(self) -> None:
+        """Start deciding and acting: the queue, sweeps and the ledger, on everything in the store.
+
+        A standby fills its store from the watch but acts on nothing; when it takes over,
+        every resource it knows is looked at once, since it cannot know what the old
+        leader left half done.
+        """
+        if self._working or self._stopping:
+            return
+        self._working = True
+        self.metrics.leader.set(1)
+        for body in self.store.bodies():
+            self.queue.add(key_of(body))
+        self._tasks.append(asyncio.create_task(self._dispatch(), name="dispatch"))
+        self._tasks.append(asyncio.create_task(self.sweeper.run()))
+        self._tasks.append(asyncio.create_task(self.quota.run()))
+        if self.ledger is not None and self.orphans is not None:
+            self._tasks.append(asyncio.create_task(self.ledger.run(self.settings.ledger_flush_interval)))
+            self._tasks.append(asyncio.create_task(self.orphans.run()))
+
+    def _started_leading(self) -> None:
+        self._start_working()
+
+    def _stopped_leading(self) -> None:
+        """Renewal failed past the deadline: the fence is already shut; stop the process."""
+        self.metrics.leader.set(0)
+        if self._stop_requested is not None:
+            self._stop_requested.set()
+
     async def _cleanup(self) -> None:
+        """Stop taking work, let passes in flight finish, flush the ledger, release the Lease.
+
+        The fence shuts first: a pass still running may finish its AWS call and record it,
+        but starts no new mutating call. The Lease is released last, only once nothing of
+        ours can act any more, so the standby that takes it over never overlaps with us.
+        """
+        self._stopping = True
+        if self.elector is not None:
+            self.elector.step_down()
         self.queue.close()
+        dispatchers = [t for t in self._tasks if t.get_name() == "dispatch"]
+        if dispatchers:
+            await asyncio.wait(dispatchers, timeout=DRAIN_SECONDS + 1)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -203,6 +284,10 @@ class Operator:
         if self.ledger is not None:
             with contextlib.suppress(Exception):
                 await self.ledger.flush()
+        if self.elector is not None:
+            await self.elector.release()
+            self.metrics.leader.set(0)
+            self.elector.lock.close()
         if self.health is not None:
             await self.health.stop()
         self.sessions.close()
@@ -230,6 +315,10 @@ class Operator:
                 passes.add(task)
                 task.add_done_callback(passes.discard)
         finally:
+            # Stopping: passes in flight may finish their call and record it; the fence
+            # (may_act) already refuses any new mutating call.
+            if passes:
+                await asyncio.wait(list(passes), timeout=DRAIN_SECONDS)
             for task in list(passes):
                 task.cancel()
             for task in list(passes):
@@ -242,6 +331,9 @@ class Operator:
                 outcome = await self.reconciler.reconcile(key, hint)
             except asyncio.CancelledError:
                 raise
+            except NotLeader:
+                logger.debug("reconcile of %s/%s stopped at the fence: no longer the leader", *key)
+                return
             except Exception:
                 logger.exception("reconcile of %s/%s failed", *key)
                 self.metrics.reconcile_errors.labels("Exception").inc()
@@ -284,14 +376,38 @@ class Operator:
     # -- running -------------------------------------------------------------------
 
     async def run(self, stop_flag: StopFlag | None = None, ready_flag: StopFlag | None = None) -> None:
-        """Run until `stop_flag` is set (or forever)."""
+        """Run until `stop_flag` is set or a signal arrives (or forever).
+
+        Raises LeadershipLost when it stopped because the Lease was not renewed in time.
+        """
+        self._stop_requested = asyncio.Event()
+        relay = asyncio.create_task(_relay(stop_flag, self._stop_requested)) if stop_flag else None
         operator_settings = kopf.OperatorSettings()
-        await kopf.operator(
-            registry=self.registry,
-            settings=operator_settings,
-            standalone=True,
-            clusterwide=not self.settings.namespaces,
-            namespaces=list(self.settings.namespaces),
-            stop_flag=stop_flag,
-            ready_flag=ready_flag,
-        )
+        try:
+            await kopf.operator(
+                registry=self.registry,
+                settings=operator_settings,
+                standalone=True,
+                clusterwide=not self.settings.namespaces,
+                namespaces=list(self.settings.namespaces),
+                stop_flag=self._stop_requested,
+                ready_flag=ready_flag,
+            )
+        finally:
+            if relay is not None:
+                relay.cancel()
+        if self.elector is not None and self.elector.lost:
+            raise LeadershipLost(
+                f"the lease {self.elector.lock.description} was not renewed within "
+                f"{self.settings.election.renew_deadline}s"
+            )
+
+
+async def _relay(source: StopFlag, target: asyncio.Event) -> None:
+    """Forward an outside stop flag (an asyncio or a threading Event) to ours."""
+    if isinstance(source, asyncio.Event):
+        await source.wait()
+    else:
+        while not source.is_set():
+            await asyncio.sleep(0.05)
+    target.set()

@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from agentcore_operator.api.v1alpha1.types import REGION_RE
 from agentcore_operator.controller.state_machine import Timing
+from agentcore_operator.runtime.elector import ElectionConfigError, ElectionTiming
 from agentcore_operator.runtime.ratelimit import DEFAULT_TPS
 
 OPERATIONS = (
@@ -26,7 +27,11 @@ OPERATIONS = (
 )
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+DEFAULT_LEASE_NAME = "agentcore-operator"
 NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 class ConfigError(ValueError):
@@ -52,6 +57,15 @@ class Settings:
     orphan_sweep_interval: float = 300.0  # 0 turns orphan recovery off
     ledger_flush_interval: float = 1.0
     timing: Timing = field(default_factory=Timing)
+    leader_elect: bool = False
+    leader_election_id: str = DEFAULT_LEASE_NAME
+    leader_election_namespace: str | None = None  # None: the ledger namespace
+    election: ElectionTiming = field(default_factory=ElectionTiming)
+    identity: str | None = None  # None: POD_NAME, else <hostname>_<random>
+
+    @property
+    def lease_namespace(self) -> str:
+        return self.leader_election_namespace or self.ledger_namespace
 
 
 class _Parser(argparse.ArgumentParser):
@@ -109,6 +123,33 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--orphan-sweep-interval",
         help="seconds between orphan sweeps; 0 disables [AGENTCORE_ORPHAN_SWEEP_INTERVAL, 300]",
+    )
+    parser.add_argument(
+        "--leader-elect",
+        nargs="?",
+        const="true",
+        metavar="BOOL",
+        help="run as one of several replicas: only the holder of a Lease acts [AGENTCORE_LEADER_ELECT, false]",
+    )
+    parser.add_argument(
+        "--leader-election-id",
+        help=f"name of the Lease [AGENTCORE_LEADER_ELECTION_ID, {DEFAULT_LEASE_NAME}]",
+    )
+    parser.add_argument(
+        "--leader-election-namespace",
+        help="namespace of the Lease [AGENTCORE_LEADER_ELECTION_NAMESPACE, POD_NAMESPACE, the ledger namespace]",
+    )
+    parser.add_argument(
+        "--leader-elect-lease-duration",
+        help="seconds a standby waits on an unrenewed Lease before taking over [AGENTCORE_LEASE_DURATION, 15]",
+    )
+    parser.add_argument(
+        "--leader-elect-renew-deadline",
+        help="seconds the leader keeps acting without a renewal, then exits [AGENTCORE_RENEW_DEADLINE, 10]",
+    )
+    parser.add_argument(
+        "--leader-elect-retry-period",
+        help="seconds between attempts to acquire or renew the Lease [AGENTCORE_RETRY_PERIOD, 2]",
     )
     return parser
 
@@ -182,6 +223,47 @@ def parse_settings(
         86400,
     )
 
+    leader_elect_raw = (
+        args.leader_elect if args.leader_elect is not None else env.get("AGENTCORE_LEADER_ELECT", "")
+    ).lower()
+    if leader_elect_raw not in TRUE_WORDS + FALSE_WORDS:
+        raise ConfigError(f"--leader-elect/AGENTCORE_LEADER_ELECT {leader_elect_raw!r} is not true or false")
+    lease_name = args.leader_election_id or env.get("AGENTCORE_LEADER_ELECTION_ID") or DEFAULT_LEASE_NAME
+    if not NAME_RE.match(lease_name) or len(lease_name) > 253:
+        raise ConfigError(f"--leader-election-id {lease_name!r} is not a valid Lease name")
+    lease_namespace = (
+        args.leader_election_namespace
+        or env.get("AGENTCORE_LEADER_ELECTION_NAMESPACE")
+        or env.get("POD_NAMESPACE")
+        or ledger_namespace
+    )
+    if not NAMESPACE_RE.match(lease_namespace) or len(lease_namespace) > 63:
+        raise ConfigError(f"--leader-election-namespace {lease_namespace!r} is not a valid namespace name")
+    election = ElectionTiming(
+        lease_duration=_float(
+            "--leader-elect-lease-duration/AGENTCORE_LEASE_DURATION",
+            args.leader_elect_lease_duration or env.get("AGENTCORE_LEASE_DURATION") or "15",
+            1,
+            3600,
+        ),
+        renew_deadline=_float(
+            "--leader-elect-renew-deadline/AGENTCORE_RENEW_DEADLINE",
+            args.leader_elect_renew_deadline or env.get("AGENTCORE_RENEW_DEADLINE") or "10",
+            0.5,
+            3600,
+        ),
+        retry_period=_float(
+            "--leader-elect-retry-period/AGENTCORE_RETRY_PERIOD",
+            args.leader_elect_retry_period or env.get("AGENTCORE_RETRY_PERIOD") or "2",
+            0.1,
+            600,
+        ),
+    )
+    try:
+        election.check()
+    except ElectionConfigError as exc:
+        raise ConfigError(f"leader election: {exc}") from None
+
     tps: dict[str, float] = {}
     for item in args.tps or _split(env.get("AGENTCORE_TPS", "")):
         operation, sep, value = item.partition("=")
@@ -205,6 +287,11 @@ def parse_settings(
         sweep_interval=sweep_interval,
         ledger_namespace=ledger_namespace,
         orphan_sweep_interval=orphan_sweep_interval,
+        leader_elect=leader_elect_raw in TRUE_WORDS,
+        leader_election_id=lease_name,
+        leader_election_namespace=lease_namespace,
+        election=election,
+        identity=env.get("POD_NAME") or None,
     )
 
 
