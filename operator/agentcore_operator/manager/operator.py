@@ -408,6 +408,7 @@ async def _relay(source: StopFlag, target: asyncio.Event) -> None:
     if isinstance(source, asyncio.Event):
         await source.wait()
     else:
-        while not source.is_set():
+        # A threading.Event cannot be awaited, and a thread blocked on it could outlive us.
+        while not source.is_set():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     target.set()

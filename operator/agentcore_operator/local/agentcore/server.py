@@ -51,6 +51,7 @@ class CallRecord:
     outcome: str  # "Success" or the error code
     status: int
     at: float
+    user_agent: str = ""  # who called: the operator puts its replica identity here
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +60,7 @@ class CallRecord:
             "outcome": self.outcome,
             "status": self.status,
             "at": self.at,
+            "userAgent": self.user_agent,
         }
 
 
@@ -193,7 +195,7 @@ class AgentCoreEmulator:
                     FAULT_KINDS[rule.error],
                     **extra,
                 )
-            self._record(operation, region, "Success", status)  # done, whether or not the answer arrives
+            self._record(operation, region, "Success", status, request)  # done, whether or not the answer arrives
             if rule is not None and rule.latency and rule.latency_after:
                 await asyncio.sleep(rule.latency)
             return web.Response(
@@ -202,14 +204,14 @@ class AgentCoreEmulator:
         except AwsError as error:
             error.status = self.protocol.error_status(route, error.code, error.status)
             status, headers, payload = render_error(error, request_id)
-            self._record(operation, region, error.code, status)
+            self._record(operation, region, error.code, status, request)
             return web.Response(status=status, body=payload, headers=headers)
         except Exception:  # a bug of ours: still a modelled answer, never aiohttp's text/plain 500
             log.exception("the emulator failed on %s", operation)
             status, headers, payload = render_error(
                 AwsError("InternalServerException", f"The emulator failed on {operation}", 500), request_id
             )
-            self._record(operation, region, "InternalServerException", status)
+            self._record(operation, region, "InternalServerException", status, request)
             return web.Response(status=status, body=payload, headers=headers)
 
     def _authenticate(self, request: web.Request) -> str:
@@ -265,10 +267,11 @@ class AgentCoreEmulator:
                 return rule  # type: ignore[no-any-return]
         return None
 
-    def _record(self, operation: str, region: str, outcome: str, status: int) -> None:
+    def _record(self, operation: str, region: str, outcome: str, status: int, request: web.Request) -> None:
+        agent = request.headers.get("User-Agent", "")
         with self._lock:
             self._counts[(operation, outcome)] += 1
-            self._log.append(CallRecord(operation, region, outcome, status, time.time()))
+            self._log.append(CallRecord(operation, region, outcome, status, time.time(), agent))
 
     # -- Python introspection (thread-safe) --------------------------------------------
 

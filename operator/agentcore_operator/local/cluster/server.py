@@ -29,6 +29,7 @@ from aiohttp import web
 
 from agentcore_operator.local.cluster import gnostic, openapi, protobuf
 from agentcore_operator.local.cluster import schema as schemas
+from agentcore_operator.local.cluster.faults import REASONS, Fault, fault_from_json, triggered
 from agentcore_operator.local.cluster.jsonpath import evaluate as jsonpath
 from agentcore_operator.local.cluster.patch import PatchError, json_patch, merge_patch
 from agentcore_operator.local.cluster.resources import (
@@ -175,27 +176,6 @@ def human_age(timestamp: str | None) -> str:
 
 
 @dataclass
-class Fault:
-    """Fail matching requests: the next `remaining` of them (None: all), each with probability `rate`."""
-
-    method: str
-    path: re.Pattern[str]
-    status: int
-    remaining: int | None
-    rate: float = 1.0
-    message: str = "injected fault"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "path": self.path.pattern,
-            "status": self.status,
-            "remaining": self.remaining,
-            "rate": self.rate,
-        }
-
-
-@dataclass
 class Request:
     method: str
     path: str
@@ -293,22 +273,9 @@ class EmulatedCluster:
                 )
 
     def _apply_fault(self, request: web.Request) -> None:
-        for fault in list(self.faults):
-            if fault.method not in ("*", request.method) or not fault.path.search(request.path):
-                continue
-            if fault.rate < 1.0 and self._random.random() >= fault.rate:
-                continue
-            if fault.remaining is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self.faults.remove(fault)
-            reasons = {
-                500: "InternalError",
-                503: "ServiceUnavailable",
-                429: "TooManyRequests",
-                504: "Timeout",
-            }
-            raise ApiError(fault.status, reasons.get(fault.status, "InternalError"), fault.message)
+        fault = triggered(self.faults, request, self._random)
+        if fault is not None:
+            raise ApiError(fault.status, REASONS.get(fault.status, "InternalError"), fault.message)
 
     # -- control endpoints (tests) -----------------------------------------------------
 
@@ -323,18 +290,12 @@ class EmulatedCluster:
         return web.json_response({"faults": [f.to_dict() for f in self.faults]})
 
     async def _post_fault(self, request: web.Request) -> web.Response:
-        data = await request.json()
         try:
-            count = data.get("count", 1)
-            self.inject_fault(
-                data.get("method", "*"),
-                data["path"],
-                int(data["status"]),
-                None if count is None else int(count),
-                float(data.get("rate", 1.0)),
-            )
+            self.faults.append(fault_from_json(await request.json()))
         except (KeyError, TypeError, ValueError, re.error) as exc:
-            return web.json_response({"error": f"expected method, path, status, count: {exc}"}, status=400)
+            return web.json_response(
+                {"error": f"expected method, path, status, count (and userAgent or token): {exc}"}, status=400
+            )
         return web.json_response({"faults": [f.to_dict() for f in self.faults]}, status=201)
 
     async def _delete_faults(self, request: web.Request) -> web.Response:
@@ -345,11 +306,30 @@ class EmulatedCluster:
         return web.json_response({"dropped": self.drop_watches()})
 
     def inject_fault(
-        self, method: str, path_pattern: str, status: int, count: int | None = 1, rate: float = 1.0
+        self,
+        method: str,
+        path_pattern: str,
+        status: int,
+        count: int | None = 1,
+        rate: float = 1.0,
+        *,
+        user_agent: str | None = None,
+        token: str | None = None,
     ) -> None:
         """Fail requests whose method and path match with `status`: the next `count` (None: every
-        one), each with probability `rate` (drawn from the seeded generator, so runs repeat)."""
-        self.faults.append(Fault(method.upper(), re.compile(path_pattern), status, count, rate))
+        one), each with probability `rate` (drawn from the seeded generator, so runs repeat);
+        with `user_agent` (a regex) or `token`, only that client's requests."""
+        self.faults.append(
+            Fault(
+                method.upper(),
+                re.compile(path_pattern),
+                status,
+                count,
+                rate,
+                user_agent=re.compile(user_agent) if user_agent is not None else None,
+                token=token,
+            )
+        )
 
     def drop_watches(self) -> int:
         """End every open watch stream, as an API server restart or a load balancer would."""

@@ -104,9 +104,21 @@ class ClusterHandle:
         return self.call(lambda: [r.to_dict() for r in self.cluster.requests])
 
     def inject_fault(
-        self, method: str, path_pattern: str, status: int, count: int | None = 1, rate: float = 1.0
+        self,
+        method: str,
+        path_pattern: str,
+        status: int,
+        count: int | None = 1,
+        rate: float = 1.0,
+        *,
+        user_agent: str | None = None,
+        token: str | None = None,
     ) -> None:
-        self.call(lambda: self.cluster.inject_fault(method, path_pattern, status, count, rate))
+        self.call(
+            lambda: self.cluster.inject_fault(
+                method, path_pattern, status, count, rate, user_agent=user_agent, token=token
+            )
+        )
 
     def clear_faults(self) -> None:
         self.call(self.cluster.faults.clear)
