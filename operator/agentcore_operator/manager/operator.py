@@ -332,7 +332,7 @@ class Operator:
             except asyncio.CancelledError:
                 raise
             except NotLeader:
-                logger.debug("reconcile of %s/%s stopped at the fence: no longer the leader", *key)
+                logger.info("reconcile of %s/%s stopped at the fence: no longer the leader", *key)
                 return
             except Exception:
                 logger.exception("reconcile of %s/%s failed", *key)

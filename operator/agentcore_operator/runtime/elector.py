@@ -212,7 +212,7 @@ class LeaderElector:
             logger.debug("lease %s: lost a race: %s", self.lock.description, exc)
             return False
         except Exception as exc:  # the API server unreachable or refusing: try again later
-            logger.warning("lease %s: cannot read or write it: %s", self.lock.description, exc)
+            logger.warning("lease %s: cannot read or write it: %s", self.lock.description, _brief(exc))
             return False
         self._succeeded(wanted, sent_at)
         return True
@@ -287,7 +287,7 @@ class LeaderElector:
         try:
             self._resource_version = await self.lock.update(empty, self._resource_version)
         except Exception as exc:  # it expires by itself; the standby just waits longer
-            logger.warning("could not release the lease %s: %s", self.lock.description, exc)
+            logger.warning("could not release the lease %s: %s", self.lock.description, _brief(exc))
             return False
         self._observed = empty
         logger.info("released the lease %s", self.lock.description)
@@ -382,6 +382,13 @@ class KubernetesLeaseLock:
         if record.renew_time:
             spec["renewTime"] = record.renew_time
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata, "spec": spec}
+
+
+def _brief(exc: Exception) -> str:
+    """One line: the client's ApiException prints every header and the body."""
+    if isinstance(exc, ApiException):
+        return f"{exc.status} {exc.reason}"
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 def record_of(lease: dict[str, Any]) -> LeaderRecord:

@@ -1,0 +1,83 @@
+"""Two operators, one Lease: only the leader acts; the standby takes over when it goes.
+
+In-process operators (threads) against both stand-ins over HTTP. Real processes (SIGTERM,
+SIGKILL, a partition) are in test_failover.py.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import requests
+from agentcore_operator.local.agentcore.testing import EmulatorHandle
+from agentcore_operator.local.cluster.testing import ClusterHandle
+from agentcore_operator.local.harness import RunningOperator, SharedClock, running_operator
+from agentcore_operator.manager.settings import Settings
+from agentcore_operator.runtime.elector import ElectionTiming
+
+from .conftest import eventually, session_manifest
+
+FAST_ELECTION = ElectionTiming(lease_duration=2.0, renew_deadline=1.5, retry_period=0.3)
+LEASE = "agentcore-operator"
+
+
+@pytest.fixture
+def ha_settings(settings: Settings) -> Settings:
+    return replace(settings, leader_elect=True, election=FAST_ELECTION, orphan_sweep_interval=0.5)
+
+
+def holder(cluster: ClusterHandle) -> str | None:
+    lease = cluster.get("leases", "default", LEASE, group="coordination.k8s.io", version="v1")
+    return None if lease is None else (lease.get("spec") or {}).get("holderIdentity")
+
+
+def leader_metric(running: RunningOperator) -> float:
+    assert running.operator.health is not None
+    text = requests.get(f"http://127.0.0.1:{running.operator.health.port}/metrics", timeout=5).text
+    line = next(line for line in text.splitlines() if line.startswith("agentcore_leader "))
+    return float(line.split()[1])
+
+
+def phase(cluster: ClusterHandle, name: str) -> str | None:
+    body = cluster.get("codeinterpretersessions", "default", name) or {}
+    return (body.get("status") or {}).get("phase")
+
+
+def test_only_the_leader_acts_and_the_standby_takes_over_when_it_stops(
+    cluster: ClusterHandle, emulator: EmulatorHandle, ha_settings: Settings, clock: SharedClock
+) -> None:
+    with running_operator(replace(ha_settings, identity="replica-a"), clock=clock) as a:
+        eventually(lambda: holder(cluster) == "replica-a", message="a leads")
+        b_context = running_operator(replace(ha_settings, identity="replica-b"), clock=clock)
+        b = b_context.__enter__()
+        try:
+            cluster.kubectl("apply", "-f", "-", input=json.dumps(session_manifest("first")))
+            eventually(lambda: phase(cluster, "first") == "Ready", message="first Ready")
+            eventually(lambda: b.call(lambda: b.operator.store.get(("default", "first")) is not None))
+            assert leader_metric(a) == 1 and leader_metric(b) == 0
+            readyz = requests.get(f"http://127.0.0.1:{b.operator.health.port}/readyz", timeout=5)  # type: ignore[union-attr]
+            assert readyz.status_code == 200, "a standby is ready: it serves health and metrics"
+            agents = {r.user_agent for r in emulator.emulator.call_log()}
+            assert agents and all("agentcore-operator/replica-a" in agent for agent in agents)
+            standby_writes = [
+                r
+                for r in cluster.requests()
+                if "replica-b" in r["user_agent"] and r["method"] != "GET"
+            ]
+            assert standby_writes == [], "a standby writes nothing"
+
+            a.stop()  # a clean stop releases the Lease
+            eventually(lambda: holder(cluster) == "replica-b", timeout=5, message="b takes over")
+            cluster.kubectl("apply", "-f", "-", input=json.dumps(session_manifest("second")))
+            eventually(lambda: phase(cluster, "second") == "Ready", message="second Ready, by b")
+            assert leader_metric(b) == 1
+            starts = [r for r in emulator.emulator.call_log() if r.operation == "StartCodeInterpreterSession"]
+            assert [("replica-a" in r.user_agent, "replica-b" in r.user_agent) for r in starts] == [
+                (True, False),
+                (False, True),
+            ]
+        finally:
+            b_context.__exit__(None, None, None)
+    assert holder(cluster) == "", "the last leader released the Lease on its way out"
