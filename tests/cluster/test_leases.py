@@ -206,6 +206,10 @@ def test_a_fault_for_one_token_cuts_only_that_client_off(cluster: ClusterHandle)
 
 
 def test_a_malformed_client_fault_is_refused_with_400(cluster: ClusterHandle) -> None:
-    for body in ({"path": ".", "status": 503, "userAgent": "("}, {"path": ".", "status": 503, "token": 7}, [1]):
+    for body in (
+        {"path": ".", "status": 503, "userAgent": "("},
+        {"path": ".", "status": 503, "token": 7},
+        [1],
+    ):
         response = requests.post(f"{cluster.url}/_cluster/faults", json=body, timeout=5)
         assert response.status_code == 400, body

@@ -35,7 +35,10 @@ FAST = ElectionTiming(lease_duration=3.0, renew_deadline=2.0, retry_period=0.5)
 
 def apply(cluster: ClusterHandle, *names: str) -> None:
     cluster.kubectl(
-        "apply", "-f", "-", input="\n---\n".join(json.dumps(session_manifest(n, sessionTimeoutSeconds=3600)) for n in names)
+        "apply",
+        "-f",
+        "-",
+        input="\n---\n".join(json.dumps(session_manifest(n, sessionTimeoutSeconds=3600)) for n in names),
     )
 
 
@@ -71,7 +74,8 @@ def test_sigterm_finishes_work_releases_the_lease_and_exits_zero(
     assert took < 10, f"SIGTERM took {took:.1f}s"
     # Whatever it started, it recorded: each Start it made is in a status (or a Starting one).
     statuses = {
-        b["metadata"]["name"]: b.get("status") or {} for b in cluster.objects("codeinterpretersessions", "default")
+        b["metadata"]["name"]: b.get("status") or {}
+        for b in cluster.objects("codeinterpretersessions", "default")
     }
     started = {s["name"] for s in emulator.sessions()}
     for name in started:
@@ -99,21 +103,32 @@ def test_a_partitioned_leader_stops_acting_at_its_renew_deadline_and_exits(
             apply(cluster, *(f"before-{i}" for i in range(5)))
             wait_for(lambda: list(phases(cluster).values()) == ["Ready"] * 5, 30, "five Ready")
 
-            cluster.inject_fault("*", "/leases" if cut == "lease-only" else ".", 503, count=None, token="token-of-a")
+            cluster.inject_fault(
+                "*", "/leases" if cut == "lease-only" else ".", 503, count=None, token="token-of-a"
+            )
             if cut == "everything":
                 cluster.drop_watches()  # its open watch goes too; b reconnects, a cannot
             partitioned = time.time()
             # Work keeps coming: new resources to Start, old ones to Stop.
             for i in range(8):
                 apply(cluster, f"during-{i}")
-                cluster.kubectl("delete", "codeinterpretersession", f"before-{i % 5}", "--wait=false", "--ignore-not-found")
+                cluster.kubectl(
+                    "delete",
+                    "codeinterpretersession",
+                    f"before-{i % 5}",
+                    "--wait=false",
+                    "--ignore-not-found",
+                )
                 time.sleep(0.5)
             code = a.wait(FAST.renew_deadline + 20)
             term = wait_for(lambda: history.acquired_after(partitioned, a.identity), 30, "b takes over")
             assert term.holder == b.identity
             wait_for(
-                lambda: (p := phases(cluster)) and set(p) == {f"during-{i}" for i in range(8)}
-                and all(v == "Ready" for v in p.values()),
+                lambda: (
+                    (p := phases(cluster))
+                    and set(p) == {f"during-{i}" for i in range(8)}
+                    and all(v == "Ready" for v in p.values())
+                ),
                 60,
                 "b converges everything",
             )
@@ -127,9 +142,15 @@ def test_a_partitioned_leader_stops_acting_at_its_renew_deadline_and_exits(
     last_renewal = terms_of_a[-1].last_renewed
     assert last_renewal <= partitioned + 0.01
     a_calls = [
-        c for c in emulator.emulator.call_log() if c.operation in MUTATING and f"agentcore-operator/{a.identity}" in c.user_agent
+        c
+        for c in emulator.emulator.call_log()
+        if c.operation in MUTATING and f"agentcore-operator/{a.identity}" in c.user_agent
     ]
-    late = [(c.operation, round(c.at - last_renewal, 3)) for c in a_calls if c.at > last_renewal + FAST.renew_deadline]
+    late = [
+        (c.operation, round(c.at - last_renewal, 3))
+        for c in a_calls
+        if c.at > last_renewal + FAST.renew_deadline
+    ]
     assert late == [], f"the old leader acted after its renew deadline: {late}"
     assert calls_outside_terms(emulator, history, FAST.renew_deadline, {a.identity, b.identity}) == []
     names = [s["name"] for s in emulator.sessions()]

@@ -62,9 +62,7 @@ def test_only_the_leader_acts_and_the_standby_takes_over_when_it_stops(
             agents = {r.user_agent for r in emulator.emulator.call_log()}
             assert agents and all("agentcore-operator/replica-a" in agent for agent in agents)
             standby_writes = [
-                r
-                for r in cluster.requests()
-                if "replica-b" in r["user_agent"] and r["method"] != "GET"
+                r for r in cluster.requests() if "replica-b" in r["user_agent"] and r["method"] != "GET"
             ]
             assert standby_writes == [], "a standby writes nothing"
 

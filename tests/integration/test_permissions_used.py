@@ -42,7 +42,7 @@ def verb_and_resource(method: str, path: str, query: str) -> tuple[str, str, str
 def test_the_operator_uses_only_declared_permissions(
     cluster: ClusterHandle, emulator: EmulatorHandle, start_operator: StartOperator
 ) -> None:
-    with start_operator(orphan_sweep_interval=0.3):
+    with start_operator(orphan_sweep_interval=0.3, leader_elect=True):
         for name in ("perm-a", "perm-b"):
             cluster.kubectl("apply", "-f", "-", input=json.dumps(session_manifest(name)))
         eventually(
@@ -83,4 +83,5 @@ def test_the_operator_uses_only_declared_permissions(
         ("create", "", "events"),
         ("watch", "agentcore.dev", "codeinterpretersessions"),
         ("create", "", "configmaps"),
+        ("update", "coordination.k8s.io", "leases"),
     } <= used

@@ -36,7 +36,27 @@ MATRIX: dict[str, list[str]] = {
         "--set",
         "metrics.serviceMonitor.labels.release=prom",
     ],
-    "pdb": ["--set", "podDisruptionBudget.enabled=true"],
+    "pdb": ["--set", "podDisruptionBudget.minAvailable=50%", "--set", "podAntiAffinity=hard"],
+    "single-replica": [
+        "--set",
+        "replicas=1",
+        "--set",
+        "leaderElection.enabled=false",
+        "--set",
+        "terminationGracePeriodSeconds=60",
+    ],
+    "election-tuned": [
+        "--set",
+        "replicas=3",
+        "--set",
+        "leaderElection.leaseDurationSeconds=30",
+        "--set",
+        "leaderElection.renewDeadlineSeconds=20",
+        "--set",
+        "leaderElection.retryPeriodSeconds=4",
+        "--set",
+        "podAntiAffinity=none",
+    ],
     "endpoint-and-limits": [
         "--set",
         "aws.region=eu-west-1",
@@ -183,7 +203,8 @@ def test_values_change_what_they_should(rendered: dict[str, list[dict[str, Any]]
     assert "annotations" not in plain["metadata"]  # EKS Pod Identity needs nothing on the account
     assert of_kind(rendered["no-sa"], "ServiceAccount") == []
     assert of_kind(rendered["monitoring"], "ServiceMonitor")[0]["metadata"]["labels"]["release"] == "prom"
-    assert of_kind(rendered["pdb"], "PodDisruptionBudget")[0]["spec"]["maxUnavailable"] == 1
+    assert of_kind(rendered["pdb"], "PodDisruptionBudget")[0]["spec"]["minAvailable"] == "50%"
+    assert of_kind(rendered["single-replica"], "PodDisruptionBudget") == []  # it would block every drain
     pod = of_kind(rendered["scheduling"], "Deployment")[0]["spec"]["template"]["spec"]
     assert pod["priorityClassName"] == "system-cluster-critical" and pod["nodeSelector"] == {
         "kubernetes.io/os": "linux"
@@ -228,6 +249,8 @@ def test_every_chart_setting_reaches_the_operator_as_it_parses_it(
         for variable in container["env"]:
             if "value" in variable:
                 env[variable["name"]] = variable["value"]
+            elif variable["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}:
+                env[variable["name"]] = f"{deployment['metadata']['name']}-5d9c8b7f6-x2x4q"
             else:
                 assert variable["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}, variable
                 env[variable["name"]] = deployment["metadata"]["namespace"]
@@ -255,15 +278,64 @@ def test_every_chart_setting_reaches_the_operator_as_it_parses_it(
         0.0,
         32,
     )
+    assert defaults.leader_elect and defaults.lease_namespace == NAMESPACE  # where the Lease Role is
+    assert defaults.leader_election_id == "agentcore-operator"
+    assert defaults.identity == "agentcore-operator-5d9c8b7f6-x2x4q"  # the pod's name
+    assert (defaults.election.lease_duration, defaults.election.renew_deadline) == (15.0, 10.0)
+    assert defaults.election.retry_period == 2.0
+    assert not settings("single-replica").leader_elect
+    tuned_election = settings("election-tuned").election
+    assert (tuned_election.lease_duration, tuned_election.renew_deadline, tuned_election.retry_period) == (
+        30.0,
+        20.0,
+        4.0,
+    )
     for case in MATRIX:
         settings(case)
+
+
+def test_one_replica_without_election_is_replaced_not_rolled(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    (deployment,) = of_kind(rendered["single-replica"], "Deployment")
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
+    assert "affinity" not in pod and pod["terminationGracePeriodSeconds"] == 60
+    hard = of_kind(rendered["pdb"], "Deployment")[0]["spec"]["template"]["spec"]["affinity"][
+        "podAntiAffinity"
+    ]
+    assert list(hard) == ["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert "affinity" not in of_kind(rendered["election-tuned"], "Deployment")[0]["spec"]["template"]["spec"]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["--set", "leaderElection.enabled=false"], "replicas > 1 needs leaderElection.enabled=true"),
+        (["--set", "leaderElection.renewDeadlineSeconds=15"], "leaseDurationSeconds > renewDeadlineSeconds"),
+        (["--set", "leaderElection.retryPeriodSeconds=9"], "1.2 x retryPeriodSeconds"),
+    ],
+)
+def test_unsafe_election_settings_fail_with_a_clear_message(values: list[str], message: str) -> None:
+    result = helm("template", "x", str(CHART), *values, check=False)
+    assert result.returncode != 0 and message in result.stderr
 
 
 def test_deployment_is_hardened(rendered: dict[str, list[dict[str, Any]]]) -> None:
     (deployment,) = of_kind(rendered["defaults"], "Deployment")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     pod = spec["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] == 30
+    preferred = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred[0]["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert preferred[0]["podAffinityTerm"]["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    (budget,) = of_kind(rendered["defaults"], "PodDisruptionBudget")
+    assert budget["spec"]["minAvailable"] == 1 and budget["spec"]["selector"] == spec["selector"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (container,) = pod["containers"]
@@ -298,13 +370,17 @@ def test_deployment_is_hardened(rendered: dict[str, list[dict[str, Any]]]) -> No
         (["--set", "rbac.create=maybe"], "/rbac/create"),
         (["--set", "image.registry=ghcr.io"], "registry"),
         (["--set", "image.digest=sha256:abc"], "/image/digest"),
-        (["--set", "replicas=2"], "replicas"),
-        (["--set", "leaderElection.enabled=true"], "leaderElection"),
+        (["--set", "replicas=0"], "/replicas"),
+        (["--set", "leaderElection.enabled=maybe"], "/leaderElection/enabled"),
+        (["--set", "leaderElection.leaseName=x"], "leaseName"),
+        (["--set", "podAntiAffinity=always"], "/podAntiAffinity"),
+        (["--set", "terminationGracePeriodSeconds=0"], "/terminationGracePeriodSeconds"),
         (["--set", "aws.credentials.secretKey=a/b"], "/aws/credentials/secretKey"),
         (["--set", "aws.endpoint_url=http://x"], "endpoint_url"),
         (["--set", "metrics.service.type=LoadBalancer"], "/metrics/service/type"),
         (["--set-json", 'extraVolumeMounts=[{"name":"ca"}]'], "mountPath"),
-        (["--set", "podDisruptionBudget.maxUnavailable=-1"], "/podDisruptionBudget/maxUnavailable"),
+        (["--set", "podDisruptionBudget.minAvailable=-1"], "/podDisruptionBudget/minAvailable"),
+        (["--set", "podDisruptionBudget.maxUnavailable=1"], "maxUnavailable"),
         (["--set", "metrics.port=http"], "/metrics/port"),
         (["--set", "resources.limits.gpu=1"], "gpu"),
         (["--set-json", 'extraEnv=[{"name":"A","value":1}]'], "/extraEnv/0/value"),
@@ -324,11 +400,12 @@ def test_invalid_values_fail_with_a_clear_message(values: list[str], fragment: s
 Rule = tuple[str, str, str]  # (api group, resource, verb)
 
 
-def declared(scope: str) -> set[Rule]:
+def declared(scope: str, *, without: str | None = None) -> set[Rule]:
+    """The rules of one scope; `without` leaves out those that the named chart value turns on."""
     return {
         (p.api_group, resource, verb)
         for p in PERMISSIONS
-        if p.scope == scope
+        if p.scope == scope and (without is None or p.only_with != without)
         for resource in p.resources
         for verb in p.verbs
     }
@@ -369,6 +446,16 @@ def test_rbac_is_exactly_the_declared_permissions_cluster_wide(
         "<cluster>": declared("cluster") | declared("watched"),
         NAMESPACE: declared("operator-namespace"),
     }
+    assert ("coordination.k8s.io", "leases", "update") in places[NAMESPACE]
+
+
+def test_without_leader_election_the_lease_rules_are_not_granted(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    places: dict[str, set[Rule]] = {}
+    for place, rules in rbac_by_place(rendered["single-replica"]):
+        places.setdefault(place, set()).update(rules)
+    assert places[NAMESPACE] == declared("operator-namespace", without="leaderElection.enabled")
 
 
 def test_rbac_is_exactly_the_declared_permissions_per_namespace(
@@ -515,7 +602,8 @@ def test_rendered_chart_is_accepted_by_the_emulated_cluster(tmp_path: Path) -> N
             assert all(line.endswith((" created", " configured", " unchanged")) for line in applied), applied
             name = "agentcore-operator" if variant == "all-namespaces" else "scoped"
             deployment = cluster.get("deployments", NAMESPACE, name, group="apps", version="v1")
-            assert deployment is not None and deployment["spec"]["strategy"] == {"type": "Recreate"}
+            assert deployment is not None and deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+            assert deployment["spec"]["replicas"] == 2
         listed = cluster.kubectl("get", "roles", "-A", "-o", "name").stdout.split()
         assert listed.count("role.rbac.authorization.k8s.io/scoped-sessions") == 2
 

@@ -55,6 +55,14 @@ def test_nothing_is_deleted_anywhere() -> None:
     assert all(not {"delete", "deletecollection"} & set(p.verbs) for p in PERMISSIONS)
 
 
+def test_leases_are_only_read_created_and_updated_in_the_operators_namespace() -> None:
+    """client-go's elector needs exactly these; no list, watch or delete of anyone's Lease."""
+    leases = rule("leases", "coordination.k8s.io")
+    assert set(leases.verbs) == {"get", "create", "update"}
+    assert leases.scope == "operator-namespace"
+    assert leases.only_with == "leaderElection.enabled"
+
+
 def test_secrets_are_never_read() -> None:
     """AWS credentials come from the pod's identity (IRSA, Pod Identity), never from Secrets."""
     assert all("secrets" not in p.resources for p in PERMISSIONS)

@@ -243,9 +243,7 @@ def calls_outside_terms(
             violations.append(f"{call.operation} at {call.at:.3f} by an unknown caller {call.user_agent!r}")
             continue
         mine = [t for t in terms if t.holder == caller]
-        if not any(
-            t.acquired <= call.at <= t.fence_end(renew_deadline) + TRANSIT_SECONDS for t in mine
-        ):
+        if not any(t.acquired <= call.at <= t.fence_end(renew_deadline) + TRANSIT_SECONDS for t in mine):
             spans = [(round(t.acquired, 3), round(t.fence_end(renew_deadline), 3)) for t in mine]
             violations.append(f"{call.operation} at {call.at:.3f} by {caller}, whose terms were {spans}")
     return violations
@@ -374,8 +372,10 @@ def run_chaos(
             )
             report.failovers.append((sig.name, term.acquired - signalled))
             report.exit_codes.append((sig.name, leader.wait(60)))
-            say(f"kill {kill + 1}/{kills}: {sig.name} {leader_identity}, {term.holder} leads after "
-                f"{term.acquired - signalled:.2f}s")
+            say(
+                f"kill {kill + 1}/{kills}: {sig.name} {leader_identity}, {term.holder} leads after "
+                f"{term.acquired - signalled:.2f}s"
+            )
             leader.start()
             identities.add(leader.identity)
         churn(names[kills * per_round :])

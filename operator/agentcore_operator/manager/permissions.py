@@ -28,6 +28,7 @@ class Permission:
     verbs: tuple[str, ...]
     scope: Scope
     why: str
+    only_with: str | None = None  # the chart value that turns this rule on; None: always granted
 
 
 PERMISSIONS: tuple[Permission, ...] = (
@@ -58,6 +59,14 @@ PERMISSIONS: tuple[Permission, ...] = (
         verbs=("get", "list", "create", "patch"),
         scope="operator-namespace",
         why="the session ledger: which sessions this operator started (orphan recovery)",
+    ),
+    Permission(
+        api_group="coordination.k8s.io",
+        resources=("leases",),
+        verbs=("get", "create", "update"),
+        scope="operator-namespace",
+        why="leader election: the Lease says which replica acts; the others stand by",
+        only_with="leaderElection.enabled",
     ),
     Permission(
         api_group="apiextensions.k8s.io",
