@@ -27,6 +27,7 @@ from agentcore_operator.controller.state_machine import (
 from agentcore_operator.local.agentcore import EmulatorConfig, FaultRule, InterpreterSeed
 from agentcore_operator.local.agentcore.testing import EmulatorHandle, running_emulator
 from agentcore_operator.local.harness import dummy_boto_session
+from agentcore_operator.runtime.elector import NotLeader
 from agentcore_operator.runtime.errors import ErrorKind
 from agentcore_operator.runtime.ratelimit import RateLimiter
 
@@ -160,3 +161,27 @@ async def test_unpaced_burst_is_throttled_by_the_emulator() -> None:
         outcomes = await asyncio.gather(*(manager.perform(read) for read in reads))
         throttled = [o for o in outcomes if isinstance(o, CallFailed) and o.error.kind is ErrorKind.THROTTLED]
         assert throttled
+
+
+async def test_the_fence_refuses_mutating_calls_and_lets_reads_through(emulator: EmulatorHandle) -> None:
+    """Checked right before each call goes out: a Start or Stop is never sent once the
+    replica may not act; reads go on (a standby may look, it may not touch)."""
+    leading = [True]
+    clients = ClientFactory(
+        endpoint_url=emulator.endpoint_url,
+        session=dummy_boto_session(),
+        user_agent_extra="agentcore-operator/replica-x",
+    )
+    manager = SessionManager(clients, RateLimiter(default_rate=1000.0), may_mutate=lambda: leading[0])
+    started = await manager.perform(start("uid-fence"))
+    assert isinstance(started, SessionStarted)
+    leading[0] = False
+    with pytest.raises(NotLeader):
+        await manager.perform(start("uid-fence-2"))
+    with pytest.raises(NotLeader):
+        await manager.perform(StopSession("us-east-1", BUILTIN, started.session_id, client_token("x", "stop")))
+    seen = await manager.perform(ReadSession("us-east-1", BUILTIN, started.session_id))
+    assert isinstance(seen, SessionSeen)
+    log = emulator.emulator.call_log()
+    assert [c.operation for c in log] == ["StartCodeInterpreterSession", "GetCodeInterpreterSession"]
+    assert all("agentcore-operator/replica-x" in c.user_agent.split() for c in log)

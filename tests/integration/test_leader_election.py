@@ -7,13 +7,16 @@ SIGKILL, a partition) are in test_failover.py.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import requests
 from agentcore_operator.local.agentcore.testing import EmulatorHandle
 from agentcore_operator.local.cluster.testing import ClusterHandle
 from agentcore_operator.local.harness import RunningOperator, SharedClock, running_operator
+from agentcore_operator.local.replicas import kubeconfig_with_token
 from agentcore_operator.manager.settings import Settings
 from agentcore_operator.runtime.elector import ElectionTiming
 
@@ -33,10 +36,13 @@ def holder(cluster: ClusterHandle) -> str | None:
     return None if lease is None else (lease.get("spec") or {}).get("holderIdentity")
 
 
-def leader_metric(running: RunningOperator) -> float:
+def metrics(running: RunningOperator) -> str:
     assert running.operator.health is not None
-    text = requests.get(f"http://127.0.0.1:{running.operator.health.port}/metrics", timeout=5).text
-    line = next(line for line in text.splitlines() if line.startswith("agentcore_leader "))
+    return requests.get(f"http://127.0.0.1:{running.operator.health.port}/metrics", timeout=5).text
+
+
+def leader_metric(running: RunningOperator) -> float:
+    line = next(line for line in metrics(running).splitlines() if line.startswith("agentcore_leader "))
     return float(line.split()[1])
 
 
@@ -46,17 +52,27 @@ def phase(cluster: ClusterHandle, name: str) -> str | None:
 
 
 def test_only_the_leader_acts_and_the_standby_takes_over_when_it_stops(
-    cluster: ClusterHandle, emulator: EmulatorHandle, ha_settings: Settings, clock: SharedClock
+    cluster: ClusterHandle, emulator: EmulatorHandle, ha_settings: Settings, clock: SharedClock, tmp_path: Path
 ) -> None:
+    # b has a token of its own, so every request it sends (its kopf watches included) can be
+    # told apart: a fault per write method, for b's token only, counts b's writes.
+    b_kubeconfig = kubeconfig_with_token(cluster.kubeconfig, tmp_path / "b", "token-of-b")
+    watched_writes = 10**6
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        cluster.inject_fault(method, ".", 503, count=watched_writes, token="token-of-b")
     with running_operator(replace(ha_settings, identity="replica-a"), clock=clock) as a:
         eventually(lambda: holder(cluster) == "replica-a", message="a leads")
-        b_context = running_operator(replace(ha_settings, identity="replica-b"), clock=clock)
+        b_context = running_operator(
+            replace(ha_settings, identity="replica-b", kubeconfig=str(b_kubeconfig)), clock=clock
+        )
         b = b_context.__enter__()
         try:
             cluster.kubectl("apply", "-f", "-", input=json.dumps(session_manifest("first")))
             eventually(lambda: phase(cluster, "first") == "Ready", message="first Ready")
             eventually(lambda: b.call(lambda: b.operator.store.get(("default", "first")) is not None))
             assert leader_metric(a) == 1 and leader_metric(b) == 0
+            # Sessions are counted by the replica that acts: a sum over pods counts each once.
+            assert "agentcore_sessions{" in metrics(a) and "agentcore_sessions{" not in metrics(b)
             readyz = requests.get(f"http://127.0.0.1:{b.operator.health.port}/readyz", timeout=5)  # type: ignore[union-attr]
             assert readyz.status_code == 200, "a standby is ready: it serves health and metrics"
             agents = {r.user_agent for r in emulator.emulator.call_log()}

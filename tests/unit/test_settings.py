@@ -79,3 +79,66 @@ def test_the_cli_fails_fast_with_one_line() -> None:
     assert result.stderr.strip().splitlines() == [
         "agentcore-operator run: --region/AWS_REGION 'nowhere' is not an AWS region name such as us-east-1"
     ]
+
+
+def test_leader_election_is_off_by_default_with_client_go_timings() -> None:
+    settings = parse_settings([], {"AWS_REGION": "us-east-1"})
+    assert not settings.leader_elect
+    assert (settings.leader_election_id, settings.lease_namespace) == ("agentcore-operator", "agentcore-system")
+    timing = settings.election
+    assert (timing.lease_duration, timing.renew_deadline, timing.retry_period) == (15.0, 10.0, 2.0)
+    assert settings.identity is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        (["--leader-elect"], {}, True),
+        (["--leader-elect=false"], {"AGENTCORE_LEADER_ELECT": "true"}, False),
+        ([], {"AGENTCORE_LEADER_ELECT": "TRUE"}, True),
+        ([], {"AGENTCORE_LEADER_ELECT": "0"}, False),
+    ],
+)
+def test_leader_elect_from_flag_or_environment(argv: list[str], env: dict[str, str], expected: bool) -> None:
+    assert parse_settings(argv, {"AWS_REGION": "us-east-1", **env}).leader_elect is expected
+
+
+def test_the_lease_namespace_is_the_pods_then_the_ledgers() -> None:
+    base = {"AWS_REGION": "us-east-1"}
+    assert parse_settings(["--ledger-namespace", "ops"], base).lease_namespace == "ops"
+    assert parse_settings(["--ledger-namespace", "ops"], {**base, "POD_NAMESPACE": "pods"}).lease_namespace == "pods"
+    flagged = parse_settings(["--leader-election-namespace", "elect", "--leader-election-id", "my-lease"], base)
+    assert (flagged.lease_namespace, flagged.leader_election_id) == ("elect", "my-lease")
+    assert parse_settings([], {**base, "POD_NAME": "op-7d4-x"}).identity == "op-7d4-x"
+
+
+def test_election_timings_are_configurable() -> None:
+    settings = parse_settings(
+        [
+            "--leader-elect-lease-duration",
+            "30",
+            "--leader-elect-renew-deadline",
+            "20",
+            "--leader-elect-retry-period",
+            "4",
+        ],
+        {"AWS_REGION": "us-east-1"},
+    )
+    assert (settings.election.lease_duration, settings.election.renew_deadline) == (30.0, 20.0)
+    assert settings.election.retry_period == 4.0
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--leader-elect=maybe"], "AGENTCORE_LEADER_ELECT 'maybe'"),
+        (["--leader-election-id", "Not_A_Name"], "not a valid Lease name"),
+        (["--leader-election-namespace", "Ops_Team"], "not a valid namespace"),
+        (["--leader-elect-renew-deadline", "15"], "greater than the renew deadline"),
+        (["--leader-elect-retry-period", "9"], "retry period"),
+        (["--leader-elect-lease-duration", "soon"], "is not a number"),
+    ],
+)
+def test_bad_election_settings_are_one_clear_line(argv: list[str], fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        parse_settings(argv, {"AWS_REGION": "us-east-1"})
