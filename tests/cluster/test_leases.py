@@ -213,3 +213,35 @@ def test_a_malformed_client_fault_is_refused_with_400(cluster: ClusterHandle) ->
     ):
         response = requests.post(f"{cluster.url}/_cluster/faults", json=body, timeout=5)
         assert response.status_code == 400, body
+
+
+def test_a_watching_standby_takes_over_within_a_round_trip_of_the_release(cluster: ClusterHandle) -> None:
+    """With a 2 s retry period, polling alone could leave the Lease free for 2.4 s; the
+    standby also watches it, so a release wakes it at once."""
+    slow = ElectionTiming(lease_duration=30, renew_deadline=20, retry_period=2)
+
+    def watching(identity: str) -> LeaderElector:
+        lock = KubernetesLeaseLock(
+            load_configuration(str(cluster.kubeconfig)), NAMESPACE, "watched", request_timeout=1.0
+        )
+        return LeaderElector(lock, identity, slow, wait_for_release=lock.wait_for_release)
+
+    async def scenario() -> float:
+        leader, standby = watching("leader"), watching("standby")
+        try:
+            assert await leader.try_acquire_or_renew()
+            leader._leading = True
+            waiting = asyncio.create_task(standby.acquire())
+            await asyncio.sleep(0.7)  # the standby has read the Lease and is watching it
+            assert not waiting.done()
+            assert await leader.release()
+            released = time.monotonic()
+            await asyncio.wait_for(waiting, 5)
+            return time.monotonic() - released
+        finally:
+            leader.lock.close()
+            standby.lock.close()
+
+    took = asyncio.run(scenario())
+    assert took < 0.5, f"took {took:.2f}s after the release"
+    assert holder(cluster, "watched") == "standby"

@@ -56,9 +56,10 @@ def test_nothing_is_deleted_anywhere() -> None:
 
 
 def test_leases_are_only_read_created_and_updated_in_the_operators_namespace() -> None:
-    """client-go's elector needs exactly these; no list, watch or delete of anyone's Lease."""
+    """client-go's elector needs get, create and update; a standby also watches (a release
+    wakes it at once). No list or delete."""
     leases = rule("leases", "coordination.k8s.io")
-    assert set(leases.verbs) == {"get", "create", "update"}
+    assert set(leases.verbs) == {"get", "create", "update", "watch"}
     assert leases.scope == "operator-namespace"
     assert leases.only_with == "leaderElection.enabled"
 

@@ -72,23 +72,23 @@ class Operator:
         self.kube_configuration = load_configuration(settings.kubeconfig)
         user_agent = f"agentcore-operator/{self.identity}"
         self.kube = KubeWriter(self.kube_configuration, pool_size=settings.max_workers, user_agent=user_agent)
-        self.elector = (
-            LeaderElector(
-                KubernetesLeaseLock(
-                    self.kube_configuration,
-                    settings.lease_namespace,
-                    settings.leader_election_id,
-                    user_agent=user_agent,
-                    request_timeout=max(0.5, min(5.0, settings.election.renew_deadline / 2)),
-                ),
+        self.elector: LeaderElector | None = None
+        if settings.leader_elect:
+            lease_lock = KubernetesLeaseLock(
+                self.kube_configuration,
+                settings.lease_namespace,
+                settings.leader_election_id,
+                user_agent=user_agent,
+                request_timeout=max(0.5, min(5.0, settings.election.renew_deadline / 2)),
+            )
+            self.elector = LeaderElector(
+                lease_lock,
                 self.identity,
                 settings.election,
                 on_started_leading=self._started_leading,
                 on_stopped_leading=self._stopped_leading,
+                wait_for_release=lease_lock.wait_for_release,
             )
-            if settings.leader_elect
-            else None
-        )
         self.limiter = RateLimiter(
             settings.tps,
             default_rate=settings.default_tps,
@@ -364,6 +364,10 @@ class Operator:
         return None
 
     def _phase_counts(self) -> Iterable[tuple[str, str, int]]:
+        # Only the replica that acts reports sessions: a standby holds the same resources,
+        # and a dashboard summing over pods would count each one twice.
+        if not self._working:
+            return []
         counts = Counter(
             (
                 str((body.get("metadata") or {}).get("namespace")),

@@ -63,9 +63,9 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission(
         api_group="coordination.k8s.io",
         resources=("leases",),
-        verbs=("get", "create", "update"),
+        verbs=("get", "create", "update", "watch"),
         scope="operator-namespace",
-        why="leader election: the Lease says which replica acts; the others stand by",
+        why="leader election: the Lease says which replica acts; a standby watches it to take over at once",
         only_with="leaderElection.enabled",
     ),
     Permission(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import random
 import socket
@@ -39,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kubernetes import client as k8s
+from kubernetes import watch as k8s_watch
 from kubernetes.client.rest import ApiException
 
 logger = logging.getLogger("agentcore_operator.elector")
@@ -107,6 +109,12 @@ class LeaseLock(Protocol):
     def close(self) -> None: ...
 
 
+class ReleaseWatch(Protocol):
+    """Wait up to `seconds` for the Lease to be released (or deleted); True if it was."""
+
+    async def __call__(self, resource_version: str, seconds: float) -> bool: ...
+
+
 def default_identity(env: dict[str, str] | None = None) -> str:
     """POD_NAME (unique per pod, set by the chart), else host name plus a random part, so two
     processes on one host never share an identity."""
@@ -133,6 +141,7 @@ class LeaderElector:
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Any] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        wait_for_release: ReleaseWatch | None = None,
     ) -> None:
         self.timing = timing or ElectionTiming()
         self.timing.check()
@@ -144,6 +153,7 @@ class LeaderElector:
         self._wall = wall
         self._sleep = sleep
         self._jitter = jitter
+        self._wait_for_release = wait_for_release
         self._observed: LeaderRecord | None = None
         self._observed_at = 0.0
         self._resource_version: str | None = None
@@ -242,7 +252,19 @@ class LeaderElector:
             holder = self.observed_holder
             if holder:
                 logger.debug("lease %s is held by %s; standing by", self.lock.description, holder)
-            await self._sleep(self.timing.retry_period * (1 + JITTER_FACTOR * self._jitter()))
+            delay = self.timing.retry_period * (1 + JITTER_FACTOR * self._jitter())
+            if self._wait_for_release is not None and self._resource_version is not None and holder:
+                # Polling alone would leave a released Lease free for up to a retry period;
+                # watching it, a standby takes over within a round trip of the release.
+                started = self._monotonic()
+                try:
+                    if await asyncio.wait_for(self._wait_for_release(self._resource_version, delay), delay + 1):
+                        continue
+                except Exception as exc:  # fall back to polling
+                    logger.debug("lease %s: watch failed: %s", self.lock.description, _brief(exc))
+                delay -= self._monotonic() - started
+            if delay > 0:
+                await self._sleep(delay)
 
     async def _renew(self) -> None:
         while not self._stepped_down:
@@ -358,6 +380,35 @@ class KubernetesLeaseLock:
                 self.name, self.namespace, body, _preload_content=False, _request_timeout=self._timeout
             )
         )
+
+    async def wait_for_release(self, resource_version: str, seconds: float) -> bool:
+        """Watch the Lease from `resource_version` until its holder empties or it is deleted."""
+
+        def watch_until_released() -> bool:
+            deadline = time.monotonic() + seconds
+            stream = k8s_watch.Watch()
+            try:
+                for event in stream.stream(
+                    self._api.list_namespaced_lease,
+                    self.namespace,
+                    field_selector=f"metadata.name={self.name}",
+                    resource_version=resource_version,
+                    timeout_seconds=max(1, math.ceil(seconds)),
+                    _request_timeout=(self._timeout, max(0.1, seconds)),
+                ):
+                    lease = event["object"]
+                    if event["type"] == "DELETED" or not (lease.spec and lease.spec.holder_identity):
+                        return True
+                    if time.monotonic() >= deadline:
+                        return False
+            except Exception:  # a read timeout ends the wait; anything else: poll instead
+                return False
+            finally:
+                stream.stop()
+            return False
+
+        result: bool = await self._run(watch_until_released)
+        return result
 
     async def _write(self, call: Callable[[], Any]) -> str:
         try:

@@ -31,6 +31,7 @@ from agentcore_operator.local.cluster import gnostic, openapi, protobuf
 from agentcore_operator.local.cluster import schema as schemas
 from agentcore_operator.local.cluster.faults import REASONS, Fault, fault_from_json, triggered
 from agentcore_operator.local.cluster.jsonpath import evaluate as jsonpath
+from agentcore_operator.local.cluster.params import query_flag
 from agentcore_operator.local.cluster.patch import PatchError, json_patch, merge_patch
 from agentcore_operator.local.cluster.resources import (
     BUILTIN_TYPES,
@@ -471,7 +472,7 @@ class EmulatedCluster:
         dry_run = query.get("dryRun") == "All"
         if target.name is None:
             if method == "GET":
-                if query.get("watch") in ("true", "1"):
+                if query_flag(query.get("watch")):
                     return await self._watch(request, target)
                 return self._respond(request, self._list(target, query), target, listing=True)
             if method == "POST":
@@ -491,7 +492,7 @@ class EmulatedCluster:
             )
         if method == "GET":
             current = self._existing(target)
-            if query.get("watch") in ("true", "1"):
+            if query_flag(query.get("watch")):
                 return await self._watch(request, target)
             return self._respond(request, current, target)
         if method == "PUT":
@@ -649,7 +650,7 @@ class EmulatedCluster:
         await response.prepare(request)
         self._streams.add(response)
         timeout = float(query.get("timeoutSeconds") or 1800)
-        bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        bookmarks = query_flag(query.get("allowWatchBookmarks"))
         deadline = time.monotonic() + timeout
         try:
             for event in initial:
