@@ -269,6 +269,10 @@ class Operator:
         ours can act any more, so the standby that takes it over never overlaps with us.
         """
         self._stopping = True
+        if self._stop_requested is not None:
+            # Stopped by a signal: kopf leaves its waiter on our flag pending, then waits
+            # 5 s for it as a "hung" task before exiting. Setting the flag lets it end.
+            self._stop_requested.set()
         if self.elector is not None:
             self.elector.step_down()
         self.queue.close()
