@@ -344,7 +344,7 @@ def run_chaos(
         def churn(batch: list[str]) -> None:
             _apply(cluster, batch)
             live.extend(batch)
-            for name in rng.sample(live, k=min(len(live), rng.randint(0, max(1, per_round // 4)))):
+            for name in rng.sample(live, k=min(len(live), rng.randint(0, max(1, per_round // 2)))):
                 cluster.kubectl("delete", "codeinterpretersession", name, "--wait=false")
                 live.remove(name)
                 deleted.add(name)
