@@ -179,7 +179,9 @@ async def test_the_fence_refuses_mutating_calls_and_lets_reads_through(emulator:
     with pytest.raises(NotLeader):
         await manager.perform(start("uid-fence-2"))
     with pytest.raises(NotLeader):
-        await manager.perform(StopSession("us-east-1", BUILTIN, started.session_id, client_token("x", "stop")))
+        await manager.perform(
+            StopSession("us-east-1", BUILTIN, started.session_id, client_token("x", "stop"))
+        )
     seen = await manager.perform(ReadSession("us-east-1", BUILTIN, started.session_id))
     assert isinstance(seen, SessionSeen)
     log = emulator.emulator.call_log()

@@ -52,7 +52,11 @@ def phase(cluster: ClusterHandle, name: str) -> str | None:
 
 
 def test_only_the_leader_acts_and_the_standby_takes_over_when_it_stops(
-    cluster: ClusterHandle, emulator: EmulatorHandle, ha_settings: Settings, clock: SharedClock, tmp_path: Path
+    cluster: ClusterHandle,
+    emulator: EmulatorHandle,
+    ha_settings: Settings,
+    clock: SharedClock,
+    tmp_path: Path,
 ) -> None:
     # b has a token of its own, so every request it sends (its kopf watches included) can be
     # told apart: a fault per write method, for b's token only, counts b's writes.

@@ -30,7 +30,9 @@ def verb_and_resource(method: str, path: str, query: str) -> tuple[str, str, str
     resource = rest[0] + (f"/{rest[2]}" if len(rest) > 2 else "")
     named = len(rest) > 1
     verb = {
-        "GET": "get" if named else ("watch" if "watch=true" in query.lower() or "watch=1" in query else "list"),
+        "GET": "get"
+        if named
+        else ("watch" if "watch=true" in query.lower() or "watch=1" in query else "list"),
         "POST": "create",
         "PATCH": "patch",
         "PUT": "update",

@@ -84,7 +84,10 @@ def test_the_cli_fails_fast_with_one_line() -> None:
 def test_leader_election_is_off_by_default_with_client_go_timings() -> None:
     settings = parse_settings([], {"AWS_REGION": "us-east-1"})
     assert not settings.leader_elect
-    assert (settings.leader_election_id, settings.lease_namespace) == ("agentcore-operator", "agentcore-system")
+    assert (settings.leader_election_id, settings.lease_namespace) == (
+        "agentcore-operator",
+        "agentcore-system",
+    )
     timing = settings.election
     assert (timing.lease_duration, timing.renew_deadline, timing.retry_period) == (15.0, 10.0, 2.0)
     assert settings.identity is None
@@ -106,8 +109,13 @@ def test_leader_elect_from_flag_or_environment(argv: list[str], env: dict[str, s
 def test_the_lease_namespace_is_the_pods_then_the_ledgers() -> None:
     base = {"AWS_REGION": "us-east-1"}
     assert parse_settings(["--ledger-namespace", "ops"], base).lease_namespace == "ops"
-    assert parse_settings(["--ledger-namespace", "ops"], {**base, "POD_NAMESPACE": "pods"}).lease_namespace == "pods"
-    flagged = parse_settings(["--leader-election-namespace", "elect", "--leader-election-id", "my-lease"], base)
+    assert (
+        parse_settings(["--ledger-namespace", "ops"], {**base, "POD_NAMESPACE": "pods"}).lease_namespace
+        == "pods"
+    )
+    flagged = parse_settings(
+        ["--leader-election-namespace", "elect", "--leader-election-id", "my-lease"], base
+    )
     assert (flagged.lease_namespace, flagged.leader_election_id) == ("elect", "my-lease")
     assert parse_settings([], {**base, "POD_NAME": "op-7d4-x"}).identity == "op-7d4-x"
 

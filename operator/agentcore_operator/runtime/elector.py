@@ -258,7 +258,9 @@ class LeaderElector:
                 # watching it, a standby takes over within a round trip of the release.
                 started = self._monotonic()
                 try:
-                    if await asyncio.wait_for(self._wait_for_release(self._resource_version, delay), delay + 1):
+                    if await asyncio.wait_for(
+                        self._wait_for_release(self._resource_version, delay), delay + 1
+                    ):
                         continue
                 except Exception as exc:  # fall back to polling
                     logger.debug("lease %s: watch failed: %s", self.lock.description, _brief(exc))
