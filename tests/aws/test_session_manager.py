@@ -187,3 +187,20 @@ async def test_the_fence_refuses_mutating_calls_and_lets_reads_through(emulator:
     log = emulator.emulator.call_log()
     assert [c.operation for c in log] == ["StartCodeInterpreterSession", "GetCodeInterpreterSession"]
     assert all("agentcore-operator/replica-x" in c.user_agent.split() for c in log)
+
+
+async def test_a_stopping_replica_drops_calls_still_waiting_for_their_token(emulator: EmulatorHandle) -> None:
+    """Calls already sent finish; calls queued behind the rate limiter do not hold up a handover."""
+    stopping = asyncio.Event()
+    clients = ClientFactory(endpoint_url=emulator.endpoint_url, session=dummy_boto_session())
+    manager = SessionManager(clients, RateLimiter(default_rate=0.2), stopping=stopping)
+    first = await manager.perform(start("uid-queue-1"))
+    assert isinstance(first, SessionStarted)
+    queued = asyncio.create_task(manager.perform(start("uid-queue-2")))  # its token is 5 s away
+    await asyncio.sleep(0.2)
+    stopping.set()
+    with pytest.raises(NotLeader):
+        await asyncio.wait_for(queued, 1)
+    with pytest.raises(NotLeader):
+        await manager.perform(ReadSession("us-east-1", BUILTIN, first.session_id))
+    assert [c.operation for c in emulator.emulator.call_log()] == ["StartCodeInterpreterSession"]

@@ -83,6 +83,7 @@ class SessionManager:
         on_call: Callable[[str, ApiError | None], None] | None = None,
         concurrency: int = 16,
         may_mutate: Callable[[], bool] | None = None,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self._clients = clients
         self._limiter = limiter
@@ -91,6 +92,7 @@ class SessionManager:
         self._interpreters: dict[tuple[str, str], tuple[float, Observation]] = {}
         self._on_call = on_call
         self._may_mutate = may_mutate
+        self._stopping = stopping
         # boto3 runs in threads of its own (not the executor Kubernetes calls share), so a call
         # that has its rate token is sent at once rather than queueing behind other I/O and
         # reaching AgentCore in a burst with others.
@@ -225,14 +227,39 @@ class SessionManager:
             if not token:
                 return summaries
 
+    async def _wait_for_token(self, region: str, operation: str) -> float:
+        """The rate-limit token, unless the replica stops first.
+
+        A burst can queue calls for tens of seconds; a replica that is stopping (SIGTERM,
+        or a lost Lease) must not wait for them before it hands over. Calls already sent
+        finish; calls still waiting for their turn are dropped (NotLeader).
+        """
+        if self._stopping is None:
+            return await self._limiter.acquire(region, operation)
+        if self._stopping.is_set():
+            raise NotLeader(operation)
+        token = asyncio.ensure_future(self._limiter.acquire(region, operation))
+        stopped = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({token, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not token.done():
+                token.cancel()
+        if token.done() and not token.cancelled():
+            return token.result()
+        raise NotLeader(operation)
+
     async def _call(self, region: str, operation: str, call: Callable[[], T]) -> T:
+        fence = self._may_mutate if operation in MUTATING_OPERATIONS else None
+        if fence is not None and not fence():
+            raise NotLeader(operation)
         # The token first, then a thread: a call waiting for its token must not hold a thread
         # slot, or Starts queueing for theirs would starve the Gets of sessions already started.
-        waited = await self._limiter.acquire(region, operation)
+        waited = await self._wait_for_token(region, operation)
         if self._metrics is not None:
             self._metrics.rate_limiter_wait.labels(operation).observe(waited)
         async with self._slots:
-            fence = self._may_mutate if operation in MUTATING_OPERATIONS else None
 
             def fenced_call() -> T:
                 # The fence is checked in the worker thread, right before the request goes

@@ -68,6 +68,7 @@ class Operator:
         self.backoff = Backoff()
         self.aws_health = AwsHealth()
         self.boto_session = boto_session or boto3.session.Session()
+        self._stopping_event = asyncio.Event()  # set when this replica stops acting for good
         self.aws_health.credentials_probe = self._probe_credentials
         self.kube_configuration = load_configuration(settings.kubeconfig)
         user_agent = f"agentcore-operator/{self.identity}"
@@ -106,6 +107,7 @@ class Operator:
             on_call=self.aws_health.record,
             concurrency=settings.max_workers,
             may_mutate=self.may_act,
+            stopping=self._stopping_event,
         )
         self.quota = QuotaGate(self.queue.add, probe_interval=settings.timing.quota_retry_seconds)
         self.ledger = (
@@ -258,6 +260,7 @@ class Operator:
     def _stopped_leading(self) -> None:
         """Renewal failed past the deadline: the fence is already shut; stop the process."""
         self.metrics.leader.set(0)
+        self._stopping_event.set()
         if self._stop_requested is not None:
             self._stop_requested.set()
 
@@ -269,6 +272,7 @@ class Operator:
         ours can act any more, so the standby that takes it over never overlaps with us.
         """
         self._stopping = True
+        self._stopping_event.set()
         if self._stop_requested is not None:
             # Stopped by a signal: kopf leaves its waiter on our flag pending, then waits
             # 5 s for it as a "hung" task before exiting. Setting the flag lets it end.

@@ -88,7 +88,7 @@ class LeaderRecord:
 
 
 class NotLeader(Exception):
-    """A mutating call was refused at the fence: this process does not (or no longer) lead."""
+    """A call was refused: this replica does not lead (a standby, a lost Lease) or is stopping."""
 
 
 class LockConflict(Exception):
