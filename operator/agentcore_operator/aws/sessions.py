@@ -227,14 +227,15 @@ class SessionManager:
             if not token:
                 return summaries
 
-    async def _wait_for_token(self, region: str, operation: str) -> float:
-        """The rate-limit token, unless the replica stops first.
+    async def _wait_for_token(self, region: str, operation: str, *, droppable: bool) -> float:
+        """The rate-limit token; for a mutating call, unless the replica stops first.
 
-        A burst can queue calls for tens of seconds; a replica that is stopping (SIGTERM,
-        or a lost Lease) must not wait for them before it hands over. Calls already sent
-        finish; calls still waiting for their turn are dropped (NotLeader).
+        A burst can queue Starts for tens of seconds; a replica that is stopping (SIGTERM,
+        or a lost Lease) must not wait for them before it hands over. Mutating calls still
+        waiting for their turn are dropped (NotLeader); calls already sent finish, and the
+        reads that follow them (the Get confirming a Start) go on, so what was done is recorded.
         """
-        if self._stopping is None:
+        if self._stopping is None or not droppable:
             return await self._limiter.acquire(region, operation)
         if self._stopping.is_set():
             raise NotLeader(operation)
@@ -256,7 +257,7 @@ class SessionManager:
             raise NotLeader(operation)
         # The token first, then a thread: a call waiting for its token must not hold a thread
         # slot, or Starts queueing for theirs would starve the Gets of sessions already started.
-        waited = await self._wait_for_token(region, operation)
+        waited = await self._wait_for_token(region, operation, droppable=operation in MUTATING_OPERATIONS)
         if self._metrics is not None:
             self._metrics.rate_limiter_wait.labels(operation).observe(waited)
         async with self._slots:

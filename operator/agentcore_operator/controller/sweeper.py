@@ -18,7 +18,6 @@ from agentcore_operator.aws.sessions import SessionManager
 from agentcore_operator.controller.observations import Observation, SessionUnconfirmed
 from agentcore_operator.controller.store import Key, Store
 from agentcore_operator.controller.workqueue import WorkQueue
-from agentcore_operator.runtime.elector import NotLeader
 from agentcore_operator.runtime.errors import ApiError
 
 logger = logging.getLogger("agentcore_operator.sweeper")
@@ -47,8 +46,6 @@ class Sweeper:
             await asyncio.sleep(self._interval)
             try:
                 await self.sweep_once()
-            except NotLeader:
-                return  # this replica stopped acting: no more sweeps
             except Exception:  # a sweep failing must never stop the next one
                 logger.exception("sweep failed")
 
