@@ -272,3 +272,18 @@ def test_identity_is_the_pod_name_else_unique_per_process() -> None:
     assert default_identity({"POD_NAME": "agentcore-operator-5d9c-abcde"}) == "agentcore-operator-5d9c-abcde"
     first, second = default_identity({}), default_identity({})
     assert first != second and "_" in first
+
+
+def test_a_standby_tries_again_right_when_the_lease_it_saw_expires() -> None:
+    """Not up to a whole retry period later: after a crash the takeover comes at
+    lease duration (plus a margin) after the last renewal the standby saw."""
+    clock, lease = FakeClock(), MemoryLease()
+    loop = Loop(clock)
+    assert step(elector(lease, clock, "crashed"))
+    standby = LeaderElector(
+        lease, "standby", monotonic=clock.monotonic, wall=clock.wall, sleep=loop.sleep, jitter=lambda: 1.0
+    )
+    first_seen = clock.now
+    asyncio.run(standby.acquire())
+    assert lease.record is not None and lease.record.holder == "standby"
+    assert first_seen + 15 < clock.now <= first_seen + 15 + 0.1

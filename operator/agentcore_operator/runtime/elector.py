@@ -1,7 +1,8 @@
 """Leader election on a `coordination.k8s.io/v1` Lease, as client-go's leaderelection does it.
 
-The kubernetes Python client's own `leaderelection` package locks only ConfigMaps, so this
-is a small elector of our own, following client-go's `tryAcquireOrRenew` step for step:
+The kubernetes Python client's own `leaderelection` package locks only ConfigMaps (its
+`resourcelock` has `configmaplock.py` alone) and blocks a thread, so this is a small
+async elector of our own, following client-go's `tryAcquireOrRenew` step for step:
 
 - read the Lease; create it (holding it) when it does not exist;
 - when someone else holds it, wait until the record has not changed for its
@@ -18,8 +19,9 @@ the renewal loop itself is stuck. A leader that passes its deadline steps down f
 (`on_stopped_leading`); the process then exits and restarts, as controller-runtime does.
 
 On a clean shutdown `release()` empties holderIdentity (leaseDurationSeconds 1, as
-client-go's ReleaseOnCancel does): a standby takes over at its next retry instead of
-waiting for the lease to expire.
+client-go's ReleaseOnCancel does). A standby watches the Lease between its retries (one
+thing client-go does not do), so it takes the released Lease within a round trip instead
+of at its next retry, and never waits for the lease to expire.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from kubernetes.client.rest import ApiException
 logger = logging.getLogger("agentcore_operator.elector")
 
 JITTER_FACTOR = 0.2  # standbys retry within [retry, 1.2 * retry): spread out, yet a prompt takeover
+EXPIRY_MARGIN = 0.05  # seconds past a lease's expiry (on our clock) before trying to take it
 
 
 class ElectionConfigError(ValueError):
@@ -253,6 +256,11 @@ class LeaderElector:
             if holder:
                 logger.debug("lease %s is held by %s; standing by", self.lock.description, holder)
             delay = self.timing.retry_period * (1 + JITTER_FACTOR * self._jitter())
+            if holder and self._observed is not None:
+                # Try again right when the lease we saw would expire, not up to a retry later.
+                expires_in = self._observed_at + self._observed.lease_duration_seconds - self._monotonic()
+                if expires_in > 0:
+                    delay = min(delay, expires_in + EXPIRY_MARGIN)
             if self._wait_for_release is not None and self._resource_version is not None and holder:
                 # Polling alone would leave a released Lease free for up to a retry period;
                 # watching it, a standby takes over within a round trip of the release.
