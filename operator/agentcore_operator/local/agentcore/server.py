@@ -195,7 +195,9 @@ class AgentCoreEmulator:
                     FAULT_KINDS[rule.error],
                     **extra,
                 )
-            self._record(operation, region, "Success", status, request)  # done, whether or not the answer arrives
+            self._record(
+                operation, region, "Success", status, request
+            )  # done, whether or not the answer arrives
             if rule is not None and rule.latency and rule.latency_after:
                 await asyncio.sleep(rule.latency)
             return web.Response(
