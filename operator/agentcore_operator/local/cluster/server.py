@@ -8,6 +8,7 @@ docs/cluster.md.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import random
@@ -16,7 +17,7 @@ import string
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +27,8 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from agentcore_operator.local.cluster import gnostic, openapi, protobuf, tables
+from agentcore_operator.local.cluster import garbage, gnostic, openapi, protobuf, tables
+from agentcore_operator.local.cluster import namespaces as namespace_lifecycle
 from agentcore_operator.local.cluster import schema as schemas
 from agentcore_operator.local.cluster import watch as watches
 from agentcore_operator.local.cluster.errors import ApiError, bad_request, conflict, invalid, not_found
@@ -128,6 +130,9 @@ class EmulatedCluster:
         self.requests: deque[Request] = deque(maxlen=REQUEST_LOG_SIZE)
         self.faults: list[Fault] = []
         self._streams: set[web.StreamResponse] = set()
+        self.namespaces = namespace_lifecycle.NamespaceLifecycle(self)
+        self.garbage_collector = garbage.GarbageCollector(self)
+        self.store.listeners += [self.namespaces.observe, self.garbage_collector.observe]
         for resource_type in BUILTIN_TYPES:
             self.registry.add(resource_type)
         for name in DEFAULT_NAMESPACES:
@@ -362,7 +367,10 @@ class EmulatedCluster:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else None
-        if subresource is not None and not (subresource == "status" and resource_type.status_subresource):
+        if subresource is not None and not (
+            (subresource == "status" and resource_type.status_subresource)
+            or (subresource == "finalize" and resource_type is NAMESPACE_TYPE)
+        ):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         return Target(resource_type, namespace, name, subresource)
 
@@ -393,7 +401,8 @@ class EmulatedCluster:
                 )
                 return self._respond(request, created, target, status=201)
             if method == "DELETE":
-                return self._reply(request, self._delete_collection(target, query, dry_run), 200)
+                options = await self._delete_options(request, target)
+                return self._reply(request, self._delete_collection(target, query, options, dry_run), 200)
             raise ApiError(
                 405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
             )
@@ -412,11 +421,26 @@ class EmulatedCluster:
             updated = await self._patch(request, target, dry_run)
             return self._respond(request, updated, target)
         if method == "DELETE":
-            options = await self._body(request, target) if request.can_read_body else {}
-            return self._respond(request, self._delete(target, options, dry_run), target)
+            options = await self._delete_options(request, target)
+            deleted = self._delete(target, options, dry_run)
+            # The API server says 202 Accepted only to the old orphanDependents=false, when the
+            # object is not gone yet (its dependents go first).
+            pending = options.get("orphanDependents") is False and deleted is self.store.get(
+                target.resource_type, target.namespace or "", target.name
+            )
+            return self._respond(request, deleted, target, status=202 if pending else 200)
         raise ApiError(
             405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
         )
+
+    async def _delete_options(self, request: web.Request, target: Target) -> dict[str, Any]:
+        """DeleteOptions from the body, or from query parameters as the API server also reads them."""
+        options = await self._body(request, target) if request.can_read_body else {}
+        if "propagationPolicy" in request.query:
+            options.setdefault("propagationPolicy", request.query["propagationPolicy"])
+        if "orphanDependents" in request.query:
+            options.setdefault("orphanDependents", watches.query_flag(request.query, "orphanDependents"))
+        return options
 
     async def _body(self, request: web.Request, target: Target) -> dict[str, Any]:
         raw = await request.read()
@@ -651,6 +675,7 @@ class EmulatedCluster:
                     {"name": namespace, "kind": "namespaces"},
                 )
             meta["namespace"] = namespace
+            self.namespaces.admit_create(resource_type, namespace, meta.get("name") or "")
         else:
             meta.pop("namespace", None)
         self._check_kind(resource_type, body)
@@ -687,9 +712,8 @@ class EmulatedCluster:
             return body
         meta["resourceVersion"] = str(self.store.next_version())
         if resource_type is NAMESPACE_TYPE:
-            if not isinstance(body.get("spec"), dict):
-                body["spec"] = {}
-            body["spec"].setdefault("finalizers", ["kubernetes"])
+            spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+            body["spec"] = {**spec, "finalizers": [namespace_lifecycle.KUBERNETES_FINALIZER]}
             body["status"] = {"phase": "Active"}
         self.store.put(resource_type, body, "ADDED")
         if resource_type is CRD_TYPE:
@@ -793,6 +817,8 @@ class EmulatedCluster:
                 new.pop("status", None)
             else:
                 new["status"] = status
+        elif target.subresource == "finalize" or resource_type is NAMESPACE_TYPE:
+            new = namespace_lifecycle.finalizers_written(target.subresource, old, new)
         elif resource_type.status_subresource:
             if "status" in old:
                 new["status"] = copy.deepcopy(old["status"])
@@ -834,7 +860,11 @@ class EmulatedCluster:
         if dry_run:
             return new
         meta["resourceVersion"] = str(self.store.next_version())
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not namespace_lifecycle.held_by_spec(resource_type, new)
+        ):
             self.store.remove(resource_type, new)
             if resource_type is CRD_TYPE:
                 self.registry.remove_group_kind(new["spec"]["group"], new["spec"]["names"]["plural"])
@@ -939,6 +969,7 @@ class EmulatedCluster:
         old = self._existing(target)
         resource_type = target.resource_type
         meta = old["metadata"]
+        policy = garbage.propagation_policy(options)
         preconditions = options.get("preconditions") or {}
         if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
             raise conflict(resource_type, meta["name"])
@@ -947,41 +978,86 @@ class EmulatedCluster:
             and preconditions["resourceVersion"] != meta["resourceVersion"]
         ):
             raise conflict(resource_type, meta["name"])
+        if resource_type is NAMESPACE_TYPE:
+            self.namespaces.admit_delete(meta["name"])
         if dry_run:
             return old
-        if meta.get("finalizers"):
-            if meta.get("deletionTimestamp"):
-                return old
-            new = copy.deepcopy(old)
-            new["metadata"]["deletionTimestamp"] = now_rfc3339()
-            new["metadata"]["deletionGracePeriodSeconds"] = 0
-            new["metadata"]["generation"] = int(meta.get("generation", 1)) + 1
-            new["metadata"]["resourceVersion"] = str(self.store.next_version())
-            self.store.put(resource_type, new, "MODIFIED")
-            return new
+        finalizers = garbage.deletion_finalizers(list(meta.get("finalizers") or ()), policy)
+        if resource_type is NAMESPACE_TYPE:
+            return self.namespaces.delete(old, finalizers)
+        if not finalizers:
+            return self.remove_object(resource_type, old)
+        if meta.get("deletionTimestamp") and finalizers == list(meta.get("finalizers") or ()):
+            return old
+        new = copy.deepcopy(old)
+        new_meta = new["metadata"]
+        if not new_meta.get("deletionTimestamp"):
+            new_meta["deletionTimestamp"] = now_rfc3339()
+            new_meta["deletionGracePeriodSeconds"] = 0
+            new_meta["generation"] = int(meta.get("generation", 1)) + 1
+        new_meta["finalizers"] = finalizers
+        return self.store_update(resource_type, new)
+
+    def _delete_collection(
+        self, target: Target, query: Any, options: dict[str, Any], dry_run: bool
+    ) -> dict[str, Any]:
+        listing = self._list(target, query)
+        for body in listing["items"]:
+            meta = body["metadata"]
+            self._delete(Target(target.resource_type, meta.get("namespace"), meta["name"]), options, dry_run)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+
+    # -- for the controllers (namespace lifecycle, garbage collector) ------------------
+
+    def now(self) -> str:
+        return now_rfc3339()
+
+    def store_update(self, resource_type: ResourceType, new: dict[str, Any]) -> dict[str, Any]:
+        """Store a changed object under the next resourceVersion; one being deleted whose last
+        finalizer is gone goes instead."""
+        meta = new["metadata"]
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not namespace_lifecycle.held_by_spec(resource_type, new)
+        ):
+            return self.remove_object(resource_type, new)
+        meta["resourceVersion"] = str(self.store.next_version())
+        self.store.put(resource_type, new, "MODIFIED")
+        return new
+
+    def remove_object(self, resource_type: ResourceType, old: dict[str, Any]) -> dict[str, Any]:
         gone = copy.deepcopy(old)
         gone["metadata"]["resourceVersion"] = str(self.store.next_version())
         self.store.remove(resource_type, gone)
-        if resource_type is NAMESPACE_TYPE:
-            self._empty_namespace(meta["name"])
         if resource_type is CRD_TYPE:
             self.registry.remove_group_kind(old["spec"]["group"], old["spec"]["names"]["plural"])
         return gone
 
-    def _empty_namespace(self, namespace: str) -> None:
-        for resource_type in list(self.registry.types.values()):
-            if resource_type.namespaced:
-                for body in list(self.store.items(resource_type, namespace)):
-                    gone = copy.deepcopy(body)
-                    gone["metadata"]["resourceVersion"] = str(self.store.next_version())
-                    self.store.remove(resource_type, gone)
+    def delete_object(
+        self, resource_type: ResourceType, namespace: str, name: str, *, policy: str, uid: str | None = None
+    ) -> dict[str, Any]:
+        """DELETE as a controller sends it: with a propagation policy and a uid precondition."""
+        options: dict[str, Any] = {"propagationPolicy": policy}
+        if uid:
+            options["preconditions"] = {"uid": uid}
+        return self._delete(Target(resource_type, namespace or None, name), options, dry_run=False)
 
-    def _delete_collection(self, target: Target, query: Any, dry_run: bool) -> dict[str, Any]:
-        listing = self._list(target, query)
-        for body in listing["items"]:
-            meta = body["metadata"]
-            self._delete(Target(target.resource_type, meta.get("namespace"), meta["name"]), {}, dry_run)
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+    def update_metadata(
+        self, resource_type: ResourceType, body: dict[str, Any], change: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
+        """Change an object's metadata (finalizers, ownerReferences) as a controller's update does."""
+        new = copy.deepcopy(body)
+        change(new["metadata"])
+        meta = body["metadata"]
+        target = Target(resource_type, meta.get("namespace") or None, meta["name"])
+        return self._write(
+            target, body, new, dry_run=False, strict=False, expected_version=meta["resourceVersion"]
+        )
+
+    async def run_controllers(self) -> None:
+        """kube-controller-manager's part: the namespace controller and the garbage collector."""
+        await asyncio.gather(self.namespaces.run(), self.garbage_collector.run())
 
     # -- serving -----------------------------------------------------------------------
 
@@ -994,9 +1070,11 @@ class EmulatedCluster:
         server = site._server
         assert server is not None
         bound = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        controllers = asyncio.create_task(self.run_controllers(), name="emulated-cluster-controllers")
         try:
             yield Serving(self, host, int(bound))
         finally:
+            controllers.cancel()
             self.drop_watches()
             await runner.cleanup()
 
