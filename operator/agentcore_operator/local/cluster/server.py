@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1075,6 +1075,8 @@ class EmulatedCluster:
             yield Serving(self, host, int(bound))
         finally:
             controllers.cancel()
+            with suppress(asyncio.CancelledError):
+                await controllers
             self.drop_watches()
             await runner.cleanup()
 

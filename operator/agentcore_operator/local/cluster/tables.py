@@ -102,6 +102,24 @@ def table(
                 f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
                 body.get("message") or body.get("note", ""),
             ]
+    elif resource_type.kind == "Namespace" and not resource_type.group:
+        columns.append(
+            {
+                "name": "Status",
+                "type": "string",
+                "format": "",
+                "priority": 0,
+                "description": "The status of the namespace",
+            }
+        )
+        columns.append({"name": "Age", "type": "string", "format": "", "priority": 0, "description": ""})
+
+        def cells_of(body: dict[str, Any]) -> list[Any]:
+            return [
+                body["metadata"]["name"],
+                (body.get("status") or {}).get("phase", ""),
+                human_age(body["metadata"].get("creationTimestamp")),
+            ]
     else:
         columns.append({"name": "Age", "type": "string", "format": "", "priority": 0, "description": ""})
 
