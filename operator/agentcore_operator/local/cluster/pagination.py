@@ -76,7 +76,7 @@ def decode_token(token: str, namespace: str | None) -> tuple[int, ItemKey]:
     except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise bad_request(f"continue key is not valid: {exc}") from exc
     start = start.rstrip("\x00")
-    if namespace is None and "/" in start:
+    if "/" in start:  # names never hold a slash: this is <namespace>/<name>
         found_namespace, name = start.split("/", 1)
         return resource_version, (found_namespace, name)
     return resource_version, (namespace or "", start)
