@@ -95,7 +95,7 @@ def test_nothing_new_in_a_terminating_namespace(
     assert status["details"]["causes"] == [
         {
             "reason": "NamespaceTerminating",
-            "message": "unable to create new content in namespace doomed because it is being terminated",
+            "message": "namespace doomed is being terminated",
             "field": "metadata.namespace",
         }
     ]

@@ -88,7 +88,13 @@ class NamespaceLifecycle:
                 "name": name,
                 "group": resource_type.group,
                 "kind": resource_type.plural,
-                "causes": [{"reason": TERMINATING_CAUSE, "message": reason, "field": "metadata.namespace"}],
+                "causes": [
+                    {
+                        "reason": TERMINATING_CAUSE,
+                        "message": f"namespace {namespace} is being terminated",
+                        "field": "metadata.namespace",
+                    }
+                ],
             },
         )
 
