@@ -10,6 +10,7 @@ import subprocess
 import threading
 from typing import Any
 
+import pytest
 from agentcore_operator.local.cluster.testing import ClusterHandle, kubectl_binary
 from kubernetes import client, watch
 
@@ -97,3 +98,30 @@ def test_kubectl_get_watch_keeps_the_printer_columns(cluster: ClusterHandle, app
     finally:
         process.kill()
         process.wait()
+
+
+@pytest.mark.parametrize(
+    ("value", "watches"),
+    [
+        ("true", True),
+        ("True", True),
+        ("1", True),
+        ("", True),
+        ("yes", True),
+        ("false", False),
+        ("FALSE", False),
+        ("0", False),
+    ],
+)
+def test_watch_flag_is_a_boolean_as_apimachinery_reads_one(
+    cluster: ClusterHandle, apply: Apply, value: str, watches: bool
+) -> None:
+    apply(configmap("present"))
+    raw = cluster.kubectl(
+        "get", "--raw", f"/api/v1/namespaces/default/configmaps?watch={value}&timeoutSeconds=1"
+    ).stdout
+    if watches:
+        (event,) = [json.loads(line) for line in raw.splitlines() if line.strip()]
+        assert event["type"] == "ADDED" and event["object"]["metadata"]["name"] == "present"
+    else:
+        assert json.loads(raw)["kind"] == "ConfigMapList"
