@@ -712,8 +712,11 @@ class EmulatedCluster:
             return body
         meta["resourceVersion"] = str(self.store.next_version())
         if resource_type is NAMESPACE_TYPE:
-            spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
-            body["spec"] = {**spec, "finalizers": [namespace_lifecycle.KUBERNETES_FINALIZER]}
+            spec = body.get("spec")
+            body["spec"] = {
+                **(spec if isinstance(spec, dict) else {}),
+                "finalizers": [namespace_lifecycle.KUBERNETES_FINALIZER],
+            }
             body["status"] = {"phase": "Active"}
         self.store.put(resource_type, body, "ADDED")
         if resource_type is CRD_TYPE:
