@@ -24,8 +24,8 @@ def conditions(cluster: ClusterHandle, name: str) -> dict[str, tuple[str, str, s
 def test_a_deleted_namespace_terminates_until_its_last_finalizer_goes(
     cluster: ClusterHandle, apply: Apply
 ) -> None:
-    apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
-    apply(configmap("plain", "team"))
+    cluster.kubectl("create", "namespace", "team")  # protobuf, as kubectl sends it
+    cluster.kubectl("create", "configmap", "plain", "-n", "team")
     apply(configmap("held", "team", finalizers=[HOLD]))
     apply(session("analysis", "team", finalizers=[HOLD]))
 

@@ -25,6 +25,9 @@ def stream_in_thread(call: Any, *args: Any, **kwargs: Any) -> tuple[watch.Watch,
     def run() -> None:
         try:
             for event in watcher.stream(call, *args, timeout_seconds=20, **kwargs):
+                if event["type"] == "BOOKMARK":  # left undecoded by the client: only a resourceVersion
+                    events.put(("BOOKMARK", event["object"]["metadata"]["resourceVersion"], {}))
+                    continue
                 meta = event["object"].metadata
                 events.put((event["type"], meta.name, meta.labels or {}))
         except Exception as exc:  # the server stopping under a test's open stream
@@ -46,6 +49,18 @@ def test_the_python_client_watches(core: client.CoreV1Api, apply: Apply) -> None
         assert events.get(timeout=10)[:2] == ("ADDED", "after")
         core.delete_namespaced_config_map("after", "default")
         assert events.get(timeout=10)[:2] == ("DELETED", "after")
+    finally:
+        watcher.stop()
+
+
+def test_the_python_client_gets_bookmarks_when_it_allows_them(
+    cluster: ClusterHandle, core: client.CoreV1Api
+) -> None:
+    cluster.call(lambda: setattr(cluster.cluster, "bookmark_interval", 0.2))
+    watcher, events = stream_in_thread(core.list_namespaced_config_map, "default", allow_watch_bookmarks=True)
+    try:
+        kind, version, _ = events.get(timeout=10)
+        assert kind == "BOOKMARK" and watcher.resource_version == version
     finally:
         watcher.stop()
 
