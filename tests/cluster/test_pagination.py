@@ -87,3 +87,12 @@ def test_a_broken_token_is_a_bad_request(core: client.CoreV1Api) -> None:
         core.list_namespaced_config_map("default", limit=1, _continue="not-a-token")
     assert caught.value.status == 400
     assert "continue key is not valid" in json.loads(caught.value.body)["message"]
+
+
+def test_chunks_across_namespaces(cluster: ClusterHandle) -> None:
+    for namespace in ("a", "b"):
+        cluster.kubectl("create", "namespace", namespace)
+        for name in ("x", "y"):
+            cluster.kubectl("create", "configmap", name, "-n", namespace)
+    shown = cluster.kubectl("get", "configmaps", "-A", "--chunk-size=1", "--no-headers").stdout.splitlines()
+    assert [tuple(line.split()[:2]) for line in shown] == [("a", "x"), ("a", "y"), ("b", "x"), ("b", "y")]
