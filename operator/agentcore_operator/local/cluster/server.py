@@ -439,7 +439,7 @@ class EmulatedCluster:
         if "propagationPolicy" in request.query:
             options.setdefault("propagationPolicy", request.query["propagationPolicy"])
         if "orphanDependents" in request.query:
-            options.setdefault("orphanDependents", watches.query_flag(request.query, "orphanDependents"))
+            options.setdefault("orphanDependents", query_flag(request.query.get("orphanDependents")))
         return options
 
     async def _body(self, request: web.Request, target: Target) -> dict[str, Any]:
