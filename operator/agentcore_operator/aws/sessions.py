@@ -102,6 +102,16 @@ class SessionManager:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
+    async def prepare(self, region: str) -> None:
+        """Build the clients of a region ahead of the first call.
+
+        botocore reads and parses the service models when a client is built (a few hundred
+        milliseconds of CPU): at startup, not while the first burst of Starts waits for it.
+        """
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._clients.data, region)
+        await loop.run_in_executor(self._executor, self._clients.control, region)
+
     async def perform(self, action: AwsAction) -> Observation:
         """Carry out one AWS action of the state machine; failures come back as CallFailed."""
         try:
