@@ -8,6 +8,7 @@ threads; one Configuration serves both these writes and kopf's watches.
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import logging
 import os
@@ -70,6 +71,11 @@ def connection_info(configuration: k8s.Configuration) -> kopf.ConnectionInfo:
 class KubeWriter:
     """The operator's few writes, each in a worker thread."""
 
+    # The kind written to; `for_kind` gives a writer for another kind on the same client.
+    plural = PLURAL
+    kind = KIND
+    finalizer = FINALIZER
+
     def __init__(
         self, configuration: k8s.Configuration, *, pool_size: int = 16, user_agent: str | None = None
     ) -> None:
@@ -79,6 +85,12 @@ class KubeWriter:
             self._api.user_agent = user_agent
         self._objects = k8s.CustomObjectsApi(self._api)
         self._core = k8s.CoreV1Api(self._api)
+
+    def for_kind(self, plural: str, kind: str, finalizer: str) -> KubeWriter:
+        """The same writes for another kind of the group, sharing this writer's connections."""
+        writer = copy.copy(self)
+        writer.plural, writer.kind, writer.finalizer = plural, kind, finalizer
+        return writer
 
     def close(self) -> None:
         self._api.close()
@@ -102,7 +114,7 @@ class KubeWriter:
             GROUP,
             VERSION,
             namespace,
-            PLURAL,
+            self.plural,
             name,
             {"status": patch},
         )
@@ -110,25 +122,25 @@ class KubeWriter:
     async def add_finalizer(self, body: dict[str, Any]) -> dict[str, Any] | None:
         meta = body.get("metadata") or {}
         finalizers = list(meta.get("finalizers") or [])
-        if FINALIZER in finalizers:
+        if self.finalizer in finalizers:
             return body
         ops: list[dict[str, Any]] = [
             {"op": "test", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")}
         ]
         if finalizers:
-            ops.append({"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER})
+            ops.append({"op": "add", "path": "/metadata/finalizers/-", "value": self.finalizer})
         else:
-            ops.append({"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]})
+            ops.append({"op": "add", "path": "/metadata/finalizers", "value": [self.finalizer]})
         return await self._patch(body, ops)
 
     async def remove_finalizer(self, body: dict[str, Any]) -> dict[str, Any] | None:
         finalizers = list((body.get("metadata") or {}).get("finalizers") or [])
-        if FINALIZER not in finalizers:
+        if self.finalizer not in finalizers:
             return body
-        index = finalizers.index(FINALIZER)
+        index = finalizers.index(self.finalizer)
         path = f"/metadata/finalizers/{index}"
         return await self._patch(
-            body, [{"op": "test", "path": path, "value": FINALIZER}, {"op": "remove", "path": path}]
+            body, [{"op": "test", "path": path, "value": self.finalizer}, {"op": "remove", "path": path}]
         )
 
     async def post_event(self, body: dict[str, Any], note: EventNote) -> None:
@@ -141,7 +153,7 @@ class KubeWriter:
             ),
             involved_object=k8s.V1ObjectReference(
                 api_version=f"{GROUP}/{VERSION}",
-                kind=KIND,
+                kind=self.kind,
                 name=meta.get("name"),
                 namespace=meta.get("namespace"),
                 uid=meta.get("uid"),
@@ -211,7 +223,7 @@ class KubeWriter:
         patch = functools.partial(
             self._objects.patch_namespaced_custom_object, _content_type="application/json-patch+json"
         )
-        return await self._call(patch, GROUP, VERSION, namespace, PLURAL, name, ops)
+        return await self._call(patch, GROUP, VERSION, namespace, self.plural, name, ops)
 
     async def _call(self, method: Any, *args: Any) -> dict[str, Any] | None:
         """Run a client call; None when the object is gone, KubeConflict on races."""

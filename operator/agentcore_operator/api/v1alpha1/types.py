@@ -25,6 +25,8 @@ MIN_TIMEOUT_SECONDS = 60
 MAX_TIMEOUT_SECONDS = 28800
 DEFAULT_TIMEOUT_SECONDS = 900
 MAX_SESSION_NAME = 100
+MAX_FILESYSTEMS = 10  # the model's ToolsFileSystemConfigurations
+MAX_CERTIFICATES = 200  # the model's Certificates
 
 _INTERPRETER_ID = r"(aws\.codeinterpreter\.v1|[a-zA-Z][a-zA-Z0-9_]{0,47}-[a-zA-Z0-9]{10})"
 INTERPRETER_ID_RE = re.compile(rf"^{_INTERPRETER_ID}$")
@@ -62,6 +64,11 @@ class SessionSpec:
     session_timeout_seconds: int
     region: str
     deletion_policy: DeletionPolicy
+    # spec.codeInterpreterRef.name: a CodeInterpreter of the namespace. The identifier is then
+    # empty here and filled in from that resource's status once it is Ready.
+    code_interpreter_ref: str | None = None
+    certificates: tuple[dict[str, Any], ...] = ()
+    filesystem_configurations: tuple[dict[str, Any], ...] = ()
 
     @property
     def interpreter_id(self) -> str:
@@ -81,8 +88,18 @@ class SessionSpec:
             raise SpecError("spec is missing or not an object")
         meta = body.get("metadata") or {}
 
+        ref = spec.get("codeInterpreterRef")
+        ref_name = ref.get("name") if isinstance(ref, dict) else None
+        if ref is not None and (not isinstance(ref_name, str) or not ref_name):
+            raise SpecError("spec.codeInterpreterRef.name must name a CodeInterpreter")
+        if ref_name is not None and "codeInterpreterIdentifier" in spec:
+            raise SpecError(
+                "spec.codeInterpreterRef and spec.codeInterpreterIdentifier are mutually exclusive"
+            )
         identifier = spec.get("codeInterpreterIdentifier", BUILTIN_INTERPRETER)
-        if not isinstance(identifier, str) or not (
+        if ref_name is not None:
+            pass  # resolved from the CodeInterpreter (controller/reconciler.py)
+        elif not isinstance(identifier, str) or not (
             INTERPRETER_ID_RE.fullmatch(identifier) or INTERPRETER_ARN_RE.fullmatch(identifier)
         ):
             raise SpecError(f"spec.codeInterpreterIdentifier {identifier!r} is not an interpreter id or ARN")
@@ -117,7 +134,50 @@ class SessionSpec:
         except ValueError:
             raise SpecError(f"spec.deletionPolicy {policy!r} is not Delete or Retain") from None
 
-        return cls(identifier, name, timeout, region, deletion_policy)
+        return cls(
+            "" if ref_name is not None else identifier,
+            name,
+            timeout,
+            region,
+            deletion_policy,
+            code_interpreter_ref=ref_name,
+            certificates=read_certificates(spec),
+            filesystem_configurations=read_filesystems(spec),
+        )
+
+
+def read_certificates(spec: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """spec.certificates as sent to AWS (each a location with one secretsManager ARN)."""
+    items = spec.get("certificates")
+    if items is None:
+        return ()
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_CERTIFICATES:
+        raise SpecError(f"spec.certificates must be a list of 1..{MAX_CERTIFICATES} certificates")
+    for index, item in enumerate(items):
+        location = item.get("location") if isinstance(item, dict) else None
+        secret = (location or {}).get("secretsManager") if isinstance(location, dict) else None
+        if not isinstance(secret, dict) or not isinstance(secret.get("secretArn"), str):
+            raise SpecError(f"spec.certificates[{index}].location.secretsManager.secretArn is required")
+    return tuple(items)
+
+
+def read_filesystems(spec: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """spec.filesystemConfigurations as sent to AWS (each exactly one of EFS or S3 Files)."""
+    items = spec.get("filesystemConfigurations")
+    if items is None:
+        return ()
+    if not isinstance(items, list) or len(items) > MAX_FILESYSTEMS:
+        raise SpecError(f"spec.filesystemConfigurations must be a list of at most {MAX_FILESYSTEMS} entries")
+    for index, item in enumerate(items):
+        kinds = [
+            k for k in ("efsConfiguration", "s3FilesConfiguration") if isinstance(item, dict) and k in item
+        ]
+        if len(kinds) != 1:
+            raise SpecError(
+                f"spec.filesystemConfigurations[{index}] must set exactly one of efsConfiguration "
+                f"and s3FilesConfiguration"
+            )
+    return tuple(items)
 
 
 def default_session_name(namespace: str, name: str) -> str:
