@@ -61,6 +61,7 @@ class KindController(Generic[HintT]):
         self._errors = errors
         self._on_removed = on_removed
         self._dependents: list[Dependent] = []
+        self._signatures: dict[tuple[int, Key], Hashable] = {}
 
     def watch(
         self,
@@ -78,26 +79,36 @@ class KindController(Generic[HintT]):
             return
         body: dict[str, Any] = dict(raw)
         key = key_of(body)
-        old = self.store.get(key)
         if event.get("type") == "DELETED":
             self.store.remove(key)
             self.queue.forget(key)
             self.backoff.succeeded(key)
             if self._on_removed is not None:
                 self._on_removed(key)
-            self._notify(old, None, body)
+            self._notify(key, body, gone=True)
             return
         if self.store.put(body):
             self.queue.add(key)
-        self._notify(old, self.store.get(key), body)
+        self._notify(key, body, gone=False)
 
-    def _notify(self, old: dict[str, Any] | None, new: dict[str, Any] | None, body: dict[str, Any]) -> None:
-        for dependent in self._dependents:
-            if old is not None and new is not None and dependent.signature(old) == dependent.signature(new):
+    def _notify(self, key: Key, body: dict[str, Any], *, gone: bool) -> None:
+        """Queue the dependents' keys when what they care about changed since the last event.
+
+        Compared with the last event seen, not with the store: the reconcile loop puts its
+        own writes in the store before their watch events arrive.
+        """
+        for index, dependent in enumerate(self._dependents):
+            seen = (index, key)
+            signature = None if gone else dependent.signature(body)
+            if not gone and seen in self._signatures and self._signatures[seen] == signature:
                 continue
-            for key in dependent.keys_of(body):
-                if dependent.controller.store.get(key) is not None:
-                    dependent.controller.queue.add(key)
+            if gone:
+                self._signatures.pop(seen, None)
+            else:
+                self._signatures[seen] = signature
+            for other in dependent.keys_of(body):
+                if dependent.controller.store.get(other) is not None:
+                    dependent.controller.queue.add(other)
 
     async def run(self) -> None:
         """Hand every due key to its own pass at once, up to `workers` at a time.

@@ -79,7 +79,7 @@ def openapi(shape: Shape) -> dict[str, Any]:
         if "pattern" in key:
             rules.append(
                 {
-                    "rule": f"self.all(k, k.matches('{key['pattern']}'))",
+                    "rule": f"self.all(k, k.matches(r'{key['pattern']}'))",
                     "message": "a key has invalid characters",
                 }
             )
