@@ -26,7 +26,7 @@ EFS = {
 }
 
 
-def interpreter_manifest(name: str, namespace: str = "default", **spec: Any) -> dict[str, Any]:
+def interpreter_manifest(name: str, /, namespace: str = "default", **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": "agentcore.dev/v1alpha1",
         "kind": "CodeInterpreter",
