@@ -17,7 +17,10 @@ from agentcore_operator.local.cluster.testing import ClusterHandle
 
 from .conftest import eventually
 from .test_interpreters import interpreter_manifest
-from .test_reliability import OperatorProcess, apply_many, operator_process  # noqa: F401 (a fixture)
+from . import test_reliability
+from .test_reliability import OperatorProcess, apply_many
+
+operator_process = test_reliability.operator_process  # the real-process fixture, shared
 
 KILLS = 10
 
