@@ -15,9 +15,9 @@ import pytest
 from agentcore_operator.local.agentcore.testing import EmulatorHandle
 from agentcore_operator.local.cluster.testing import ClusterHandle
 
+from . import test_reliability
 from .conftest import eventually
 from .test_interpreters import interpreter_manifest
-from . import test_reliability
 from .test_reliability import OperatorProcess, apply_many
 
 operator_process = test_reliability.operator_process  # the real-process fixture, shared
