@@ -12,32 +12,32 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from agentcore_operator.api.v1alpha1 import Condition, DeletionPolicy
 from agentcore_operator.api.v1alpha1.interpreter import InterpreterPhase, InterpreterSpec, InterpreterStatus
-from agentcore_operator.controller.observations import CallFailed
+from agentcore_operator.controller.observations import CallFailed, InterpreterMissing
+from agentcore_operator.controller.state_machine import client_token
 from agentcore_operator.interpreters.decision import (
     AddFinalizer,
-    CreateInterpreter,
-    DeleteInterpreter,
+    InterpreterCall,
     InterpreterDecision,
     InterpreterTiming,
     InterpreterView,
-    ReadInterpreter,
-    ReadTags,
     RemoveFinalizer,
-    TagInterpreter,
-    UntagInterpreter,
     create_token,
     decide,
+    mutates,
 )
 from agentcore_operator.interpreters.observations import (
-    DeleteAccepted,
-    InterpreterCreated,
-    InterpreterDescribed,
-    InterpreterGone,
+    CREATE,
+    DELETE,
+    GET,
+    LIST_TAGS,
+    TAG,
+    UNTAG,
+    InterpreterAnswer,
     InterpreterObservation,
-    TagsChanged,
-    TagsSeen,
+    TagsKnown,
 )
 from agentcore_operator.runtime.errors import ApiError, ErrorKind
+from agentcore_operator.runtime.meta import ResourceMeta
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 EARLIER = NOW - timedelta(minutes=5)
@@ -65,9 +65,34 @@ SPEC = InterpreterSpec(
 )
 
 
-def view(**changes: object) -> InterpreterView:
-    base = InterpreterView(uid=UID, namespace="team-a", name="tools", generation=3, spec=SPEC)
-    return replace(base, **changes)  # type: ignore[arg-type]
+def view(*, deleting: bool = False, has_finalizer: bool = True, **changes: object) -> InterpreterView:
+    meta = ResourceMeta(UID, "team-a", "tools", 3, deleting=deleting, has_finalizer=has_finalizer)
+    return replace(InterpreterView(meta, SPEC), **changes)  # type: ignore[arg-type]
+
+
+def read(interpreter_id: str = ID) -> InterpreterCall:
+    return InterpreterCall(GET, REGION, {"codeInterpreterId": interpreter_id})
+
+
+def created_answer(state: str = "CREATING") -> InterpreterAnswer:
+    return InterpreterAnswer(CREATE, state, ID, ARN, EARLIER)
+
+
+def list_tags() -> InterpreterCall:
+    return InterpreterCall(LIST_TAGS, REGION, {"resourceArn": ARN})
+
+
+def tag(tags: dict[str, str], after: dict[str, str]) -> InterpreterCall:
+    return InterpreterCall(TAG, REGION, {"resourceArn": ARN, "tags": tags}, after)
+
+
+def untag(keys: list[str], after: dict[str, str]) -> InterpreterCall:
+    return InterpreterCall(UNTAG, REGION, {"resourceArn": ARN, "tagKeys": keys}, after)
+
+
+DELETE_CALL = InterpreterCall(
+    DELETE, REGION, {"codeInterpreterId": ID, "clientToken": client_token(UID, "delete")}
+)
 
 
 def ready_condition(reason: str, status: str = "False") -> Condition:
@@ -112,8 +137,8 @@ def failed(kind: ErrorKind, operation: str = "GetCodeInterpreter") -> CallFailed
     return CallFailed(ApiError(kind, operation, kind.value + "Code", "no"))
 
 
-def described(state: str, why: str | None = None) -> InterpreterDescribed:
-    return InterpreterDescribed(ID, ARN, state, EARLIER, why)
+def described(state: str, why: str | None = None) -> InterpreterAnswer:
+    return InterpreterAnswer(GET, state, ID, ARN, EARLIER, why)
 
 
 # -- not deleting ---------------------------------------------------------------------------
@@ -132,15 +157,15 @@ def test_a_missing_finalizer_is_added_first() -> None:
 
 def test_adoption_reads_the_named_interpreter() -> None:
     d = run(view(spec=replace(SPEC, adopt_id=ADOPT)), InterpreterStatus())
-    assert d.action == ReadInterpreter(REGION, ADOPT)
+    assert d.action == read(ADOPT)
     assert (d.status.phase, reason(d)) == (InterpreterPhase.CREATING, "Adopting")
 
 
 def test_no_interpreter_yet_creates_one_with_the_uid_token_and_records_it_first() -> None:
     d = run(view(), InterpreterStatus())
-    assert isinstance(d.action, CreateInterpreter)
-    assert d.action.region == REGION
-    assert d.action.request == {
+    assert isinstance(d.action, InterpreterCall) and mutates(d.action)
+    assert (d.action.operation, d.action.region) == (CREATE, REGION)
+    assert d.action.params == {
         "name": "team_a_tools",
         "networkConfiguration": {"networkMode": "SANDBOX"},
         "clientToken": TOKEN,
@@ -154,31 +179,31 @@ def test_no_interpreter_yet_creates_one_with_the_uid_token_and_records_it_first(
 def test_a_create_repeated_after_a_crash_sends_the_recorded_tags_not_the_new_ones() -> None:
     recorded = InterpreterStatus(pending_create_token=TOKEN, tags={"team": "old"}, region=REGION)
     d = run(view(spec=replace(SPEC, tags={"team": "new"})), recorded)
-    assert isinstance(d.action, CreateInterpreter)
-    assert d.action.request["tags"] == {"team": "old"} and d.action.request["clientToken"] == TOKEN
+    assert isinstance(d.action, InterpreterCall) and d.action.operation == CREATE
+    assert d.action.params["tags"] == {"team": "old"} and d.action.params["clientToken"] == TOKEN
 
 
 def test_created_records_the_id_and_polls() -> None:
     sent = run(view(), InterpreterStatus()).status
-    d = run(view(), sent, InterpreterCreated(ID, ARN, "CREATING", EARLIER))
+    d = run(view(), sent, created_answer())
     assert d.action is None and d.requeue_after == TIMING.create_poll_seconds
     assert (d.status.code_interpreter_id, d.status.code_interpreter_arn) == (ID, ARN)
     assert d.status.pending_create_token is None and d.status.created_at == EARLIER
     assert [e.reason for e in d.events] == ["Created"]
-    again = run(view(), d.status, InterpreterCreated(ID, ARN, "CREATING", EARLIER))
+    again = run(view(), d.status, created_answer())
     assert again.events == ()  # the same answer twice is one event
 
 
 def test_a_known_interpreter_is_read() -> None:
-    assert run(view(), created()).action == ReadInterpreter(REGION, ID)
+    assert run(view(), created()).action == read()
 
 
 def test_an_adopted_interpreter_is_recorded_with_an_event() -> None:
     spec = replace(SPEC, adopt_id=ADOPT)
     adopting = run(view(spec=spec), InterpreterStatus()).status
-    d = run(view(spec=spec), adopting, InterpreterDescribed(ADOPT, ARN, "READY", EARLIER))
+    d = run(view(spec=spec), adopting, InterpreterAnswer(GET, "READY", ADOPT, ARN, EARLIER))
     assert d.status.code_interpreter_id == ADOPT and d.status.tags is None
-    assert d.action == ReadTags(REGION, ARN)  # its tags are not known yet
+    assert d.action == list_tags()  # its tags are not known yet
     assert [e.reason for e in d.events] == ["Adopted", "Ready"]
 
 
@@ -190,7 +215,7 @@ def test_creating_polls() -> None:
 
 def test_ready_with_unknown_tags_reads_them() -> None:
     d = run(view(), created(tags=None), described("READY"))
-    assert d.action == ReadTags(REGION, ARN)
+    assert d.action == list_tags()
     assert (d.status.phase, reason(d)) == (InterpreterPhase.READY, "InterpreterReady")
     assert d.status.condition("Ready").status == "True"  # type: ignore[union-attr]
     assert [e.reason for e in d.events] == ["Ready"]
@@ -199,13 +224,13 @@ def test_ready_with_unknown_tags_reads_them() -> None:
 def test_ready_with_tags_to_add_tags() -> None:
     spec = replace(SPEC, tags={"team": "a", "cost": "42"})
     d = run(view(spec=spec), ready(), described("READY"))
-    assert d.action == TagInterpreter(REGION, ARN, {"cost": "42"}, {"team": "a", "cost": "42"})
+    assert d.action == tag({"cost": "42"}, {"team": "a", "cost": "42"})
     assert d.events == ()  # already Ready: no new transition
 
 
 def test_ready_with_tags_to_remove_untags() -> None:
     d = run(view(spec=replace(SPEC, tags={})), ready(), described("READY"))
-    assert d.action == UntagInterpreter(REGION, ARN, ("team",), {})
+    assert d.action == untag(["team"], {})
 
 
 def test_ready_with_tags_in_sync_waits_for_the_resync() -> None:
@@ -216,12 +241,9 @@ def test_ready_with_tags_in_sync_waits_for_the_resync() -> None:
 @pytest.mark.parametrize(
     ("seen", "expected"),
     [
-        (TagsSeen({"team": "a"}), None),
-        (
-            TagsSeen({"team": "b", "x": "y"}),
-            TagInterpreter(REGION, ARN, {"team": "a"}, {"team": "a", "x": "y"}),
-        ),
-        (TagsChanged({"team": "a", "x": "y"}), UntagInterpreter(REGION, ARN, ("x",), {"team": "a"})),
+        (TagsKnown({"team": "a"}), None),
+        (TagsKnown({"team": "b", "x": "y"}), tag({"team": "a"}, {"team": "a", "x": "y"})),
+        (TagsKnown({"team": "a", "x": "y"}), untag(["x"], {"team": "a"})),
     ],
 )
 def test_tags_seen_or_changed_are_recorded_and_the_rest_synced(
@@ -249,7 +271,7 @@ def test_deleted_outside_the_resource_is_terminal(state: str) -> None:
 
 
 def test_gone_is_not_found() -> None:
-    d = run(view(), ready(), InterpreterGone())
+    d = run(view(), ready(), InterpreterMissing())
     assert (d.status.phase, reason(d)) == (InterpreterPhase.FAILED, "NotFound") and ID in (
         d.status.message or ""
     )
@@ -273,7 +295,8 @@ def test_quota_exceeded_waits_at_least_30_s() -> None:
     assert (d.status.phase, reason(d)) == (InterpreterPhase.CREATING, "QuotaExceeded")
     assert d.status.pending_create_token == TOKEN  # kept: the next Create uses the same token
     retry = run(view(), d.status)
-    assert isinstance(retry.action, CreateInterpreter) and reason(retry) == "QuotaExceeded"
+    assert retry.action is not None and retry.action.operation == CREATE  # type: ignore[union-attr]
+    assert reason(retry) == "QuotaExceeded"
 
 
 def test_access_denied_waits_at_least_60_s() -> None:
@@ -319,9 +342,9 @@ def test_in_use_keeps_the_finalizer_and_names_the_sessions() -> None:
 def test_deleting_with_a_create_unanswered_replays_it_to_learn_the_id() -> None:
     sent = run(view(), InterpreterStatus()).status
     d = run(view(deleting=True), sent)
-    assert isinstance(d.action, CreateInterpreter) and d.action.request["clientToken"] == TOKEN
-    then = run(view(deleting=True), d.status, InterpreterCreated(ID, ARN, "READY", EARLIER))
-    assert isinstance(then.action, DeleteInterpreter) and then.action.interpreter_id == ID
+    assert isinstance(d.action, InterpreterCall) and d.action.params["clientToken"] == TOKEN
+    then = run(view(deleting=True), d.status, created_answer("READY"))
+    assert then.action == DELETE_CALL and then.status.pending_create_token is None
 
 
 def test_deleting_with_nothing_created_lets_go() -> None:
@@ -330,17 +353,17 @@ def test_deleting_with_nothing_created_lets_go() -> None:
 
 def test_deleting_a_known_interpreter_deletes_it() -> None:
     d = run(view(deleting=True), ready())
-    assert d.action == DeleteInterpreter(REGION, ID, d.action.client_token)  # type: ignore[union-attr]
+    assert d.action == DELETE_CALL
     assert (d.status.phase, reason(d)) == (InterpreterPhase.DELETING, "Deleting")
     assert [e.reason for e in d.events] == ["Deleting"]
 
 
 def test_deleting_while_agentcore_deletes_reads() -> None:
     status = ready(status="DELETING", phase=InterpreterPhase.DELETING)
-    assert run(view(deleting=True), status).action == ReadInterpreter(REGION, ID)
+    assert run(view(deleting=True), status).action == read()
 
 
-@pytest.mark.parametrize("seen", [DeleteAccepted("DELETING"), described("DELETING")])
+@pytest.mark.parametrize("seen", [InterpreterAnswer(DELETE, "DELETING", ID), described("DELETING")])
 def test_deleting_polls_until_deleted(seen: InterpreterObservation) -> None:
     d = run(view(deleting=True), ready(), seen)
     assert d.action is None and d.requeue_after == TIMING.delete_poll_seconds
@@ -350,9 +373,9 @@ def test_deleting_polls_until_deleted(seen: InterpreterObservation) -> None:
 @pytest.mark.parametrize(
     "seen",
     [
-        DeleteAccepted("DELETED"),
+        InterpreterAnswer(DELETE, "DELETED", ID),
         described("DELETED"),
-        InterpreterGone(),
+        InterpreterMissing(),
         failed(ErrorKind.NOT_FOUND, "DeleteCodeInterpreter"),
     ],
 )
@@ -380,9 +403,7 @@ def test_a_delete_refused_says_how_to_let_go(kind: ErrorKind) -> None:
     assert reason(d) == "DeleteFailed" and "deletionPolicy to Retain" in (d.status.message or "")
     assert [e.type for e in d.events] == ["Warning"]
     retry = run(view(deleting=True), d.status)
-    assert (
-        isinstance(retry.action, DeleteInterpreter) and reason(retry) == "DeleteFailed"
-    )  # kept while retried
+    assert retry.action == DELETE_CALL and reason(retry) == "DeleteFailed"  # kept while retried
 
 
 def test_without_the_finalizer_a_deleted_resource_is_left_alone() -> None:

@@ -90,7 +90,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from agentcore_operator.api.v1alpha1 import (
-    Condition,
     DeletionPolicy,
     Phase,
     SessionSpec,
@@ -112,6 +111,7 @@ from agentcore_operator.controller.observations import (
     SessionStopped,
     SessionUnconfirmed,
 )
+from agentcore_operator.runtime.conditions import on_transition, ready_reason, with_ready
 from agentcore_operator.runtime.decision import AddFinalizer, EventNote, RemoveFinalizer
 from agentcore_operator.runtime.decision import Decision as GenericDecision
 from agentcore_operator.runtime.errors import ApiError, ErrorKind
@@ -627,15 +627,7 @@ def _set(
     status: SessionStatus, phase: Phase, reason: str, message: str, now: datetime, *, ready: bool = False
 ) -> SessionStatus:
     """The status with a phase, message and Ready condition (its time kept if its status holds)."""
-    condition = Condition(
-        type=READY,
-        status="True" if ready else "False",
-        reason=reason,
-        message=message,
-        last_transition_time=now,
-        observed_generation=status.observed_generation,
-    )
-    return replace(status, phase=phase, message=message).with_condition(condition)
+    return with_ready(status, phase, reason, message, now, ready=ready)
 
 
 def _terminally_failed(status: SessionStatus) -> bool:
@@ -644,13 +636,12 @@ def _terminally_failed(status: SessionStatus) -> bool:
 
 
 def _ready_reason(status: SessionStatus) -> str | None:
-    condition = status.condition(READY)
-    return condition.reason if condition else None
+    return ready_reason(status)
 
 
 def _transition_events(old: SessionStatus, new: SessionStatus, event: EventNote) -> tuple[EventNote, ...]:
     """Post an event only when the reason changes, so retries do not flood `kubectl describe`."""
-    return (event,) if _ready_reason(old) != _ready_reason(new) else ()
+    return on_transition(old, new, event)
 
 
 def _warn(old: SessionStatus, new: SessionStatus) -> tuple[EventNote, ...]:

@@ -8,7 +8,7 @@ spec, knowing which sessions use it (in-use protection), and the control-plane c
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,68 +19,48 @@ from agentcore_operator.api.v1alpha1.interpreter import (
     InterpreterSpec,
     InterpreterStatus,
 )
-from agentcore_operator.controller.kube import KubeConflict
 from agentcore_operator.controller.state_machine import Timing
-from agentcore_operator.controller.store import Key, Store
+from agentcore_operator.controller.store import Key
 from agentcore_operator.interpreters.adapter import InterpreterManager
 from agentcore_operator.interpreters.decision import (
-    MUTATING_INTERPRETER_ACTIONS,
-    InterpreterAction,
+    InterpreterCall,
     InterpreterDecision,
     InterpreterTiming,
     InterpreterView,
     decide,
+    mutates,
 )
 from agentcore_operator.interpreters.observations import InterpreterObservation
 from agentcore_operator.manager.metrics import Metrics
-from agentcore_operator.runtime.backoff import Backoff
-from agentcore_operator.runtime.reconcile import KubeWrites, ReconcileLoop, utc_now
+from agentcore_operator.runtime.meta import ResourceMeta
 
 UsersOf = Callable[[str, str], tuple[str, ...]]
 
 
+@dataclass(frozen=True)
 class InterpreterKind:
     """The interpreter's part of a pass (runtime.reconcile.ResourceKind)."""
 
-    def __init__(
-        self,
-        *,
-        interpreters: InterpreterManager,
-        default_region: str,
-        timing: InterpreterTiming,
-        users_of: UsersOf,
-        metrics: Metrics | None = None,
-    ) -> None:
-        self._interpreters = interpreters
-        self._default_region = default_region
-        self._timing = timing
-        self._users_of = users_of
-        self._metrics = metrics
+    interpreters: InterpreterManager
+    default_region: str
+    timing: InterpreterTiming
+    users_of: UsersOf  # (namespace, name) -> the sessions that reference it
+    metrics: Metrics | None = None
 
     def view(self, body: dict[str, Any]) -> InterpreterView:
-        meta = body.get("metadata") or {}
-        spec: InterpreterSpec | None = None
-        error: str | None = None
+        meta = ResourceMeta.of(body, INTERPRETER_FINALIZER)
         try:
-            spec = InterpreterSpec.from_resource(body, default_region=self._default_region)
+            spec: InterpreterSpec | None = InterpreterSpec.from_resource(
+                body, default_region=self.default_region
+            )
         except SpecError as exc:
-            error = str(exc)
-        namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
-        deleting = bool(meta.get("deletionTimestamp"))
-        return InterpreterView(
-            uid=str(meta.get("uid", "")),
-            namespace=namespace,
-            name=name,
-            generation=int(meta.get("generation") or 1),
-            spec=spec,
-            spec_error=error,
-            deleting=deleting,
-            has_finalizer=INTERPRETER_FINALIZER in (meta.get("finalizers") or ()),
-            users=self._users_of(namespace, name) if deleting else (),
-        )
+            return InterpreterView(meta, None, str(exc))
+        # Only a deletion asks who uses the interpreter: a scan of the sessions, so not on every pass.
+        users = self.users_of(meta.namespace, meta.name) if meta.deleting else ()
+        return InterpreterView(meta, spec, users=users)
 
     def with_finalizer(self, view: InterpreterView) -> InterpreterView:
-        return replace(view, has_finalizer=True)
+        return replace(view, meta=view.meta.finalized())
 
     def read_status(self, persisted: dict[str, Any]) -> InterpreterStatus:
         return InterpreterStatus.from_dict(persisted)
@@ -92,16 +72,16 @@ class InterpreterKind:
         observation: InterpreterObservation | None,
         now: datetime,
     ) -> InterpreterDecision:
-        return decide(view, status, observation, now, self._timing)
+        return decide(view, status, observation, now, self.timing)
 
-    def mutates(self, action: InterpreterAction) -> bool:
-        return isinstance(action, MUTATING_INTERPRETER_ACTIONS)
+    def mutates(self, action: InterpreterCall) -> bool:
+        return mutates(action)
 
-    async def perform(self, action: InterpreterAction) -> InterpreterObservation:
-        return await self._interpreters.perform(action)
+    async def perform(self, action: InterpreterCall) -> InterpreterObservation:
+        return await self.interpreters.perform(action)
 
     def acted(
-        self, key: Key, body: dict[str, Any], action: InterpreterAction, observation: InterpreterObservation
+        self, key: Key, body: dict[str, Any], action: InterpreterCall, observation: InterpreterObservation
     ) -> None:
         return None
 
@@ -119,8 +99,8 @@ class InterpreterKind:
         after: InterpreterStatus,
     ) -> bool:
         became_ready = after.phase is InterpreterPhase.READY and before.phase is not InterpreterPhase.READY
-        if self._metrics is not None and became_ready:
-            self._metrics.interpreters_ready.inc()
+        if self.metrics is not None and became_ready:
+            self.metrics.interpreters_ready.inc()
         return False
 
     def log_fields(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -129,42 +109,6 @@ class InterpreterKind:
     def ready_reason(self, status: InterpreterStatus) -> str | None:
         condition = status.condition("Ready")
         return condition.reason if condition else None
-
-
-class InterpreterReconciler(
-    ReconcileLoop[InterpreterView, InterpreterStatus, InterpreterAction, InterpreterObservation]
-):
-    """The reconcile loop bound to CodeInterpreter."""
-
-    def __init__(
-        self,
-        *,
-        store: Store,
-        kube: KubeWrites,
-        interpreters: InterpreterManager,
-        default_region: str,
-        backoff: Backoff,
-        users_of: UsersOf,
-        timing: InterpreterTiming | None = None,
-        metrics: Metrics | None = None,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        kind = InterpreterKind(
-            interpreters=interpreters,
-            default_region=default_region,
-            timing=timing or InterpreterTiming(),
-            users_of=users_of,
-            metrics=metrics,
-        )
-        super().__init__(
-            kind,
-            store=store,
-            kube=kube,
-            conflict=KubeConflict,
-            backoff=backoff,
-            errors=metrics.reconcile_errors if metrics is not None else None,
-            clock=clock,
-        )
 
 
 def interpreter_timing(session: Timing) -> InterpreterTiming:

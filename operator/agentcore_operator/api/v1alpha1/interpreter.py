@@ -9,7 +9,7 @@ status, never an exception.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -19,11 +19,13 @@ from agentcore_operator.api.v1alpha1.types import (
     REGION_RE,
     Condition,
     DeletionPolicy,
+    HasConditions,
     SpecError,
     format_time,
     parse_time,
     read_certificates,
     read_filesystems,
+    spec_and_meta,
 )
 
 INTERPRETER_PLURAL = "codeinterpreters"
@@ -86,10 +88,8 @@ class InterpreterSpec:
 
     @classmethod
     def from_resource(cls, body: dict[str, Any], *, default_region: str) -> InterpreterSpec:
-        spec = body.get("spec")
-        if not isinstance(spec, dict):
-            raise SpecError("spec is missing or not an object")
-        meta = body.get("metadata") or {}
+        """Read and check the spec of a resource body; raise SpecError with a user-facing message."""
+        spec, meta = spec_and_meta(body)
         name = spec.get("name") or default_interpreter_name(
             str(meta.get("namespace", "")), str(meta.get("name", ""))
         )
@@ -141,8 +141,20 @@ def _optional_str(spec: dict[str, Any], key: str) -> str | None:
     return value
 
 
+# The status's plain members: (attribute, key in .status). Read and written by one loop each.
+STATUS_STRINGS = (
+    ("code_interpreter_id", "codeInterpreterId"),
+    ("code_interpreter_arn", "codeInterpreterArn"),
+    ("status", "status"),
+    ("failure_reason", "failureReason"),
+    ("region", "region"),
+    ("message", "message"),
+    ("pending_create_token", "pendingCreateToken"),
+)
+
+
 @dataclass(frozen=True)
-class InterpreterStatus:
+class InterpreterStatus(HasConditions):
     """What the operator last recorded about the code interpreter (the resource's .status).
 
     `tags` are the tags known to be on the interpreter (sent with the Create, read from
@@ -164,65 +176,31 @@ class InterpreterStatus:
     pending_create_token: str | None = None
     conditions: tuple[Condition, ...] = ()
 
-    def condition(self, type_: str) -> Condition | None:
-        return next((c for c in self.conditions if c.type == type_), None)
-
-    def with_condition(self, new: Condition) -> InterpreterStatus:
-        old = self.condition(new.type)
-        if old is not None and old.status == new.status:
-            new = replace(new, last_transition_time=old.last_transition_time)
-        others = tuple(c for c in self.conditions if c.type != new.type)
-        return replace(self, conditions=(*others, new))
-
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.phase is not None:
-            out["phase"] = self.phase.value
-        for key, value in (
-            ("codeInterpreterId", self.code_interpreter_id),
-            ("codeInterpreterArn", self.code_interpreter_arn),
-            ("status", self.status),
-            ("failureReason", self.failure_reason),
-            ("region", self.region),
-            ("observedGeneration", self.observed_generation),
-            ("message", self.message),
-            ("tags", self.tags),
-            ("pendingCreateToken", self.pending_create_token),
-        ):
-            if value is not None:
-                out[key] = value
-        if self.created_at is not None:
-            out["createdAt"] = format_time(self.created_at)
-        if self.conditions:
-            out["conditions"] = [c.to_dict() for c in self.conditions]
-        return out
+        """The status as written to the API: unset members are left out, not nulled."""
+        out: dict[str, Any] = {key: getattr(self, attr) for attr, key in STATUS_STRINGS}
+        out["phase"] = self.phase.value if self.phase else None
+        out["observedGeneration"] = self.observed_generation
+        out["tags"] = self.tags
+        out["createdAt"] = format_time(self.created_at) if self.created_at else None
+        out["conditions"] = [c.to_dict() for c in self.conditions] or None
+        return {key: value for key, value in out.items() if value is not None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> InterpreterStatus:
         data = data or {}
-        try:
-            phase = InterpreterPhase(data["phase"]) if "phase" in data else None
-        except ValueError:
-            phase = None
+        strings = {
+            attr: data.get(key) if isinstance(data.get(key), str) else None for attr, key in STATUS_STRINGS
+        }
+        phase = data.get("phase")
         tags = data.get("tags")
         generation = data.get("observedGeneration")
+        conditions = [Condition.from_dict(c) for c in data.get("conditions") or () if isinstance(c, dict)]
         return cls(
-            phase=phase,
-            code_interpreter_id=_str(data.get("codeInterpreterId")),
-            code_interpreter_arn=_str(data.get("codeInterpreterArn")),
-            status=_str(data.get("status")),
-            failure_reason=_str(data.get("failureReason")),
-            region=_str(data.get("region")),
+            phase=InterpreterPhase(phase) if phase in set(InterpreterPhase) else None,
             created_at=parse_time(data.get("createdAt")),
             observed_generation=generation if isinstance(generation, int) else None,
-            message=_str(data.get("message")),
             tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else None,
-            pending_create_token=_str(data.get("pendingCreateToken")),
-            conditions=tuple(
-                Condition.from_dict(c) for c in data.get("conditions") or () if isinstance(c, dict)
-            ),
+            conditions=tuple(conditions),
+            **strings,
         )
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self, cast
 
 GROUP = "agentcore.dev"
 VERSION = "v1alpha1"
@@ -83,10 +83,7 @@ class SessionSpec:
     @classmethod
     def from_resource(cls, body: dict[str, Any], *, default_region: str) -> SessionSpec:
         """Read and check the spec of a resource body; raise SpecError with a user-facing message."""
-        spec = body.get("spec")
-        if not isinstance(spec, dict):
-            raise SpecError("spec is missing or not an object")
-        meta = body.get("metadata") or {}
+        spec, meta = spec_and_meta(body)
 
         ref = spec.get("codeInterpreterRef")
         ref_name = ref.get("name") if isinstance(ref, dict) else None
@@ -180,6 +177,14 @@ def read_filesystems(spec: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     return tuple(items)
 
 
+def spec_and_meta(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A resource's spec (an object, or SpecError) and metadata, for every kind's spec reader."""
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        raise SpecError("spec is missing or not an object")
+    return spec, body.get("metadata") or {}
+
+
 def default_session_name(namespace: str, name: str) -> str:
     return f"{namespace}-{name}"[:MAX_SESSION_NAME] or "session"
 
@@ -219,8 +224,26 @@ class Condition:
         )
 
 
+class HasConditions:
+    """Conditions of a status dataclass (every kind's status has them, in the same form)."""
+
+    conditions: tuple[Condition, ...]
+
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
+    def with_condition(self, new: Condition) -> Self:
+        """Set a condition, keeping lastTransitionTime when its status did not change."""
+        old = self.condition(new.type)
+        if old is not None and old.status == new.status:
+            new = replace(new, last_transition_time=old.last_transition_time)
+        others = tuple(c for c in self.conditions if c.type != new.type)
+        updated: Self = replace(cast(Any, self), conditions=(*others, new))
+        return updated
+
+
 @dataclass(frozen=True)
-class SessionStatus:
+class SessionStatus(HasConditions):
     """What the operator last recorded about the session (the resource's .status)."""
 
     phase: Phase | None = None
@@ -239,17 +262,6 @@ class SessionStatus:
     # outcome is unknown (a lost answer, a 5xx, a crash). 0 once an answer settled them.
     pending_start_token: str | None = None
     unanswered_starts: int | None = None
-
-    def condition(self, type_: str) -> Condition | None:
-        return next((c for c in self.conditions if c.type == type_), None)
-
-    def with_condition(self, new: Condition) -> SessionStatus:
-        """Set a condition, keeping lastTransitionTime when its status did not change."""
-        old = self.condition(new.type)
-        if old is not None and old.status == new.status:
-            new = replace(new, last_transition_time=old.last_transition_time)
-        others = tuple(c for c in self.conditions if c.type != new.type)
-        return replace(self, conditions=(*others, new))
 
     def to_dict(self) -> dict[str, Any]:
         """The status as written to the API: unset fields are left out, not nulled."""
