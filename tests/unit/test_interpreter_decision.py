@@ -347,6 +347,12 @@ def test_deleting_with_a_create_unanswered_replays_it_to_learn_the_id() -> None:
     assert then.action == DELETE_CALL and then.status.pending_create_token is None
 
 
+def test_deleting_an_adopted_interpreter_never_read_deletes_it_under_delete() -> None:
+    d = run(view(deleting=True, spec=replace(SPEC, adopt_id=ADOPT)), InterpreterStatus())
+    assert d.action is not None and d.action.params["codeInterpreterId"] == ADOPT  # type: ignore[union-attr]
+    assert d.action.operation == DELETE  # type: ignore[union-attr]
+
+
 def test_deleting_with_nothing_created_lets_go() -> None:
     assert run(view(deleting=True), InterpreterStatus()).action == RemoveFinalizer()
 

@@ -37,6 +37,7 @@ Deleting (finalizer held):
 | deletionPolicy Retain                           | RemoveFinalizer         | unchanged [Retained]           |
 | sessions reference it (in use, like a PVC's)    | - (a session requeues)  | Deleting / InUse [InUse]       |
 | no id, a Create sent and unanswered             | Create * (replay)       | then Delete                    |
+| no id, adoptCodeInterpreterId set               | Delete * (the adopted)  | Deleting / Deleting [Deleting] |
 | no id, nothing sent                             | RemoveFinalizer         | unchanged                      |
 | an id, AgentCore status not DELETING            | Delete *                | Deleting / Deleting [Deleting] |
 | an id, AgentCore status DELETING                | Read                    | Deleting / Deleting            |
@@ -342,6 +343,10 @@ def _deleting(
         )
         note = EventNote("Normal", "InUse", new.message or message)
         return InterpreterDecision(None, new, events=on_transition(status, new, note))
+    adopted = view.spec.adopt_id if view.spec else None
+    if interpreter is None and adopted is not None:
+        # Deleted before the adopted interpreter was ever read: the policy still applies to it.
+        return _delete(view, replace(status, code_interpreter_id=adopted, region=_spec(view).region), now)
     if interpreter is not None:
         if status.status == AWS_DELETING:
             return InterpreterDecision(_get(status.region or "", interpreter), status)
