@@ -47,6 +47,20 @@ PERMISSIONS: tuple[Permission, ...] = (
         why="write the observed session state",
     ),
     Permission(
+        api_group="agentcore.dev",
+        resources=("codeinterpreters",),
+        verbs=("get", "list", "watch", "patch"),
+        scope="watched",
+        why="watch code interpreters; add and remove their finalizer",
+    ),
+    Permission(
+        api_group="agentcore.dev",
+        resources=("codeinterpreters/status",),
+        verbs=("get", "patch"),
+        scope="watched",
+        why="write the observed code interpreter state",
+    ),
+    Permission(
         api_group="",
         resources=("events",),
         verbs=("create",),
