@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from agentcore_operator.local.cluster.testing import ClusterHandle, running_clus
 from .conftest import session_manifest
 from .test_interpreters import EFS, SECRET, interpreter_manifest
 
+REPO = Path(__file__).resolve().parents[2]
 VPC = {
     "networkMode": "VPC",
     "vpcConfig": {"subnets": ["subnet-0123456789abcdef0"], "securityGroups": ["sg-0123456789abcdef0"]},
@@ -321,3 +323,8 @@ def test_valid_interpreters_and_sessions_are_accepted_and_tags_and_policy_may_ch
     kubectl_apply(
         shared_cluster, manifest_of("CodeInterpreterSession", "on-full", session)
     ).check_returncode()
+
+
+def test_the_examples_are_accepted(shared_cluster: ClusterHandle) -> None:
+    for path in sorted((REPO / "examples" / "interpreters").glob("*.yaml")):
+        shared_cluster.kubectl("apply", "--dry-run=server", "-f", str(path))
