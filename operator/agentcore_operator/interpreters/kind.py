@@ -77,6 +77,12 @@ class InterpreterKind:
     def mutates(self, action: InterpreterCall) -> bool:
         return mutates(action)
 
+    async def prepare(
+        self, key: Key, body: dict[str, Any], view: InterpreterView, action: InterpreterCall
+    ) -> None:
+        """Nothing beyond the status: the Create's token (from the UID) finds a lost interpreter again."""
+        return None
+
     async def perform(self, action: InterpreterCall) -> InterpreterObservation:
         return await self.interpreters.perform(action)
 
