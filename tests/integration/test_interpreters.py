@@ -197,7 +197,8 @@ def test_adoption_of_an_interpreter_made_with_boto3_and_retain_leaves_it(
         message="adopted interpreter's tags follow the spec",
     )
     assert emulator.call_count("CreateCodeInterpreter") == 1  # boto3's, not ours
-    assert "Adopted" in [e["reason"] for e in cluster.events("default")]
+    # Events are posted at the end of the pass that made the calls: wait for them, not race them.
+    eventually(lambda: "Adopted" in [e["reason"] for e in cluster.events("default")], message="Adopted event")
 
     cluster.kubectl("delete", "codeinterpreter", "adopted")
     eventually(lambda: not body_of(cluster, "codeinterpreters", "adopted"), message="resource gone")
