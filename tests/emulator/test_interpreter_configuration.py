@@ -60,7 +60,6 @@ def test_create_stores_and_get_echoes_everything(control: Any, emulator: Emulato
     ("network", "field"),
     [
         ({"networkMode": "VPC"}, "networkConfiguration.vpcConfig"),
-        ({**VPC, "networkMode": "PUBLIC"}, "networkConfiguration.vpcConfig"),
         ({**VPC, "vpcConfig": {**VPC["vpcConfig"], "subnets": ["subnet-xyz"]}}, "subnets"),
     ],
 )

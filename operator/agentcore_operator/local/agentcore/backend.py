@@ -45,14 +45,9 @@ MAX_TAGS = 50  # the model's TagsMap
 
 
 def check_network(network: Mapping[str, Any]) -> None:
-    """What the model cannot say: a VPC interpreter needs subnets and security groups, others none."""
-    mode = network.get("networkMode")
-    if mode == "VPC" and "vpcConfig" not in network:
+    """What the model says in words only: vpcConfig "is required when the network mode is set to VPC"."""
+    if network.get("networkMode") == "VPC" and "vpcConfig" not in network:
         raise invalid("vpcConfig is required when networkMode is VPC", "networkConfiguration.vpcConfig")
-    if mode != "VPC" and "vpcConfig" in network:
-        raise invalid(
-            f"vpcConfig is not allowed when networkMode is {mode}", "networkConfiguration.vpcConfig"
-        )
 
 
 def check_mount_paths(configurations: list[Any] | None) -> None:
