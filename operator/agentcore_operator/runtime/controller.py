@@ -102,11 +102,14 @@ class KindController(Generic[HintT]):
             signature = None if gone else dependent.signature(body)
             if not gone and seen in self._signatures and self._signatures[seen] == signature:
                 continue
-            if gone:
+            others = list(dependent.keys_of(body))
+            if gone or not others:
+                # Gone, or naming nothing of that kind (a session on an interpreter id, say):
+                # nothing to remember, so a cache of many such resources costs no memory here.
                 self._signatures.pop(seen, None)
             else:
                 self._signatures[seen] = signature
-            for other in dependent.keys_of(body):
+            for other in others:
                 if dependent.controller.store.get(other) is not None:
                     dependent.controller.queue.add(other)
 
