@@ -9,7 +9,6 @@ from agentcore_operator.controller.store import Key
 from agentcore_operator.runtime.controller import KindController
 from agentcore_operator.runtime.reconcile import Outcome
 
-
 DONE = Outcome(None)
 
 
