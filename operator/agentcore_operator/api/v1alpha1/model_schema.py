@@ -132,3 +132,16 @@ def _description(shape: Shape) -> str | None:
 
 def member_schema(service: str, operation: str, member: str) -> dict[str, Any]:
     return openapi(member_shape(service, operation, member))
+
+
+if __name__ == "__main__":  # pragma: no cover - a maintainer's tool
+    # python -m agentcore_operator.api.v1alpha1.model_schema bedrock-agentcore-control \
+    #     CreateCodeInterpreter networkConfiguration   -> the YAML to paste into a CRD
+    import sys
+
+    import yaml
+
+    service_name, operation_name, member_name = sys.argv[1:4]
+    print(
+        yaml.safe_dump(member_schema(service_name, operation_name, member_name), sort_keys=False, width=110)
+    )
