@@ -20,6 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from agentcore_operator.controller.store import Key, Store, key_of
 from agentcore_operator.controller.workqueue import WorkQueue
 from agentcore_operator.runtime.backoff import Backoff
+from agentcore_operator.runtime.elector import NotLeader
 from agentcore_operator.runtime.reconcile import ErrorCounter, Outcome
 
 logger = logging.getLogger("agentcore_operator")
@@ -52,6 +53,7 @@ class KindController(Generic[HintT]):
         workers: int = 16,
         errors: ErrorCounter | None = None,
         on_removed: Callable[[Key], None] | None = None,
+        drain_seconds: float = 10.0,
     ) -> None:
         self.loop = loop
         self.store = store if store is not None else Store()
@@ -60,6 +62,7 @@ class KindController(Generic[HintT]):
         self._workers = workers
         self._errors = errors
         self._on_removed = on_removed
+        self._drain_seconds = drain_seconds  # how long a stopping dispatch lets passes in flight finish
         self._dependents: list[Dependent] = []
         self._signatures: dict[tuple[int, Key], Hashable] = {}
 
@@ -135,6 +138,10 @@ class KindController(Generic[HintT]):
                 passes.add(task)
                 task.add_done_callback(passes.discard)
         finally:
+            # Stopping: passes in flight may finish their call and record it; the fence
+            # (may_act) already refuses any new mutating call.
+            if passes:
+                await asyncio.wait(list(passes), timeout=self._drain_seconds)
             for task in list(passes):
                 task.cancel()
             for task in list(passes):
@@ -147,6 +154,9 @@ class KindController(Generic[HintT]):
                 outcome = await self.loop.reconcile(key, hint)
             except asyncio.CancelledError:
                 raise
+            except NotLeader:
+                logger.info("reconcile of %s/%s stopped at the fence: no longer the leader", *key)
+                return
             except Exception:
                 logger.exception("reconcile of %s/%s failed", *key)
                 if self._errors is not None:
