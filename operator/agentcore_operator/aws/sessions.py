@@ -52,6 +52,8 @@ MUTATING_OPERATIONS = frozenset(
         "StopCodeInterpreterSession",
         "CreateCodeInterpreter",
         "DeleteCodeInterpreter",
+        "TagResource",
+        "UntagResource",
     }
 )
 
@@ -154,6 +156,11 @@ class SessionManager:
 
     async def start(self, action: StartSession) -> Observation:
         client = self._clients.data(action.region)
+        mounts: dict[str, Any] = {}
+        if action.certificates:
+            mounts["certificates"] = list(action.certificates)
+        if action.filesystem_configurations:
+            mounts["filesystemConfigurations"] = list(action.filesystem_configurations)
         response = await self._call(
             action.region,
             "StartCodeInterpreterSession",
@@ -162,6 +169,7 @@ class SessionManager:
                 name=action.name,
                 sessionTimeoutSeconds=action.timeout_seconds,
                 clientToken=action.client_token,
+                **mounts,
             ),
         )
         return SessionStarted(str(response["sessionId"]), response["createdAt"])
@@ -260,6 +268,18 @@ class SessionManager:
         if token.done() and not token.cancelled():
             return token.result()
         raise NotLeader(operation)
+
+    @property
+    def clients(self) -> ClientFactory:
+        return self._clients
+
+    async def call(self, region: str, operation: str, call: Callable[[], T]) -> T:
+        """One paced, threaded, classified call, for the adapters of the other kinds.
+
+        Every kind's calls share this manager's rate limiter, threads and metrics, so the
+        operator as a whole keeps to each operation's rate, whichever kind makes the call.
+        """
+        return await self._call(region, operation, call)
 
     async def _call(self, region: str, operation: str, call: Callable[[], T]) -> T:
         fence = self._may_mutate if operation in MUTATING_OPERATIONS else None

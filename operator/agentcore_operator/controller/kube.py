@@ -11,6 +11,7 @@ threads and urllib3 cost more CPU than the requests did.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -181,11 +182,22 @@ class KubeWriter:
     needs the new object and its resourceVersion (status and finalizer patches, lists).
     """
 
+    # The kind written to; `for_kind` gives a writer for another kind on the same connection.
+    plural = PLURAL
+    kind = KIND
+    finalizer = FINALIZER
+
     def __init__(
         self, configuration: k8s.Configuration, *, pool_size: int = 16, user_agent: str | None = None
     ) -> None:
         self.connection = KubeConnection(configuration, pool_size=pool_size, user_agent=user_agent)
         self._custom = f"/apis/{GROUP}/{VERSION}"
+
+    def for_kind(self, plural: str, kind: str, finalizer: str) -> KubeWriter:
+        """The same writes for another kind of the group, sharing this writer's connection."""
+        writer = copy.copy(self)
+        writer.plural, writer.kind, writer.finalizer = plural, kind, finalizer
+        return writer
 
     async def close(self) -> None:
         await self.connection.close()
@@ -208,24 +220,24 @@ class KubeWriter:
     async def add_finalizer(self, body: dict[str, Any]) -> dict[str, Any] | None:
         meta = body.get("metadata") or {}
         finalizers = list(meta.get("finalizers") or [])
-        if FINALIZER in finalizers:
+        if self.finalizer in finalizers:
             return body
         ops: list[dict[str, Any]] = [
             {"op": "test", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")}
         ]
         if finalizers:
-            ops.append({"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER})
+            ops.append({"op": "add", "path": "/metadata/finalizers/-", "value": self.finalizer})
         else:
-            ops.append({"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]})
+            ops.append({"op": "add", "path": "/metadata/finalizers", "value": [self.finalizer]})
         return await self._write("PATCH", self._object_path(body), ops, JSON_PATCH)
 
     async def remove_finalizer(self, body: dict[str, Any]) -> dict[str, Any] | None:
         finalizers = list((body.get("metadata") or {}).get("finalizers") or [])
-        if FINALIZER not in finalizers:
+        if self.finalizer not in finalizers:
             return body
-        index = finalizers.index(FINALIZER)
+        index = finalizers.index(self.finalizer)
         path = f"/metadata/finalizers/{index}"
-        ops = [{"op": "test", "path": path, "value": FINALIZER}, {"op": "remove", "path": path}]
+        ops = [{"op": "test", "path": path, "value": self.finalizer}, {"op": "remove", "path": path}]
         return await self._write("PATCH", self._object_path(body), ops, JSON_PATCH)
 
     async def post_event(self, body: dict[str, Any], note: EventNote) -> None:
@@ -239,7 +251,7 @@ class KubeWriter:
             "metadata": {"generateName": f"{meta.get('name', 'session')}.", "namespace": namespace},
             "involvedObject": {
                 "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": KIND,
+                "kind": self.kind,
                 "name": meta.get("name"),
                 "namespace": namespace,
                 "uid": meta.get("uid"),
@@ -304,7 +316,7 @@ class KubeWriter:
 
     def _object_path(self, body: dict[str, Any]) -> str:
         namespace, name = _ns_name(body)
-        return f"{self._custom}/namespaces/{quote(namespace, safe='')}/{PLURAL}/{quote(name, safe='')}"
+        return f"{self._custom}/namespaces/{quote(namespace, safe='')}/{self.plural}/{quote(name, safe='')}"
 
     async def _write(self, method: str, path: str, payload: Any, content_type: str) -> dict[str, Any] | None:
         """A write whose answer is the object: None when it is gone, KubeConflict on races."""
