@@ -29,6 +29,7 @@ class ResourceType:
     schema: dict[str, Any] | None = None  # openAPIV3Schema; None: anything goes (built-ins)
     printer_columns: tuple[dict[str, Any], ...] = ()
     custom: bool = False
+    selectable_fields: tuple[str, ...] = ()  # a CRD's selectableFields, as field selector labels
     verbs: tuple[str, ...] = (
         "create",
         "delete",
@@ -162,6 +163,10 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 schema=(version.get("schema") or {}).get("openAPIV3Schema"),
                 printer_columns=tuple(version.get("additionalPrinterColumns", ())),
                 custom=True,
+                selectable_fields=tuple(
+                    str(selectable.get("jsonPath", "")).lstrip(".")
+                    for selectable in version.get("selectableFields") or ()
+                ),
             )
         )
     return types

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from agentcore_operator.local.cluster import gnostic, openapi, protobuf
+from agentcore_operator.local.cluster import fieldmanager, fieldpath, fieldvalidation, gnostic, openapi, protobuf
 from agentcore_operator.local.cluster import schema as schemas
 from agentcore_operator.local.cluster.faults import REASONS, Fault, fault_from_json, triggered
 from agentcore_operator.local.cluster.jsonpath import evaluate as jsonpath
@@ -48,6 +48,7 @@ from agentcore_operator.local.cluster.store import (
     Store,
     Watch,
     WatchEvent,
+    check_field_labels,
     field_matcher,
     label_matcher,
 )
@@ -254,11 +255,13 @@ class EmulatedCluster:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         status = 500
+        warnings = fieldvalidation.collecting()
         try:
             if not request.path.startswith("/_cluster/"):
                 self._apply_fault(request)
             response: web.StreamResponse = await handler(request)
             status = response.status
+            fieldvalidation.add_warning_headers(response, warnings)
             return response
         except ApiError as error:
             status = error.code
@@ -470,6 +473,8 @@ class EmulatedCluster:
         method = request.method
         query = request.query
         dry_run = query.get("dryRun") == "All"
+        validation = fieldvalidation.directive(query)
+        manager = fieldmanager.manager_name(query.get("fieldManager"), request.headers.get("User-Agent", ""))
         if target.name is None:
             if method == "GET":
                 if query_flag(query.get("watch")):
@@ -482,7 +487,8 @@ class EmulatedCluster:
                     target.namespace,
                     body,
                     dry_run=dry_run,
-                    strict=query.get("fieldValidation") == "Strict",
+                    validation=validation,
+                    manager=manager,
                 )
                 return self._respond(request, created, target, status=201)
             if method == "DELETE":
@@ -497,12 +503,10 @@ class EmulatedCluster:
             return self._respond(request, current, target)
         if method == "PUT":
             body = await self._body(request, target)
-            updated = self._replace(
-                target, body, dry_run=dry_run, strict=query.get("fieldValidation") == "Strict"
-            )
+            updated = self._replace(target, body, dry_run=dry_run, validation=validation, manager=manager)
             return self._respond(request, updated, target)
         if method == "PATCH":
-            updated = await self._patch(request, target, dry_run)
+            updated = await self._patch(request, target, dry_run, validation, manager)
             return self._respond(request, updated, target)
         if method == "DELETE":
             options = await self._body(request, target) if request.can_read_body else {}
@@ -576,14 +580,19 @@ class EmulatedCluster:
             raise not_found(target.resource_type, target.name)
         return body
 
-    def _selectors(self, query: Any) -> tuple[Any, Any]:
+    def _selectors(self, query: Any, resource_type: ResourceType) -> tuple[Any, Any]:
         try:
-            return label_matcher(query.get("labelSelector")), field_matcher(query.get("fieldSelector"))
+            selector = query.get("fieldSelector")
+            if resource_type.custom:
+                check_field_labels(
+                    selector, ("metadata.name", "metadata.namespace", *resource_type.selectable_fields)
+                )
+            return label_matcher(query.get("labelSelector")), field_matcher(selector)
         except SelectorError as exc:
             raise bad_request(str(exc)) from exc
 
     def _list(self, target: Target, query: Any) -> dict[str, Any]:
-        labels, fields = self._selectors(query)
+        labels, fields = self._selectors(query, target.resource_type)
         resource_type = target.resource_type
         items = [
             body
@@ -611,7 +620,7 @@ class EmulatedCluster:
 
     async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
         query = request.query
-        labels, fields = self._selectors(query)
+        labels, fields = self._selectors(query, target.resource_type)
         if target.name is not None:
             by_name = field_matcher(f"metadata.name={target.name}")
             fields = (lambda f, n: lambda body: f(body) and n(body))(fields, by_name)
@@ -704,19 +713,18 @@ class EmulatedCluster:
         body: dict[str, Any],
         old: dict[str, Any] | None,
         *,
-        strict: bool,
+        validation: str,
     ) -> dict[str, Any]:
         """Schema work for custom resources: unknown fields, pruning, defaults, validation, CEL."""
         if resource_type.schema is None:
             return body
         name = body.get("metadata", {}).get("name", "")
         unknown = schemas.unknown_fields(resource_type.schema, body)
-        if unknown and strict:
-            fields = ", ".join(f'unknown field "{path}"' for path in unknown)
-            raise bad_request(
-                f'{resource_type.kind} in version "{resource_type.version}" cannot be handled as a '
-                f"{resource_type.kind}: strict decoding error: {fields}"
-            )
+        refusal = fieldvalidation.unknown_fields(
+            resource_type.kind, resource_type.version, unknown, validation
+        )
+        if refusal:
+            raise bad_request(refusal)
         schemas.prune(resource_type.schema, body)
         schemas.apply_defaults(resource_type.schema, body)
         errors = schemas.validate(resource_type.schema, body)
@@ -781,7 +789,9 @@ class EmulatedCluster:
         body: dict[str, Any],
         *,
         dry_run: bool,
-        strict: bool = False,
+        validation: str = fieldvalidation.WARN,
+        manager: str = "kube-apiserver",
+        managed_fields: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         body = copy.deepcopy(body)
         meta = body.setdefault("metadata", {})
@@ -819,9 +829,12 @@ class EmulatedCluster:
             )
         if resource_type.status_subresource and resource_type.custom:
             body.pop("status", None)
-        body = self._prepare(resource_type, body, None, strict=strict)
+        body = self._prepare(resource_type, body, None, validation=validation)
         if resource_type is CRD_TYPE:
             self._check_crd(body)
+        if managed_fields is None:
+            managed_fields = self._ownership(resource_type, None, manager).update(None, body)
+        _set_managed_fields(body, managed_fields)
         for server_field in (
             "resourceVersion",
             "uid",
@@ -918,8 +931,10 @@ class EmulatedCluster:
         new: dict[str, Any],
         *,
         dry_run: bool,
-        strict: bool,
+        validation: str,
         expected_version: str | None,
+        manager: str,
+        managed_fields: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Every update ends here: preconditions, subresource rules, schema, generation, finalizers."""
         resource_type = target.resource_type
@@ -975,7 +990,10 @@ class EmulatedCluster:
                     f"metadata.finalizers: Forbidden: no new finalizers can be added if the object is "
                     f"being deleted, found new finalizers {json.dumps(sorted(added))}",
                 )
-        new = self._prepare(resource_type, new, old, strict=strict)
+        new = self._prepare(resource_type, new, old, validation=validation)
+        if managed_fields is None:
+            managed_fields = self._ownership(resource_type, target.subresource, manager).update(old, new)
+        _set_managed_fields(new, managed_fields)
         if new == old:
             return old  # a no-op write changes nothing, not even resourceVersion
         if target.subresource != "status" and _spec_of(new) != _spec_of(old):
@@ -996,20 +1014,54 @@ class EmulatedCluster:
         return new
 
     def _replace(
-        self, target: Target, body: dict[str, Any], *, dry_run: bool, strict: bool
+        self, target: Target, body: dict[str, Any], *, dry_run: bool, validation: str, manager: str
     ) -> dict[str, Any]:
         old = self._existing(target)
         expected = (body.get("metadata") or {}).get("resourceVersion")
-        return self._write(target, old, body, dry_run=dry_run, strict=strict, expected_version=expected)
-
-    async def _patch(self, request: web.Request, target: Target, dry_run: bool) -> dict[str, Any]:
-        content_type = request.content_type
-        strict = request.query.get("fieldValidation") == "Strict"
-        raw = await request.read()
-        if content_type == APPLY_PATCH:
-            return self._server_side_apply(
-                target, raw, dry_run=dry_run, strict=strict, force=request.query.get("force") == "true"
+        if not expected and target.resource_type.custom:
+            # Custom resources do not allow unconditional updates (AllowUnconditionalUpdate is false).
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{target.resource_type.qualified} "{old["metadata"]["name"]}" is invalid: '
+                "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
+                {
+                    "name": old["metadata"]["name"],
+                    "group": target.resource_type.group,
+                    "kind": target.resource_type.plural,
+                    "causes": [
+                        {
+                            "reason": "FieldValueInvalid",
+                            "message": "Invalid value: 0x0: must be specified for an update",
+                            "field": "metadata.resourceVersion",
+                        }
+                    ],
+                },
             )
+        return self._write(
+            target,
+            old,
+            body,
+            dry_run=dry_run,
+            validation=validation,
+            expected_version=expected,
+            manager=manager,
+        )
+
+    async def _patch(
+        self, request: web.Request, target: Target, dry_run: bool, validation: str, manager: str
+    ) -> dict[str, Any]:
+        content_type = request.content_type
+        raw = await request.read()
+        force = request.query.get("force")
+        if content_type == APPLY_PATCH:
+            if not request.query.get("fieldManager"):
+                raise _patch_options_invalid("fieldManager: Required value: is required for apply patch")
+            return self._server_side_apply(
+                target, raw, dry_run=dry_run, validation=validation, force=force == "true", manager=manager
+            )
+        if force is not None:
+            raise _patch_options_invalid("force: Forbidden: may not be specified for non-apply patch")
         old = self._existing(target)
         try:
             patch = json.loads(raw)
@@ -1056,10 +1108,35 @@ class EmulatedCluster:
             raise ApiError(
                 415, "UnsupportedMediaType", f"the media type {content_type!r} is not supported for PATCH"
             )
-        return self._write(target, old, new, dry_run=dry_run, strict=strict, expected_version=expected)
+        return self._write(
+            target,
+            old,
+            new,
+            dry_run=dry_run,
+            validation=validation,
+            expected_version=expected,
+            manager=manager,
+        )
+
+    def _ownership(
+        self, resource_type: ResourceType, subresource: str | None, manager: str
+    ) -> fieldmanager.Write:
+        shape = (
+            fieldpath.schema_shape(resource_type.schema)
+            if resource_type.schema is not None
+            else fieldpath.builtin_shape(resource_type.group, resource_type.kind)
+        )
+        return fieldmanager.Write(
+            manager,
+            resource_type.group_version,
+            shape,
+            subresource or "",
+            resource_type.status_subresource,
+            now_rfc3339(),
+        )
 
     def _server_side_apply(
-        self, target: Target, raw: bytes, *, dry_run: bool, strict: bool, force: bool
+        self, target: Target, raw: bytes, *, dry_run: bool, validation: str, force: bool, manager: str
     ) -> dict[str, Any]:
         try:
             applied = yaml.safe_load(raw)
@@ -1068,22 +1145,47 @@ class EmulatedCluster:
         if not isinstance(applied, dict):
             raise bad_request("an apply patch must be an object")
         assert target.name is not None
-        current = self.store.get(target.resource_type, target.namespace or "", target.name)
+        resource_type = target.resource_type
+        current = self.store.get(resource_type, target.namespace or "", target.name)
+        if current is None and target.subresource:
+            raise not_found(resource_type, target.name)
+        if not isinstance(applied.get("metadata", {}), dict):
+            raise bad_request("metadata must be an object")
         if current is None:
-            if target.subresource:
-                raise not_found(target.resource_type, target.name)
             applied.setdefault("metadata", {})["name"] = target.name
-            return self._create(
-                target.resource_type, target.namespace, applied, dry_run=dry_run, strict=strict
+        where = f"{target.namespace or ''}/{target.name}; {resource_type.group}/{resource_type.version}, Kind={resource_type.kind}"
+        if resource_type.schema is not None:
+            unknown = schemas.unknown_fields(resource_type.schema, applied)
+            if unknown:
+                problems = [f".{path}: field not declared in schema" for path in unknown]
+                raise ApiError(500, "", fieldmanager.typed_patch_error(where, problems))
+        try:
+            merged, managed_fields = self._ownership(resource_type, target.subresource, manager).apply(
+                current, applied, force=force
             )
-        # Field ownership is not tracked: applied fields win, others stay (see docs/cluster.md).
+        except fieldmanager.ApplyConflict as exc:
+            raise ApiError(409, "Conflict", exc.message, {"causes": exc.causes()}) from exc
+        except fieldmanager.FieldPathError as exc:
+            raise ApiError(500, "", fieldmanager.typed_patch_error(where, [str(exc)])) from exc
+        if current is None:
+            return self._create(
+                resource_type,
+                target.namespace,
+                merged,
+                dry_run=dry_run,
+                validation=validation,
+                manager=manager,
+                managed_fields=managed_fields,
+            )
         return self._write(
             target,
             current,
-            merge_patch(current, applied),
+            merged,
             dry_run=dry_run,
-            strict=strict,
+            validation=validation,
             expected_version=None,
+            manager=manager,
+            managed_fields=managed_fields,
         )
 
     def _delete(self, target: Target, options: dict[str, Any], dry_run: bool) -> dict[str, Any]:
@@ -1278,6 +1380,28 @@ class Serving:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+
+def _patch_options_invalid(message: str) -> ApiError:
+    field_name, _, detail = message.partition(": ")
+    reason = "FieldValueRequired" if detail.startswith("Required") else "FieldValueForbidden"
+    return ApiError(
+        422,
+        "Invalid",
+        f'PatchOptions.meta.k8s.io "" is invalid: {message}',
+        {
+            "group": "meta.k8s.io",
+            "kind": "PatchOptions",
+            "causes": [{"reason": reason, "message": detail, "field": field_name}],
+        },
+    )
+
+
+def _set_managed_fields(body: dict[str, Any], managed_fields: list[dict[str, Any]]) -> None:
+    if managed_fields:
+        body["metadata"]["managedFields"] = managed_fields
+    else:
+        body["metadata"].pop("managedFields", None)
 
 
 def _spec_of(body: dict[str, Any]) -> dict[str, Any]:

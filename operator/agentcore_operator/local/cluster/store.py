@@ -104,16 +104,30 @@ def _field_check(path: str, negate: bool, value: str) -> Callable[[dict[str, Any
     return check
 
 
-def field_matcher(selector: str | None) -> Callable[[dict[str, Any]], bool]:
-    """`metadata.name=x,metadata.namespace!=y` and other dotted fields (involvedObject.uid ...)."""
-    if not selector:
-        return lambda body: True
-    checks: list[Callable[[dict[str, Any]], bool]] = []
+def _field_requirements(selector: str) -> Iterator[tuple[str, str, str]]:
     for requirement in selector.split(","):
         match = re.fullmatch(r"\s*([A-Za-z0-9_.]+)\s*(==|=|!=)\s*(.*?)\s*", requirement)
         if match is None:
             raise SelectorError(f"invalid field selector: {requirement!r}")
         path, op, value = match.groups()
+        yield path, op, value
+
+
+def check_field_labels(selector: str | None, supported: tuple[str, ...]) -> None:
+    """Custom resources select on metadata.name, metadata.namespace and the CRD's selectableFields."""
+    if not selector:
+        return
+    for path, _, _ in _field_requirements(selector):
+        if path not in supported:
+            raise SelectorError(f"field label not supported: {path}")
+
+
+def field_matcher(selector: str | None) -> Callable[[dict[str, Any]], bool]:
+    """`metadata.name=x,metadata.namespace!=y` and other dotted fields (involvedObject.uid ...)."""
+    if not selector:
+        return lambda body: True
+    checks: list[Callable[[dict[str, Any]], bool]] = []
+    for path, op, value in _field_requirements(selector):
         checks.append(_field_check(path, op == "!=", value))
     return lambda body: all(check(body) for check in checks)
 

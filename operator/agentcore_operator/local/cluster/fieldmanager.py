@@ -1,0 +1,266 @@
+"""Field ownership (`metadata.managedFields`) and server-side apply, as kube-apiserver does them.
+
+Every write records who set which field. An update (create, PUT, any patch) silently takes
+the fields it changed from whoever had them; an apply owns exactly the fields of its
+configuration: a field it stops applying is removed (unless another manager still owns
+it), and changing a field another manager owns is a 409 that names each conflict, unless
+the apply is forced, which takes the field over. Helm 4, Argo CD's `ServerSideApply=true`,
+`kubectl apply --server-side` and server-side diff all rest on these rules. The field sets
+and merge rules themselves are in `fieldpath.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from agentcore_operator.local.cluster import fieldpath
+from agentcore_operator.local.cluster.fieldpath import FieldPathError, Node, Shape
+
+# Server-owned metadata: never owned by a manager, left out when objects are compared.
+SERVER_METADATA = frozenset(
+    (
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+        "managedFields",
+    )
+)
+_STRIPPED_METADATA = tuple("f:" + name for name in SERVER_METADATA)
+APPLY = "Apply"
+UPDATE = "Update"
+
+
+def manager_name(field_manager: str | None, user_agent: str) -> str:
+    """The `fieldManager` parameter, else the User-Agent up to its first `/` (kubectl/v1.34 ...)."""
+    if field_manager:
+        return field_manager
+    return user_agent.split("/", 1)[0]
+
+
+class ApplyConflict(Exception):
+    """Fields another manager owns would change: the 409 the API server answers."""
+
+    def __init__(self, conflicts: list[tuple[str, str]]) -> None:
+        self.conflicts = conflicts  # (manager as printed, path)
+        if len(conflicts) == 1:
+            who, path = conflicts[0]
+            message = f"Apply failed with 1 conflict: conflict with {who}: {path}"
+        else:
+            lines: list[str] = []
+            for who in sorted({who for who, _ in conflicts}):
+                lines.append(f"conflicts with {who}:")
+                lines += [f"- {path}" for other, path in conflicts if other == who]
+            message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
+        super().__init__(message)
+        self.message = message
+
+    def causes(self) -> list[dict[str, str]]:
+        return [
+            {"reason": "FieldManagerConflict", "message": f"conflict with {who}", "field": path}
+            for who, path in self.conflicts
+        ]
+
+
+@dataclass
+class Entry:
+    manager: str
+    operation: str
+    api_version: str
+    time: str | None
+    fields: Node
+    subresource: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        # Appliers are one manager across versions; updaters are one per apiVersion.
+        version = "" if self.operation == APPLY else self.api_version
+        return (self.manager, self.operation, version, self.subresource)
+
+    def printed(self) -> str:
+        """How conflict messages name a manager: "helm", "kopf" using v1 (updaters)."""
+        who = json.dumps(self.manager)
+        if self.subresource:
+            who += f" with subresource {json.dumps(self.subresource)}"
+        if self.operation == UPDATE:
+            who += f" using {self.api_version}"
+        return who
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"manager": self.manager, "operation": self.operation}
+        out["apiVersion"] = self.api_version
+        if self.time:
+            out["time"] = self.time
+        out["fieldsType"] = "FieldsV1"
+        out["fieldsV1"] = fieldpath.encode(self.fields)
+        if self.subresource:
+            out["subresource"] = self.subresource
+        return out
+
+
+def decode_entries(raw: Any) -> list[Entry] | None:
+    """managedFields as stored or sent; None when they cannot be read (then the live ones count)."""
+    if not isinstance(raw, list):
+        return None
+    entries = []
+    for item in raw:
+        if not isinstance(item, dict):
+            return None
+        operation = item.get("operation", "")
+        if item and operation not in (APPLY, UPDATE):
+            return None
+        entries.append(
+            Entry(
+                str(item.get("manager", "")),
+                operation,
+                str(item.get("apiVersion", "")),
+                item.get("time"),
+                fieldpath.decode(item.get("fieldsV1")),
+                str(item.get("subresource", "")),
+            )
+        )
+    return entries
+
+
+def encode_entries(entries: list[Entry]) -> list[dict[str, Any]]:
+    kept = [entry for entry in entries if entry.fields]
+    kept.sort(key=lambda e: (e.operation, e.time or "", e.manager, e.api_version, e.subresource))
+    return [entry.to_dict() for entry in kept]
+
+
+def _content(body: dict[str, Any]) -> dict[str, Any]:
+    """The object as managers see it: without server-owned metadata."""
+    meta = body.get("metadata")
+    if not isinstance(meta, dict):
+        return body
+    return {**body, "metadata": {k: v for k, v in meta.items() if k not in SERVER_METADATA}}
+
+
+def _owned(fields: Node, subresource: str, status_subresource: bool) -> Node:
+    """What a write may own: not apiVersion, kind or server-owned metadata; through /status
+    only .status, and not .status through the main resource when status is a subresource."""
+    fields = fieldpath.without(fields, "f:apiVersion", "f:kind")
+    meta = fields.get("f:metadata")
+    if meta is not None:
+        meta = fieldpath.without(meta, fieldpath.MEMBER, *_STRIPPED_METADATA)
+        fields = {**fields, "f:metadata": meta} if meta else fieldpath.without(fields, "f:metadata")
+    if subresource == "status":
+        return fieldpath.only(fields, "f:status")
+    if status_subresource:
+        return fieldpath.without(fields, "f:status")
+    return fields
+
+
+@dataclass(frozen=True)
+class Write:
+    """Who writes, to what: what every ownership decision needs besides the objects."""
+
+    manager: str
+    api_version: str
+    shape: Shape
+    subresource: str
+    status_subresource: bool
+    now: str
+
+    def _entries(self, live: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Entry]:
+        live_raw = (live or {}).get("metadata", {}).get("managedFields")
+        if new is not None and not self.subresource:
+            sent = new.get("metadata", {}).get("managedFields")
+            if sent and sent != live_raw:
+                entries = decode_entries(sent)  # a client may rewrite managedFields (`[{}]` clears them)
+                if entries is not None:
+                    return entries
+        return decode_entries(live_raw) or []
+
+    def update(self, live: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[str, Any]]:
+        """managedFields after a create or update: the changed fields move to this manager."""
+        entries = self._entries(live, new)
+        comparison = fieldpath.compare(_content(live or {}), _content(new), self.shape)
+        changed = _owned(comparison.changed(), self.subresource, self.status_subresource)
+        removed = comparison.removed
+        mine = Entry(self.manager, UPDATE, self.api_version, self.now, changed, self.subresource)
+        found = False
+        for entry in entries:
+            if entry.key == mine.key:
+                found = True
+                previous = fieldpath.difference(entry.fields, removed)
+                entry.fields = fieldpath.union(previous, changed)
+                if changed:
+                    entry.time = self.now
+            else:
+                entry.fields = fieldpath.difference(fieldpath.difference(entry.fields, changed), removed)
+        if not found and changed:
+            entries.append(mine)
+        return encode_entries(entries)
+
+    def apply(
+        self, live: dict[str, Any] | None, applied: dict[str, Any], *, force: bool
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The object and managedFields after an apply; ApplyConflict when another manager's
+        fields would change and the apply is not forced."""
+        base = live or {}
+        entries = self._entries(live, None)
+        config = {k: v for k, v in applied.items() if v is not None}
+        config_set = _owned(
+            fieldpath.field_set(config, self.shape), self.subresource, self.status_subresource
+        )
+        mine = Entry(self.manager, APPLY, self.api_version, self.now, config_set, self.subresource)
+        previous = next((e for e in entries if e.key == mine.key), None)
+        merged = fieldpath.merge(base, config, self.shape)
+        if previous is not None and previous.fields:
+            owned: Node = {}
+            for entry in entries:
+                if entry is not previous:
+                    owned = fieldpath.union(owned, entry.fields)
+            owned = fieldpath.union(owned, config_set)
+            merged = fieldpath.prune(
+                merged,
+                fieldpath.ensure_named_fields_are_members(previous.fields, self.shape),
+                fieldpath.ensure_named_fields_are_members(owned, self.shape),
+                self.shape,
+            )
+        comparison = fieldpath.compare(_content(base), _content(merged), self.shape)
+        changed = _owned(comparison.changed(), self.subresource, self.status_subresource)
+        conflicts: list[tuple[str, str]] = []
+        others = [e for e in entries if e is not previous]
+        for entry in others:
+            taken = fieldpath.intersection(entry.fields, changed)
+            if taken:
+                conflicts += [(entry.printed(), fieldpath.describe(p)) for p in fieldpath.members(taken)]
+        if conflicts and not force:
+            raise ApplyConflict(sorted(conflicts))
+        for entry in others:
+            entry.fields = fieldpath.difference(
+                fieldpath.difference(entry.fields, changed), comparison.removed
+            )
+        if previous is not None and not (comparison.added or comparison.modified or comparison.removed):
+            mine.time = previous.time  # nothing moved: the apply leaves no trace
+        return merged, encode_entries([*others, mine])
+
+
+def typed_patch_error(where: str, problems: list[str]) -> str:
+    """The API server's words for an apply it cannot take apart (a 500, as there)."""
+    if len(problems) == 1:
+        return f"failed to create typed patch object ({where}): {problems[0]}"
+    return f"failed to create typed patch object ({where}): errors:\n  " + "\n  ".join(problems)
+
+
+__all__ = [
+    "APPLY",
+    "UPDATE",
+    "ApplyConflict",
+    "Entry",
+    "FieldPathError",
+    "Write",
+    "decode_entries",
+    "encode_entries",
+    "manager_name",
+    "typed_patch_error",
+]
