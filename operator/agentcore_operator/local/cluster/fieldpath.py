@@ -156,7 +156,7 @@ BUILTIN_SHAPES: dict[tuple[str, str], Shape] = {
 
 def _object(body: Shape) -> Shape:
     fields = dict(body.fields or {})
-    fields.setdefault("metadata", OBJECT_META)
+    fields["metadata"] = OBJECT_META  # a CRD schema says only "type: object" there
     return Shape(fields=fields, element=body.element, deduced=body.deduced)
 
 

@@ -1058,7 +1058,12 @@ class EmulatedCluster:
             if not request.query.get("fieldManager"):
                 raise _patch_options_invalid("fieldManager: Required value: is required for apply patch")
             return self._server_side_apply(
-                target, raw, dry_run=dry_run, validation=validation, force=force == "true", manager=manager
+                target,
+                raw,
+                dry_run=dry_run,
+                validation=validation,
+                force=force is not None and force.lower() not in ("false", "0"),
+                manager=manager,
             )
         if force is not None:
             raise _patch_options_invalid("force: Forbidden: may not be specified for non-apply patch")
