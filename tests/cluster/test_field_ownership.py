@@ -106,7 +106,13 @@ def test_a_field_its_applier_stops_applying_is_removed(cluster: ClusterHandle) -
 def test_a_second_manager_conflicts_unless_it_forces(cluster: ClusterHandle) -> None:
     cluster.kubectl("apply", "--server-side", "-f", "-", input=deployment("contest"))
     refused = cluster.kubectl(
-        "apply", "--server-side", "--field-manager=rival", "-f", "-", input=deployment("contest", 3), check=False
+        "apply",
+        "--server-side",
+        "--field-manager=rival",
+        "-f",
+        "-",
+        input=deployment("contest", 3),
+        check=False,
     )
     assert refused.returncode != 0
     assert 'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas' in refused.stderr
@@ -207,7 +213,11 @@ def test_python_client_server_side_apply_and_conflicts(api: client.ApiClient) ->
     status = json.loads(refused.value.body)
     assert status["reason"] == "Conflict"
     assert status["details"]["causes"] == [
-        {"reason": "FieldManagerConflict", "message": 'conflict with "team-a"', "field": ".spec.deletionPolicy"}
+        {
+            "reason": "FieldManagerConflict",
+            "message": 'conflict with "team-a"',
+            "field": ".spec.deletionPolicy",
+        }
     ]
     forced = apply(session("py", deletionPolicy="Delete"), "team-b", force=True)
     assert forced["spec"]["deletionPolicy"] == "Delete"
@@ -225,7 +235,10 @@ def test_apply_needs_a_field_manager_and_force_needs_apply(api: client.ApiClient
             GROUP, VERSION, "default", PLURAL, "nameless", session("nameless"), _content_type=APPLY
         )
     assert missing.value.status == 422
-    assert "fieldManager: Required value: is required for apply patch" in json.loads(missing.value.body)["message"]
+    assert (
+        "fieldManager: Required value: is required for apply patch"
+        in json.loads(missing.value.body)["message"]
+    )
     custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, session("forced"))
     with pytest.raises(ApiException) as forbidden:
         custom.patch_namespaced_custom_object(
@@ -236,7 +249,9 @@ def test_apply_needs_a_field_manager_and_force_needs_apply(api: client.ApiClient
 
 def test_status_writes_are_owned_through_the_status_subresource(api: client.ApiClient) -> None:
     custom = client.CustomObjectsApi(api)
-    custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, session("st"), field_manager="me")
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, "default", PLURAL, session("st"), field_manager="me"
+    )
 
     def condition(kind: str, manager: str) -> dict[str, Any]:
         body = {
@@ -282,7 +297,9 @@ def test_set_lists_merge_by_value(api: client.ApiClient) -> None:
     first = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fin", "finalizers": ["a.io/x"]}}
     second = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fin", "finalizers": ["b.io/y"]}}
     core.patch_namespaced_config_map("fin", "default", first, field_manager="one", _content_type=APPLY)
-    both = core.patch_namespaced_config_map("fin", "default", second, field_manager="two", _content_type=APPLY)
+    both = core.patch_namespaced_config_map(
+        "fin", "default", second, field_manager="two", _content_type=APPLY
+    )
     assert both.metadata.finalizers == ["a.io/x", "b.io/y"]
     one = next(e for e in both.metadata.managed_fields if e.manager == "one")
     assert one.fields_v1 == {"f:metadata": {"f:finalizers": {'v:"a.io/x"': {}}}}

@@ -48,7 +48,13 @@ def test_replace_without_resource_version_is_invalid_for_custom_resources(cluste
     # kubectl replace fills in the live resourceVersion itself; --raw PUTs the body as it is.
     url = "/apis/agentcore.dev/v1alpha1/namespaces/default/codeinterpretersessions/rv"
     refused = cluster.kubectl(
-        "replace", "--raw", url, "-f", "-", input=json.dumps(session("rv", deletionPolicy="Retain")), check=False
+        "replace",
+        "--raw",
+        url,
+        "-f",
+        "-",
+        input=json.dumps(session("rv", deletionPolicy="Retain")),
+        check=False,
     )
     assert refused.returncode != 0
     assert refused.stderr.strip() == (
@@ -96,14 +102,22 @@ def test_field_selectors_on_custom_resources_take_only_supported_labels(cluster:
     found = cluster.kubectl("get", "cis", "--field-selector", "metadata.name=picked", "-o", "name").stdout
     assert found.split() == ["codeinterpretersession.agentcore.dev/picked"]
     everywhere = cluster.kubectl(
-        "get", "cis", "-A", "--field-selector", "metadata.namespace=default,metadata.name=picked", "-o", "name"
+        "get",
+        "cis",
+        "-A",
+        "--field-selector",
+        "metadata.namespace=default,metadata.name=picked",
+        "-o",
+        "name",
     )
     assert everywhere.stdout.split() == ["codeinterpretersession.agentcore.dev/picked"]
 
 
 def test_python_client_field_selector_is_a_bad_request(custom: client.CustomObjectsApi) -> None:
     with pytest.raises(ApiException) as refused:
-        custom.list_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, field_selector="spec.region=x")
+        custom.list_namespaced_custom_object(
+            GROUP, VERSION, "default", PLURAL, field_selector="spec.region=x"
+        )
     assert refused.value.status == 400
     status = json.loads(refused.value.body)
     assert (status["reason"], status["message"]) == ("BadRequest", "field label not supported: spec.region")
@@ -121,7 +135,9 @@ def test_kubectl_validate_warn_prints_a_warning_and_drops_the_field(cluster: Clu
         "create", "--validate=strict", "-f", "-", input=manifest.replace("warned", "strict"), check=False
     )
     assert refused.returncode != 0 and 'strict decoding error: unknown field "spec.foo"' in refused.stderr
-    quiet = cluster.kubectl("create", "--validate=ignore", "-f", "-", input=manifest.replace("warned", "quiet"))
+    quiet = cluster.kubectl(
+        "create", "--validate=ignore", "-f", "-", input=manifest.replace("warned", "quiet")
+    )
     assert "Warning" not in quiet.stderr
 
 

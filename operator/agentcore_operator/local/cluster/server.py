@@ -27,7 +27,14 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from agentcore_operator.local.cluster import fieldmanager, fieldpath, fieldvalidation, gnostic, openapi, protobuf
+from agentcore_operator.local.cluster import (
+    fieldmanager,
+    fieldpath,
+    fieldvalidation,
+    gnostic,
+    openapi,
+    protobuf,
+)
 from agentcore_operator.local.cluster import schema as schemas
 from agentcore_operator.local.cluster.faults import REASONS, Fault, fault_from_json, triggered
 from agentcore_operator.local.cluster.jsonpath import evaluate as jsonpath
@@ -543,7 +550,7 @@ class EmulatedCluster:
             table = self.table(target.resource_type, rows, request.query.get("includeObject", "Metadata"))
             table["metadata"] = {"resourceVersion": str(self.store.resource_version)}
             return web.json_response(table, status=status)
-        return self._reply(request, body, status)
+        return self._reply(request, body, status, target.resource_type.key, listing=listing)
 
     def _protobuf_body(self, raw: bytes, target: Target) -> dict[str, Any]:
         """Built-in kinds take protobuf, as client-go's typed clients send it; custom resources do not."""
@@ -559,7 +566,15 @@ class EmulatedCluster:
         except (protobuf.ProtobufError, ValueError) as exc:
             raise bad_request(f"the body of the request was in an unknown format: {exc}") from exc
 
-    def _reply(self, request: web.Request, body: dict[str, Any], status: int) -> web.Response:
+    def _reply(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        status: int,
+        type_key: tuple[str, str, str] | None = None,
+        *,
+        listing: bool = False,
+    ) -> web.Response:
         """Protobuf when the client lists it first and the kind has a message; JSON otherwise, as for
         custom resources on a real server (client-go decodes by the response's Content-Type)."""
         if protobuf.accepts_protobuf_first(request.headers.get("Accept", "")):
@@ -569,7 +584,15 @@ class EmulatedCluster:
                 pass
             else:
                 return web.Response(body=encoded, status=status, content_type=protobuf.PROTOBUF)
-        return web.json_response(body, status=status)
+        if type_key is None:
+            return web.json_response(body, status=status)
+        if listing:
+            head = json.dumps({k: v for k, v in body.items() if k != "items"}).encode()
+            items = b", ".join(self.store.encoded(type_key, item) for item in body["items"])
+            data = head[:-1] + b', "items": [' + items + b"]}"
+        else:
+            data = self.store.encoded(type_key, body)
+        return web.Response(body=data, status=status, content_type=JSON)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -663,7 +686,7 @@ class EmulatedCluster:
         deadline = time.monotonic() + timeout
         try:
             for event in initial:
-                await self._send(response, event.kind, event.body, framed)
+                await self._send(response, event.kind, event.body, framed, watch.type_key)
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -677,7 +700,7 @@ class EmulatedCluster:
                     continue
                 if event_or_none is None:
                     break  # dropped on purpose
-                await self._send(response, event_or_none.kind, event_or_none.body, framed)
+                await self._send(response, event_or_none.kind, event_or_none.body, framed, watch.type_key)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -693,7 +716,12 @@ class EmulatedCluster:
         }
 
     async def _send(
-        self, response: web.StreamResponse, kind: str, body: dict[str, Any], framed: bool
+        self,
+        response: web.StreamResponse,
+        kind: str,
+        body: dict[str, Any],
+        framed: bool,
+        type_key: tuple[str, str, str] | None = None,
     ) -> None:
         if framed:
             try:
@@ -703,7 +731,8 @@ class EmulatedCluster:
                 frame = protobuf.encode_watch_event("ERROR", error.status())
             await response.write(frame)
         else:
-            await response.write(json.dumps({"type": kind, "object": body}).encode() + b"\n")
+            encoded = self.store.encoded(type_key, body) if type_key else json.dumps(body).encode()
+            await response.write(b'{"type": "' + kind.encode() + b'", "object": ' + encoded + b"}\n")
 
     # -- writes ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -159,6 +160,7 @@ class Store:
         self._by_namespace: dict[TypeKey, dict[str, dict[str, dict[str, Any]]]] = {}
         self.history: deque[WatchEvent] = deque(maxlen=HISTORY_SIZE)
         self.watches: set[Watch] = set()
+        self._encoded: dict[tuple[TypeKey, str, str], tuple[dict[str, Any], bytes]] = {}
 
     def next_version(self) -> int:
         self.resource_version += 1
@@ -182,6 +184,7 @@ class Store:
     def put(self, resource_type: ResourceType, body: dict[str, Any], kind: str) -> None:
         meta = body["metadata"]
         namespace, name = meta.get("namespace", ""), meta["name"]
+        self._encoded.pop((resource_type.key, namespace, name), None)
         self._objects.setdefault(resource_type.key, {})[(namespace, name)] = body
         self._by_namespace.setdefault(resource_type.key, {}).setdefault(namespace, {})[name] = body
         self._emit(WatchEvent(int(meta["resourceVersion"]), resource_type.key, namespace, kind, body))
@@ -189,9 +192,23 @@ class Store:
     def remove(self, resource_type: ResourceType, body: dict[str, Any]) -> None:
         meta = body["metadata"]
         namespace, name = meta.get("namespace", ""), meta["name"]
+        self._encoded.pop((resource_type.key, namespace, name), None)
         self._objects.get(resource_type.key, {}).pop((namespace, name), None)
         self._by_namespace.get(resource_type.key, {}).get(namespace, {}).pop(name, None)
         self._emit(WatchEvent(int(meta["resourceVersion"]), resource_type.key, namespace, "DELETED", body))
+
+    def encoded(self, type_key: TypeKey, body: dict[str, Any]) -> bytes:
+        """The JSON of an object, encoded once per stored version and shared by gets, lists and
+        watches (managedFields make objects twice as long to encode, every time they are read)."""
+        meta = body.get("metadata") or {}
+        key = (type_key, meta.get("namespace", ""), meta.get("name", ""))
+        cached = self._encoded.get(key)
+        if cached is not None and cached[0] is body:
+            return cached[1]
+        data = json.dumps(body).encode()
+        if self._objects.get(type_key, {}).get(key[1:]) is body:  # stored objects are never changed in place
+            self._encoded[key] = (body, data)
+        return data
 
     def _emit(self, event: WatchEvent) -> None:
         self.history.append(event)
