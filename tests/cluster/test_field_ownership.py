@@ -307,3 +307,34 @@ def test_set_lists_merge_by_value(api: client.ApiClient) -> None:
         "fin", "default", {**first, "metadata": {"name": "fin"}}, field_manager="one", _content_type=APPLY
     )
     assert left.metadata.finalizers == ["b.io/y"]
+
+
+def test_list_map_items_belong_to_whoever_applies_them(cluster: ClusterHandle) -> None:
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=deployment("sidecar"))
+    sidecar = textwrap.dedent(
+        """\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: sidecar}
+        spec:
+          template:
+            spec:
+              containers:
+              - {name: proxy, image: envoy:1}
+        """
+    )
+    cluster.kubectl("apply", "--server-side", "--field-manager=mesh", "-f", "-", input=sidecar)
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=deployment("sidecar"))
+
+    def containers() -> list[str]:
+        spec = get(cluster, "deployment", "sidecar")["spec"]["template"]["spec"]
+        return [c["name"] for c in spec["containers"]]
+
+    assert containers() == ["app", "proxy"]
+    owners = managed(cluster, "deployment", "sidecar")
+    mesh = owners[("mesh", "Apply")]["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
+    assert list(mesh) == ['k:{"name":"proxy"}']
+    nothing = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: sidecar}\n"
+    cluster.kubectl("apply", "--server-side", "--field-manager=mesh", "-f", "-", input=nothing)
+    assert containers() == ["app"]
+    assert ("mesh", "Apply") not in managed(cluster, "deployment", "sidecar")

@@ -121,7 +121,7 @@ def decode_entries(raw: Any) -> list[Entry] | None:
                 str(item.get("manager", "")),
                 operation,
                 str(item.get("apiVersion", "")),
-                item.get("time"),
+                item["time"] if isinstance(item.get("time"), str) else None,
                 fieldpath.decode(item.get("fieldsV1")),
                 str(item.get("subresource", "")),
             )
@@ -180,9 +180,16 @@ class Write:
         return decode_entries(live_raw) or []
 
     def update(self, live: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[str, Any]]:
-        """managedFields after a create or update: the changed fields move to this manager."""
+        """managedFields after a create or update: the changed fields move to this manager.
+
+        An object the merge rules cannot take apart (a list-map item without its key) loses
+        its managedFields, as on the API server, which logs and resets them rather than fail
+        the write."""
         entries = self._entries(live, new)
-        comparison = fieldpath.compare(_content(live or {}), _content(new), self.shape)
+        try:
+            comparison = fieldpath.compare(_content(live or {}), _content(new), self.shape)
+        except FieldPathError:
+            return []
         changed = _owned(comparison.changed(), self.subresource, self.status_subresource)
         removed = comparison.removed
         mine = Entry(self.manager, UPDATE, self.api_version, self.now, changed, self.subresource)
