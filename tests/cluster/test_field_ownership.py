@@ -338,3 +338,27 @@ def test_list_map_items_belong_to_whoever_applies_them(cluster: ClusterHandle) -
     cluster.kubectl("apply", "--server-side", "--field-manager=mesh", "-f", "-", input=nothing)
     assert containers() == ["app"]
     assert ("mesh", "Apply") not in managed(cluster, "deployment", "sidecar")
+
+
+def test_apply_refuses_what_the_api_server_refuses(api: client.ApiClient) -> None:
+    custom = client.CustomObjectsApi(api)
+
+    def apply(body: dict[str, Any]) -> int:
+        try:
+            custom.patch_namespaced_custom_object(
+                GROUP, VERSION, "default", PLURAL, "strict", body, field_manager="me", _content_type=APPLY
+            )
+        except ApiException as error:
+            return int(error.status)
+        return 200
+
+    assert apply(session("strict")) == 200
+    assert apply({"kind": "CodeInterpreterSession", "metadata": {"name": "strict"}}) == 400  # no apiVersion
+    with_fields = session("strict")
+    with_fields["metadata"]["managedFields"] = []
+    assert apply(with_fields) == 400  # "metadata.managedFields must be nil"
+    stale = session("strict", deletionPolicy="Retain")
+    stale["metadata"]["resourceVersion"] = "1"
+    assert apply(stale) == 409  # a resourceVersion in an apply is a precondition
+    undeclared = session("strict", colour="blue")
+    assert apply(undeclared) == 500  # "failed to create typed patch object ... field not declared in schema"

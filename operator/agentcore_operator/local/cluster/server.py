@@ -1185,6 +1185,13 @@ class EmulatedCluster:
             raise not_found(resource_type, target.name)
         if not isinstance(applied.get("metadata", {}), dict):
             raise bad_request("metadata must be an object")
+        if applied.get("apiVersion") != resource_type.group_version:
+            raise bad_request(
+                "Incorrect version specified in apply patch. Specified patch version: "
+                f"{applied.get('apiVersion') or ''}, expected: {resource_type.group_version}"
+            )
+        if applied.get("metadata", {}).get("managedFields") is not None:
+            raise bad_request("metadata.managedFields must be nil")
         if current is None:
             applied.setdefault("metadata", {})["name"] = target.name
         where = f"{target.namespace or ''}/{target.name}; {resource_type.group}/{resource_type.version}, Kind={resource_type.kind}"
@@ -1217,7 +1224,7 @@ class EmulatedCluster:
             merged,
             dry_run=dry_run,
             validation=validation,
-            expected_version=None,
+            expected_version=applied.get("metadata", {}).get("resourceVersion"),
             manager=manager,
             managed_fields=managed_fields,
         )
