@@ -362,3 +362,28 @@ def test_apply_refuses_what_the_api_server_refuses(api: client.ApiClient) -> Non
     assert apply(stale) == 409  # a resourceVersion in an apply is a precondition
     undeclared = session("strict", colour="blue")
     assert apply(undeclared) == 500  # "failed to create typed patch object ... field not declared in schema"
+
+
+def test_an_apply_in_yaml_keeps_timestamps_as_strings(cluster: ClusterHandle) -> None:
+    import requests
+
+    cluster.kubectl("create", "-f", "-", input=yaml.safe_dump(session("yaml")))
+    body = textwrap.dedent(
+        """\
+        apiVersion: agentcore.dev/v1alpha1
+        kind: CodeInterpreterSession
+        metadata: {name: yaml}
+        status:
+          conditions:
+          - {type: Ready, status: "True", reason: Up, message: up, lastTransitionTime: 2026-01-01T00:00:00Z}
+        """
+    )
+    response = requests.patch(
+        f"{cluster.url}/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}/yaml/status",
+        data=body,
+        params={"fieldManager": "raw-yaml"},
+        headers={"Content-Type": APPLY},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"]["conditions"][0]["lastTransitionTime"] == "2026-01-01T00:00:00Z"

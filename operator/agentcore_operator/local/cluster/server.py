@@ -39,7 +39,7 @@ from agentcore_operator.local.cluster import schema as schemas
 from agentcore_operator.local.cluster.faults import REASONS, Fault, fault_from_json, triggered
 from agentcore_operator.local.cluster.jsonpath import evaluate as jsonpath
 from agentcore_operator.local.cluster.params import query_flag
-from agentcore_operator.local.cluster.patch import PatchError, json_patch, merge_patch
+from agentcore_operator.local.cluster.patch import PatchError, json_patch, load_yaml, merge_patch
 from agentcore_operator.local.cluster.resources import (
     BUILTIN_TYPES,
     CRD_TYPE,
@@ -56,6 +56,7 @@ from agentcore_operator.local.cluster.store import (
     Watch,
     WatchEvent,
     check_field_labels,
+    clone,
     field_matcher,
     label_matcher,
 )
@@ -529,7 +530,7 @@ class EmulatedCluster:
         if not raw.strip():
             return {}
         try:
-            body = yaml.safe_load(raw) if "yaml" in (request.content_type or "") else json.loads(raw)
+            body = load_yaml(raw) if "yaml" in (request.content_type or "") else json.loads(raw)
         except (ValueError, yaml.YAMLError) as exc:
             raise bad_request(f"the body of the request was in an unknown format: {exc}") from exc
         if not isinstance(body, dict):
@@ -822,7 +823,7 @@ class EmulatedCluster:
         manager: str = "kube-apiserver",
         managed_fields: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        body = copy.deepcopy(body)
+        body = clone(body)
         meta = body.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise bad_request("metadata must be an object")
@@ -970,7 +971,7 @@ class EmulatedCluster:
         name = old["metadata"]["name"]
         if expected_version and expected_version != old["metadata"]["resourceVersion"]:
             raise conflict(resource_type, name)
-        new = copy.deepcopy(new)
+        new = clone(new)
         if not isinstance(new.get("metadata"), dict):
             raise bad_request("metadata must be an object")
         self._check_kind(resource_type, new)
@@ -983,14 +984,14 @@ class EmulatedCluster:
         if target.subresource == "status":
             # Only .status may change through /status.
             status = new.get("status")
-            new = copy.deepcopy(old)
+            new = clone(old)
             if status is None:
                 new.pop("status", None)
             else:
                 new["status"] = status
         elif resource_type.status_subresource:
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             else:
                 new.pop("status", None)
         meta = new["metadata"]
@@ -1173,7 +1174,7 @@ class EmulatedCluster:
         self, target: Target, raw: bytes, *, dry_run: bool, validation: str, force: bool, manager: str
     ) -> dict[str, Any]:
         try:
-            applied = yaml.safe_load(raw)
+            applied = load_yaml(raw)
         except yaml.YAMLError as exc:
             raise bad_request(f"error decoding YAML: {exc}") from exc
         if not isinstance(applied, dict):

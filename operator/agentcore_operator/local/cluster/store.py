@@ -133,6 +133,16 @@ def field_matcher(selector: str | None) -> Callable[[dict[str, Any]], bool]:
     return lambda body: all(check(body) for check in checks)
 
 
+def clone(value: Any) -> Any:
+    """A deep copy of a JSON document, several times faster than copy.deepcopy (no memo, no
+    dispatch): every write copies the object, and managedFields made objects twice as big."""
+    if isinstance(value, dict):
+        return {key: clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clone(item) for item in value]
+    return value
+
+
 # -- the store -----------------------------------------------------------------------------
 
 
