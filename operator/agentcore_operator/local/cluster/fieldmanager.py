@@ -36,6 +36,21 @@ SERVER_METADATA = frozenset(
 _STRIPPED_METADATA = tuple("f:" + name for name in SERVER_METADATA)
 APPLY = "Apply"
 UPDATE = "Update"
+_INTERNED_LIMIT = 10_000
+_interned: dict[str, dict[str, Any]] = {}
+
+
+def _interned_fields(fields: Node) -> dict[str, Any]:
+    """One FieldsV1 dict for all objects whose fields are alike (10,000 sessions written by one
+    operator share a handful of shapes). Safe because stored objects are never changed in place."""
+    encoded = fieldpath.encode(fields)
+    key = json.dumps(encoded)
+    found = _interned.get(key)
+    if found is None:
+        if len(_interned) >= _INTERNED_LIMIT:
+            _interned.clear()
+        found = _interned[key] = encoded
+    return found
 
 
 def manager_name(field_manager: str | None, user_agent: str) -> str:
@@ -77,6 +92,8 @@ class Entry:
     time: str | None
     fields: Node
     subresource: str = ""
+    stored: dict[str, Any] | None = None  # the entry as read, reused while nothing changes it
+    stored_fields: Node | None = None
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -94,15 +111,38 @@ class Entry:
         return who
 
     def to_dict(self) -> dict[str, Any]:
+        if (
+            self.stored is not None
+            and self.fields is self.stored_fields
+            and self.time == self.stored.get("time")
+        ):
+            return self.stored
         out: dict[str, Any] = {"manager": self.manager, "operation": self.operation}
         out["apiVersion"] = self.api_version
         if self.time:
             out["time"] = self.time
         out["fieldsType"] = "FieldsV1"
-        out["fieldsV1"] = fieldpath.encode(self.fields)
+        out["fieldsV1"] = _interned_fields(self.fields)
         if self.subresource:
             out["subresource"] = self.subresource
         return out
+
+
+_decoded: dict[int, tuple[dict[str, Any], Node]] = {}
+
+
+def _decoded_fields(fields_v1: Any) -> Node:
+    """Decoded once per interned FieldsV1 dict (most objects share theirs)."""
+    if not isinstance(fields_v1, dict):
+        return {}
+    cached = _decoded.get(id(fields_v1))
+    if cached is not None and cached[0] is fields_v1:
+        return cached[1]
+    node = fieldpath.decode(fields_v1)
+    if len(_decoded) >= _INTERNED_LIMIT:
+        _decoded.clear()
+    _decoded[id(fields_v1)] = (fields_v1, node)
+    return node
 
 
 def decode_entries(raw: Any) -> list[Entry] | None:
@@ -116,14 +156,17 @@ def decode_entries(raw: Any) -> list[Entry] | None:
         operation = item.get("operation", "")
         if item and operation not in (APPLY, UPDATE):
             return None
+        fields = _decoded_fields(item.get("fieldsV1"))
         entries.append(
             Entry(
                 str(item.get("manager", "")),
                 operation,
                 str(item.get("apiVersion", "")),
                 item["time"] if isinstance(item.get("time"), str) else None,
-                fieldpath.decode(item.get("fieldsV1")),
+                fields,
                 str(item.get("subresource", "")),
+                item,
+                fields,
             )
         )
     return entries

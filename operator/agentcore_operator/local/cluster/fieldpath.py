@@ -311,17 +311,21 @@ def difference(a: Node, b: Node) -> Node:
     if not a or not b:
         return a
     out: Node = {}
+    same = True  # then `a` itself is the answer: unchanged entries keep their encoding
     for key, child in a.items():
         if key == MEMBER:
             if MEMBER not in b:
                 out[MEMBER] = {}
+            else:
+                same = False
         elif key in b:
             rest = difference(child, b[key])
             if rest:
                 out[key] = rest
+            same = same and rest is child
         else:
             out[key] = child
-    return out
+    return a if same else out
 
 
 def intersection(a: Node, b: Node) -> Node:
