@@ -34,6 +34,7 @@ from agentcore_operator.local.cluster import (
     gnostic,
     openapi,
     protobuf,
+    strategic,
 )
 from agentcore_operator.local.cluster import schema as schemas
 from agentcore_operator.local.cluster.faults import REASONS, Fault, fault_from_json, triggered
@@ -1123,10 +1124,16 @@ class EmulatedCluster:
         elif content_type == MERGE_PATCH or (
             content_type == STRATEGIC_PATCH and not target.resource_type.custom
         ):
-            # Built-in kinds: strategic merge is served as a JSON merge patch (lists replaced wholesale).
             if not isinstance(patch, dict):
                 raise bad_request("a merge patch must be a JSON object")
-            new = merge_patch(old, patch)
+            if content_type == STRATEGIC_PATCH:
+                shape = fieldpath.builtin_shape(target.resource_type.group, target.resource_type.kind)
+                try:
+                    new = strategic.apply(old, patch, shape)
+                except strategic.StrategicPatchError as exc:
+                    raise bad_request(str(exc)) from exc
+            else:
+                new = merge_patch(old, patch)
             expected = (
                 (patch.get("metadata") or {}).get("resourceVersion")
                 if isinstance(patch.get("metadata"), dict)
