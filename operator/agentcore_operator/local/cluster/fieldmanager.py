@@ -15,8 +15,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from agentcore_operator.local.cluster import fieldpath
 from agentcore_operator.local.cluster.fieldpath import FieldPathError, Node, Shape
+from agentcore_operator.local.cluster.patch import load_yaml
+from agentcore_operator.local.cluster.resources import ResourceType
+from agentcore_operator.local.cluster.schema import unknown_fields
 
 # Server-owned metadata: never owned by a manager, left out when objects are compared.
 SERVER_METADATA = frozenset(
@@ -60,7 +65,78 @@ def manager_name(field_manager: str | None, user_agent: str) -> str:
     return user_agent.split("/", 1)[0]
 
 
-class ApplyConflict(Exception):
+class ApplyError(Exception):
+    """An apply the API server refuses, with the Status it answers (the server turns it into one)."""
+
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+
+def _bad_request(message: str) -> ApplyError:
+    return ApplyError(400, "BadRequest", message)
+
+
+def _patch_options_invalid(field_name: str, reason: str, detail: str) -> ApplyError:
+    return ApplyError(
+        422,
+        "Invalid",
+        f'PatchOptions.meta.k8s.io "" is invalid: {field_name}: {detail}',
+        {
+            "group": "meta.k8s.io",
+            "kind": "PatchOptions",
+            "causes": [{"reason": reason, "message": detail, "field": field_name}],
+        },
+    )
+
+
+def apply_force(is_apply: bool, field_manager: str | None, force: str | None) -> bool:
+    """The patch options an apply needs (a fieldManager) and only an apply may have (force);
+    `force` is true unless "false" or "0", as Kubernetes reads boolean query parameters."""
+    if is_apply and not field_manager:
+        raise _patch_options_invalid(
+            "fieldManager", "FieldValueRequired", "Required value: is required for apply patch"
+        )
+    if not is_apply and force is not None:
+        raise _patch_options_invalid(
+            "force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch"
+        )
+    return force is not None and force.lower() not in ("false", "0")
+
+
+def parse_apply(raw: bytes, group_version: str, schema: dict[str, Any] | None, where: str) -> dict[str, Any]:
+    """An apply configuration, refused as the API server refuses it: not YAML, another
+    apiVersion, managedFields set, or (custom resources) a field the schema does not declare."""
+    try:
+        applied = load_yaml(raw)
+    except yaml.YAMLError as exc:
+        raise _bad_request(f"error decoding YAML: {exc}") from exc
+    if not isinstance(applied, dict):
+        raise _bad_request("an apply patch must be an object")
+    if not isinstance(applied.get("metadata", {}), dict):
+        raise _bad_request("metadata must be an object")
+    if applied.get("apiVersion") != group_version:
+        raise _bad_request(
+            "Incorrect version specified in apply patch. Specified patch version: "
+            f"{applied.get('apiVersion') or ''}, expected: {group_version}"
+        )
+    if applied.get("metadata", {}).get("managedFields") is not None:
+        raise _bad_request("metadata.managedFields must be nil")
+    if schema is not None:
+        unknown = unknown_fields(schema, applied)
+        if unknown:
+            raise ApplyError(
+                500,
+                "",
+                typed_patch_error(where, [f".{path}: field not declared in schema" for path in unknown]),
+            )
+    return applied
+
+
+class ApplyConflict(ApplyError):
     """Fields another manager owns would change: the 409 the API server answers."""
 
     def __init__(self, conflicts: list[tuple[str, str]]) -> None:
@@ -74,8 +150,8 @@ class ApplyConflict(Exception):
                 lines.append(f"conflicts with {who}:")
                 lines += [f"- {path}" for other, path in conflicts if other == who]
             message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
-        super().__init__(message)
-        self.message = message
+        super().__init__(409, "Conflict", message)
+        self.details = {"causes": self.causes()}
 
     def causes(self) -> list[dict[str, str]]:
         return [
@@ -212,6 +288,23 @@ class Write:
     status_subresource: bool
     now: str
 
+    @classmethod
+    def of(cls, resource_type: ResourceType, subresource: str | None, manager: str, now: str) -> Write:
+        """A write of `manager` to a kind (or its /status), typed by the CRD schema or the built-in table."""
+        shape = (
+            fieldpath.schema_shape(resource_type.schema)
+            if resource_type.schema is not None
+            else fieldpath.builtin_shape(resource_type.group, resource_type.kind)
+        )
+        return cls(
+            manager,
+            resource_type.group_version,
+            shape,
+            subresource or "",
+            resource_type.status_subresource,
+            now,
+        )
+
     def _entries(self, live: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Entry]:
         live_raw = (live or {}).get("metadata", {}).get("managedFields")
         if new is not None and not self.subresource:
@@ -251,10 +344,18 @@ class Write:
         return encode_entries(entries)
 
     def apply(
-        self, live: dict[str, Any] | None, applied: dict[str, Any], *, force: bool
+        self, live: dict[str, Any] | None, applied: dict[str, Any], *, force: bool, where: str
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The object and managedFields after an apply; ApplyConflict when another manager's
         fields would change and the apply is not forced."""
+        try:
+            return self._apply(live, applied, force=force)
+        except FieldPathError as exc:
+            raise ApplyError(500, "", typed_patch_error(where, [str(exc)])) from exc
+
+    def _apply(
+        self, live: dict[str, Any] | None, applied: dict[str, Any], *, force: bool
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         base = live or {}
         entries = self._entries(live, None)
         config = {k: v for k, v in applied.items() if v is not None}
@@ -295,6 +396,13 @@ class Write:
         return merged, encode_entries([*others, mine])
 
 
+def set_managed_fields(body: dict[str, Any], managed_fields: list[dict[str, Any]]) -> None:
+    if managed_fields:
+        body["metadata"]["managedFields"] = managed_fields
+    else:
+        body["metadata"].pop("managedFields", None)
+
+
 def typed_patch_error(where: str, problems: list[str]) -> str:
     """The API server's words for an apply it cannot take apart (a 500, as there)."""
     if len(problems) == 1:
@@ -306,6 +414,7 @@ __all__ = [
     "APPLY",
     "UPDATE",
     "ApplyConflict",
+    "ApplyError",
     "Entry",
     "FieldPathError",
     "Write",

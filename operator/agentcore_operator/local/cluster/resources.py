@@ -46,6 +46,14 @@ class ResourceType:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
+    def field_labels(self) -> tuple[str, ...] | None:
+        """What a field selector may name: for custom resources metadata.name, metadata.namespace
+        and the CRD's selectableFields; None (anything) for built-in kinds."""
+        if not self.custom:
+            return None
+        return ("metadata.name", "metadata.namespace", *self.selectable_fields)
+
+    @property
     def key(self) -> tuple[str, str, str]:
         return (self.group, self.version, self.plural)
 

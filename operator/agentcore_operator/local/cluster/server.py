@@ -133,17 +133,21 @@ def conflict(resource_type: ResourceType, name: str) -> ApiError:
     )
 
 
-def invalid(resource_type: ResourceType, name: str, errors: list[schemas.FieldError]) -> ApiError:
+def invalid(
+    resource_type: ResourceType, name: str, errors: list[schemas.FieldError], *, by_resource: bool = False
+) -> ApiError:
+    """422 Invalid, named by kind (validation) or, `by_resource`, by resource as the registry
+    store names it (codeinterpretersessions.agentcore.dev)."""
     messages = [e.message for e in errors]
     summary = messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
     return ApiError(
         422,
         "Invalid",
-        f'{resource_type.kind_qualified} "{name}" is invalid: {summary}',
+        f'{resource_type.qualified if by_resource else resource_type.kind_qualified} "{name}" is invalid: {summary}',
         {
             "name": name,
             "group": resource_type.group,
-            "kind": resource_type.kind,
+            "kind": resource_type.plural if by_resource else resource_type.kind,
             "causes": [e.cause() for e in errors],
         },
     )
@@ -588,12 +592,7 @@ class EmulatedCluster:
                 return web.Response(body=encoded, status=status, content_type=protobuf.PROTOBUF)
         if type_key is None:
             return web.json_response(body, status=status)
-        if listing:
-            head = json.dumps({k: v for k, v in body.items() if k != "items"}).encode()
-            items = b", ".join(self.store.encoded(type_key, item) for item in body["items"])
-            data = head[:-1] + b', "items": [' + items + b"]}"
-        else:
-            data = self.store.encoded(type_key, body)
+        data = self.store.encoded_list(type_key, body) if listing else self.store.encoded(type_key, body)
         return web.Response(body=data, status=status, content_type=JSON)
 
     # -- reads -------------------------------------------------------------------------
@@ -608,10 +607,7 @@ class EmulatedCluster:
     def _selectors(self, query: Any, resource_type: ResourceType) -> tuple[Any, Any]:
         try:
             selector = query.get("fieldSelector")
-            if resource_type.custom:
-                check_field_labels(
-                    selector, ("metadata.name", "metadata.namespace", *resource_type.selectable_fields)
-                )
+            check_field_labels(selector, resource_type.field_labels)
             return label_matcher(query.get("labelSelector")), field_matcher(selector)
         except SelectorError as exc:
             raise bad_request(str(exc)) from exc
@@ -864,8 +860,10 @@ class EmulatedCluster:
         if resource_type is CRD_TYPE:
             self._check_crd(body)
         if managed_fields is None:
-            managed_fields = self._ownership(resource_type, None, manager).update(None, body)
-        _set_managed_fields(body, managed_fields)
+            managed_fields = fieldmanager.Write.of(resource_type, None, manager, now_rfc3339()).update(
+                None, body
+            )
+        fieldmanager.set_managed_fields(body, managed_fields)
         for server_field in (
             "resourceVersion",
             "uid",
@@ -1023,8 +1021,10 @@ class EmulatedCluster:
                 )
         new = self._prepare(resource_type, new, old, validation=validation)
         if managed_fields is None:
-            managed_fields = self._ownership(resource_type, target.subresource, manager).update(old, new)
-        _set_managed_fields(new, managed_fields)
+            managed_fields = fieldmanager.Write.of(
+                resource_type, target.subresource, manager, now_rfc3339()
+            ).update(old, new)
+        fieldmanager.set_managed_fields(new, managed_fields)
         if new == old:
             return old  # a no-op write changes nothing, not even resourceVersion
         if target.subresource != "status" and _spec_of(new) != _spec_of(old):
@@ -1051,24 +1051,12 @@ class EmulatedCluster:
         expected = (body.get("metadata") or {}).get("resourceVersion")
         if not expected and target.resource_type.custom:
             # Custom resources do not allow unconditional updates (AllowUnconditionalUpdate is false).
-            raise ApiError(
-                422,
-                "Invalid",
-                f'{target.resource_type.qualified} "{old["metadata"]["name"]}" is invalid: '
-                "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
-                {
-                    "name": old["metadata"]["name"],
-                    "group": target.resource_type.group,
-                    "kind": target.resource_type.plural,
-                    "causes": [
-                        {
-                            "reason": "FieldValueInvalid",
-                            "message": "Invalid value: 0x0: must be specified for an update",
-                            "field": "metadata.resourceVersion",
-                        }
-                    ],
-                },
+            required = schemas.FieldError(
+                "metadata.resourceVersion",
+                "FieldValueInvalid",
+                "Invalid value: 0x0: must be specified for an update",
             )
+            raise invalid(target.resource_type, old["metadata"]["name"], [required], by_resource=True)
         return self._write(
             target,
             old,
@@ -1084,20 +1072,16 @@ class EmulatedCluster:
     ) -> dict[str, Any]:
         content_type = request.content_type
         raw = await request.read()
-        force = request.query.get("force")
-        if content_type == APPLY_PATCH:
-            if not request.query.get("fieldManager"):
-                raise _patch_options_invalid("fieldManager: Required value: is required for apply patch")
-            return self._server_side_apply(
-                target,
-                raw,
-                dry_run=dry_run,
-                validation=validation,
-                force=force is not None and force.lower() not in ("false", "0"),
-                manager=manager,
+        try:
+            force = fieldmanager.apply_force(
+                content_type == APPLY_PATCH, request.query.get("fieldManager"), request.query.get("force")
             )
-        if force is not None:
-            raise _patch_options_invalid("force: Forbidden: may not be specified for non-apply patch")
+        except fieldmanager.ApplyError as exc:
+            raise ApiError(exc.code, exc.reason, exc.message, exc.details) from exc
+        if content_type == APPLY_PATCH:
+            return self._server_side_apply(
+                target, raw, dry_run=dry_run, validation=validation, force=force, manager=manager
+            )
         old = self._existing(target)
         try:
             patch = json.loads(raw)
@@ -1160,62 +1144,27 @@ class EmulatedCluster:
             manager=manager,
         )
 
-    def _ownership(
-        self, resource_type: ResourceType, subresource: str | None, manager: str
-    ) -> fieldmanager.Write:
-        shape = (
-            fieldpath.schema_shape(resource_type.schema)
-            if resource_type.schema is not None
-            else fieldpath.builtin_shape(resource_type.group, resource_type.kind)
-        )
-        return fieldmanager.Write(
-            manager,
-            resource_type.group_version,
-            shape,
-            subresource or "",
-            resource_type.status_subresource,
-            now_rfc3339(),
-        )
-
     def _server_side_apply(
         self, target: Target, raw: bytes, *, dry_run: bool, validation: str, force: bool, manager: str
     ) -> dict[str, Any]:
-        try:
-            applied = load_yaml(raw)
-        except yaml.YAMLError as exc:
-            raise bad_request(f"error decoding YAML: {exc}") from exc
-        if not isinstance(applied, dict):
-            raise bad_request("an apply patch must be an object")
         assert target.name is not None
         resource_type = target.resource_type
         current = self.store.get(resource_type, target.namespace or "", target.name)
         if current is None and target.subresource:
             raise not_found(resource_type, target.name)
-        if not isinstance(applied.get("metadata", {}), dict):
-            raise bad_request("metadata must be an object")
-        if applied.get("apiVersion") != resource_type.group_version:
-            raise bad_request(
-                "Incorrect version specified in apply patch. Specified patch version: "
-                f"{applied.get('apiVersion') or ''}, expected: {resource_type.group_version}"
-            )
-        if applied.get("metadata", {}).get("managedFields") is not None:
-            raise bad_request("metadata.managedFields must be nil")
-        if current is None:
-            applied.setdefault("metadata", {})["name"] = target.name
-        where = f"{target.namespace or ''}/{target.name}; {resource_type.group}/{resource_type.version}, Kind={resource_type.kind}"
-        if resource_type.schema is not None:
-            unknown = schemas.unknown_fields(resource_type.schema, applied)
-            if unknown:
-                problems = [f".{path}: field not declared in schema" for path in unknown]
-                raise ApiError(500, "", fieldmanager.typed_patch_error(where, problems))
+        where = (
+            f"{target.namespace or ''}/{target.name}; "
+            f"{resource_type.group}/{resource_type.version}, Kind={resource_type.kind}"
+        )
         try:
-            merged, managed_fields = self._ownership(resource_type, target.subresource, manager).apply(
-                current, applied, force=force
-            )
-        except fieldmanager.ApplyConflict as exc:
-            raise ApiError(409, "Conflict", exc.message, {"causes": exc.causes()}) from exc
-        except fieldmanager.FieldPathError as exc:
-            raise ApiError(500, "", fieldmanager.typed_patch_error(where, [str(exc)])) from exc
+            applied = fieldmanager.parse_apply(raw, resource_type.group_version, resource_type.schema, where)
+            if current is None:
+                applied.setdefault("metadata", {})["name"] = target.name
+            merged, managed_fields = fieldmanager.Write.of(
+                resource_type, target.subresource, manager, now_rfc3339()
+            ).apply(current, applied, force=force, where=where)
+        except fieldmanager.ApplyError as exc:
+            raise ApiError(exc.code, exc.reason, exc.message, exc.details) from exc
         if current is None:
             return self._create(
                 resource_type,
@@ -1429,28 +1378,6 @@ class Serving:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-
-def _patch_options_invalid(message: str) -> ApiError:
-    field_name, _, detail = message.partition(": ")
-    reason = "FieldValueRequired" if detail.startswith("Required") else "FieldValueForbidden"
-    return ApiError(
-        422,
-        "Invalid",
-        f'PatchOptions.meta.k8s.io "" is invalid: {message}',
-        {
-            "group": "meta.k8s.io",
-            "kind": "PatchOptions",
-            "causes": [{"reason": reason, "message": detail, "field": field_name}],
-        },
-    )
-
-
-def _set_managed_fields(body: dict[str, Any], managed_fields: list[dict[str, Any]]) -> None:
-    if managed_fields:
-        body["metadata"]["managedFields"] = managed_fields
-    else:
-        body["metadata"].pop("managedFields", None)
 
 
 def _spec_of(body: dict[str, Any]) -> dict[str, Any]:

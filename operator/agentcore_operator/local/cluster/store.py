@@ -114,9 +114,10 @@ def _field_requirements(selector: str) -> Iterator[tuple[str, str, str]]:
         yield path, op, value
 
 
-def check_field_labels(selector: str | None, supported: tuple[str, ...]) -> None:
-    """Custom resources select on metadata.name, metadata.namespace and the CRD's selectableFields."""
-    if not selector:
+def check_field_labels(selector: str | None, supported: tuple[str, ...] | None) -> None:
+    """Custom resources select on metadata.name, metadata.namespace and the CRD's selectableFields
+    (`supported`); None: any field (built-in kinds here)."""
+    if not selector or supported is None:
         return
     for path, _, _ in _field_requirements(selector):
         if path not in supported:
@@ -219,6 +220,11 @@ class Store:
         if self._objects.get(type_key, {}).get(key[1:]) is body:  # stored objects are never changed in place
             self._encoded[key] = (body, data)
         return data
+
+    def encoded_list(self, type_key: TypeKey, listing: dict[str, Any]) -> bytes:
+        head = json.dumps({k: v for k, v in listing.items() if k != "items"}).encode()
+        items = b", ".join(self.encoded(type_key, item) for item in listing["items"])
+        return head[:-1] + b', "items": [' + items + b"]}"
 
     def _emit(self, event: WatchEvent) -> None:
         self.history.append(event)
