@@ -244,12 +244,18 @@ def describe(elements: tuple[str, ...]) -> str:
     """A path as the API server prints it: .spec.containers[name="app"].image."""
     out = []
     for element in elements:
-        kind, text = element[0], element[2:]
+        kind, text = element[:1], element[2:]
         if kind == "f":
             out.append("." + text)
         elif kind == "k":
-            key = json.loads(text)
-            out.append("[" + ",".join(f"{name}={_json(value)}" for name, value in key.items()) + "]")
+            try:
+                key = json.loads(text)
+            except ValueError:
+                key = None
+            if isinstance(key, dict):
+                out.append("[" + ",".join(f"{name}={_json(value)}" for name, value in key.items()) + "]")
+            else:
+                out.append(f"[{text}]")  # a key a client wrote into managedFields by hand
         elif kind == "v":
             out.append(f"[={text}]")
         else:
