@@ -418,3 +418,18 @@ def test_managed_fields_can_be_reset_by_hand(api: client.ApiClient) -> None:
     except ApiException as error:
         status = int(error.status)
     assert status == 200  # hand-written sets never turn into a 500
+
+
+def test_old_update_managers_fold_into_ancient_changes(api: client.ApiClient) -> None:
+    custom = client.CustomObjectsApi(api)
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, "default", PLURAL, session("many"), field_manager="maker"
+    )
+    for index in range(12):
+        labels = {"metadata": {"labels": {f"l{index}": "x"}}}
+        custom.patch_namespaced_custom_object(
+            GROUP, VERSION, "default", PLURAL, "many", labels, field_manager=f"writer-{index}"
+        )
+    body = custom.get_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "many")
+    managers = [e["manager"] for e in body["metadata"]["managedFields"]]
+    assert len(managers) == 10 and "ancient-changes" in managers and "writer-11" in managers

@@ -41,6 +41,8 @@ SERVER_METADATA = frozenset(
 _STRIPPED_METADATA = tuple("f:" + name for name in SERVER_METADATA)
 APPLY = "Apply"
 UPDATE = "Update"
+MAX_UPDATE_MANAGERS = 10
+ANCIENT_CHANGES = "ancient-changes"
 _INTERNED_LIMIT = 10_000
 _interned: dict[str, dict[str, Any]] = {}
 
@@ -341,7 +343,7 @@ class Write:
                 entry.fields = fieldpath.difference(fieldpath.difference(entry.fields, changed), removed)
         if not found and changed:
             entries.append(mine)
-        return encode_entries(entries)
+        return encode_entries(_capped(entries))
 
     def apply(
         self, live: dict[str, Any] | None, applied: dict[str, Any], *, force: bool, where: str
@@ -394,6 +396,36 @@ class Write:
         if previous is not None and not (comparison.added or comparison.modified or comparison.removed):
             mine.time = previous.time  # nothing moved: the apply leaves no trace
         return merged, encode_entries([*others, mine])
+
+
+def _capped(entries: list[Entry]) -> list[Entry]:
+    """At most ten Update managers, as the API server keeps: the oldest are folded, per
+    apiVersion, into one "ancient-changes" entry (so a stream of User-Agents cannot grow an
+    object without bound)."""
+    updaters = sorted((e for e in entries if e.operation == UPDATE), key=lambda e: e.time or "")
+    count = len(updaters)
+    if count <= MAX_UPDATE_MANAGERS:
+        return entries
+    gone: set[int] = set()
+    first_of_version: dict[str, Entry] = {}
+    buckets: dict[str, Entry] = {}
+    for entry in updaters:
+        if count <= MAX_UPDATE_MANAGERS:
+            break
+        first = first_of_version.get(entry.api_version)
+        if first is None:
+            first_of_version[entry.api_version] = entry
+            continue
+        bucket = buckets.get(entry.api_version)
+        if bucket is None:
+            bucket = Entry(ANCIENT_CHANGES, UPDATE, entry.api_version, first.time, first.fields)
+            buckets[entry.api_version] = bucket
+            gone.add(id(first))
+        bucket.fields = fieldpath.union(bucket.fields, entry.fields)
+        bucket.time = entry.time
+        gone.add(id(entry))
+        count -= 1
+    return [e for e in entries if id(e) not in gone] + list(buckets.values())
 
 
 def set_managed_fields(body: dict[str, Any], managed_fields: list[dict[str, Any]]) -> None:
