@@ -960,9 +960,9 @@ class EmulatedCluster:
         new: dict[str, Any],
         *,
         dry_run: bool,
-        validation: str,
         expected_version: str | None,
-        manager: str,
+        validation: str = fieldvalidation.WARN,
+        manager: str = "kube-apiserver",  # the server's own writes (controllers pass theirs)
         managed_fields: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Every update ends here: preconditions, subresource rules, schema, generation, finalizers."""
