@@ -19,6 +19,7 @@ import yaml
 
 from agentcore_operator.local.cluster import fieldpath
 from agentcore_operator.local.cluster.fieldpath import FieldPathError, Node, Shape
+from agentcore_operator.local.cluster.params import query_flag
 from agentcore_operator.local.cluster.patch import load_yaml
 from agentcore_operator.local.cluster.resources import ResourceType
 from agentcore_operator.local.cluster.schema import unknown_fields
@@ -106,7 +107,7 @@ def apply_force(is_apply: bool, field_manager: str | None, force: str | None) ->
         raise _patch_options_invalid(
             "force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch"
         )
-    return force is not None and force.lower() not in ("false", "0")
+    return query_flag(force)
 
 
 def parse_apply(raw: bytes, group_version: str, schema: dict[str, Any] | None, where: str) -> dict[str, Any]:
