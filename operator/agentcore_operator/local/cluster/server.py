@@ -27,12 +27,20 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from agentcore_operator.local.cluster import gnostic, openapi, protobuf
+from agentcore_operator.local.cluster import (
+    fieldmanager,
+    fieldpath,
+    fieldvalidation,
+    gnostic,
+    openapi,
+    protobuf,
+    strategic,
+)
 from agentcore_operator.local.cluster import schema as schemas
 from agentcore_operator.local.cluster.faults import REASONS, Fault, fault_from_json, triggered
 from agentcore_operator.local.cluster.jsonpath import evaluate as jsonpath
 from agentcore_operator.local.cluster.params import query_flag
-from agentcore_operator.local.cluster.patch import PatchError, json_patch, merge_patch
+from agentcore_operator.local.cluster.patch import PatchError, json_patch, load_yaml, merge_patch
 from agentcore_operator.local.cluster.resources import (
     BUILTIN_TYPES,
     CRD_TYPE,
@@ -48,6 +56,8 @@ from agentcore_operator.local.cluster.store import (
     Store,
     Watch,
     WatchEvent,
+    check_field_labels,
+    clone,
     field_matcher,
     label_matcher,
 )
@@ -123,17 +133,21 @@ def conflict(resource_type: ResourceType, name: str) -> ApiError:
     )
 
 
-def invalid(resource_type: ResourceType, name: str, errors: list[schemas.FieldError]) -> ApiError:
+def invalid(
+    resource_type: ResourceType, name: str, errors: list[schemas.FieldError], *, by_resource: bool = False
+) -> ApiError:
+    """422 Invalid, named by kind (validation) or, `by_resource`, by resource as the registry
+    store names it (codeinterpretersessions.agentcore.dev)."""
     messages = [e.message for e in errors]
     summary = messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
     return ApiError(
         422,
         "Invalid",
-        f'{resource_type.kind_qualified} "{name}" is invalid: {summary}',
+        f'{resource_type.qualified if by_resource else resource_type.kind_qualified} "{name}" is invalid: {summary}',
         {
             "name": name,
             "group": resource_type.group,
-            "kind": resource_type.kind,
+            "kind": resource_type.plural if by_resource else resource_type.kind,
             "causes": [e.cause() for e in errors],
         },
     )
@@ -254,11 +268,13 @@ class EmulatedCluster:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         status = 500
+        warnings = fieldvalidation.collecting()
         try:
             if not request.path.startswith("/_cluster/"):
                 self._apply_fault(request)
             response: web.StreamResponse = await handler(request)
             status = response.status
+            fieldvalidation.add_warning_headers(response, warnings)
             return response
         except ApiError as error:
             status = error.code
@@ -470,6 +486,8 @@ class EmulatedCluster:
         method = request.method
         query = request.query
         dry_run = query.get("dryRun") == "All"
+        validation = fieldvalidation.directive(query)
+        manager = fieldmanager.manager_name(query.get("fieldManager"), request.headers.get("User-Agent", ""))
         if target.name is None:
             if method == "GET":
                 if query_flag(query.get("watch")):
@@ -482,7 +500,8 @@ class EmulatedCluster:
                     target.namespace,
                     body,
                     dry_run=dry_run,
-                    strict=query.get("fieldValidation") == "Strict",
+                    validation=validation,
+                    manager=manager,
                 )
                 return self._respond(request, created, target, status=201)
             if method == "DELETE":
@@ -497,12 +516,10 @@ class EmulatedCluster:
             return self._respond(request, current, target)
         if method == "PUT":
             body = await self._body(request, target)
-            updated = self._replace(
-                target, body, dry_run=dry_run, strict=query.get("fieldValidation") == "Strict"
-            )
+            updated = self._replace(target, body, dry_run=dry_run, validation=validation, manager=manager)
             return self._respond(request, updated, target)
         if method == "PATCH":
-            updated = await self._patch(request, target, dry_run)
+            updated = await self._patch(request, target, dry_run, validation, manager)
             return self._respond(request, updated, target)
         if method == "DELETE":
             options = await self._body(request, target) if request.can_read_body else {}
@@ -518,7 +535,7 @@ class EmulatedCluster:
         if not raw.strip():
             return {}
         try:
-            body = yaml.safe_load(raw) if "yaml" in (request.content_type or "") else json.loads(raw)
+            body = load_yaml(raw) if "yaml" in (request.content_type or "") else json.loads(raw)
         except (ValueError, yaml.YAMLError) as exc:
             raise bad_request(f"the body of the request was in an unknown format: {exc}") from exc
         if not isinstance(body, dict):
@@ -539,7 +556,7 @@ class EmulatedCluster:
             table = self.table(target.resource_type, rows, request.query.get("includeObject", "Metadata"))
             table["metadata"] = {"resourceVersion": str(self.store.resource_version)}
             return web.json_response(table, status=status)
-        return self._reply(request, body, status)
+        return self._reply(request, body, status, target.resource_type.key, listing=listing)
 
     def _protobuf_body(self, raw: bytes, target: Target) -> dict[str, Any]:
         """Built-in kinds take protobuf, as client-go's typed clients send it; custom resources do not."""
@@ -555,7 +572,15 @@ class EmulatedCluster:
         except (protobuf.ProtobufError, ValueError) as exc:
             raise bad_request(f"the body of the request was in an unknown format: {exc}") from exc
 
-    def _reply(self, request: web.Request, body: dict[str, Any], status: int) -> web.Response:
+    def _reply(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        status: int,
+        type_key: tuple[str, str, str] | None = None,
+        *,
+        listing: bool = False,
+    ) -> web.Response:
         """Protobuf when the client lists it first and the kind has a message; JSON otherwise, as for
         custom resources on a real server (client-go decodes by the response's Content-Type)."""
         if protobuf.accepts_protobuf_first(request.headers.get("Accept", "")):
@@ -565,7 +590,10 @@ class EmulatedCluster:
                 pass
             else:
                 return web.Response(body=encoded, status=status, content_type=protobuf.PROTOBUF)
-        return web.json_response(body, status=status)
+        if type_key is None:
+            return web.json_response(body, status=status)
+        data = self.store.encoded_list(type_key, body) if listing else self.store.encoded(type_key, body)
+        return web.Response(body=data, status=status, content_type=JSON)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -576,14 +604,16 @@ class EmulatedCluster:
             raise not_found(target.resource_type, target.name)
         return body
 
-    def _selectors(self, query: Any) -> tuple[Any, Any]:
+    def _selectors(self, query: Any, resource_type: ResourceType) -> tuple[Any, Any]:
         try:
-            return label_matcher(query.get("labelSelector")), field_matcher(query.get("fieldSelector"))
+            selector = query.get("fieldSelector")
+            check_field_labels(selector, resource_type.field_labels)
+            return label_matcher(query.get("labelSelector")), field_matcher(selector)
         except SelectorError as exc:
             raise bad_request(str(exc)) from exc
 
     def _list(self, target: Target, query: Any) -> dict[str, Any]:
-        labels, fields = self._selectors(query)
+        labels, fields = self._selectors(query, target.resource_type)
         resource_type = target.resource_type
         items = [
             body
@@ -611,7 +641,7 @@ class EmulatedCluster:
 
     async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
         query = request.query
-        labels, fields = self._selectors(query)
+        labels, fields = self._selectors(query, target.resource_type)
         if target.name is not None:
             by_name = field_matcher(f"metadata.name={target.name}")
             fields = (lambda f, n: lambda body: f(body) and n(body))(fields, by_name)
@@ -654,7 +684,7 @@ class EmulatedCluster:
         deadline = time.monotonic() + timeout
         try:
             for event in initial:
-                await self._send(response, event.kind, event.body, framed)
+                await self._send(response, event.kind, event.body, framed, watch.type_key)
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -668,7 +698,7 @@ class EmulatedCluster:
                     continue
                 if event_or_none is None:
                     break  # dropped on purpose
-                await self._send(response, event_or_none.kind, event_or_none.body, framed)
+                await self._send(response, event_or_none.kind, event_or_none.body, framed, watch.type_key)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -684,7 +714,12 @@ class EmulatedCluster:
         }
 
     async def _send(
-        self, response: web.StreamResponse, kind: str, body: dict[str, Any], framed: bool
+        self,
+        response: web.StreamResponse,
+        kind: str,
+        body: dict[str, Any],
+        framed: bool,
+        type_key: tuple[str, str, str] | None = None,
     ) -> None:
         if framed:
             try:
@@ -694,7 +729,8 @@ class EmulatedCluster:
                 frame = protobuf.encode_watch_event("ERROR", error.status())
             await response.write(frame)
         else:
-            await response.write(json.dumps({"type": kind, "object": body}).encode() + b"\n")
+            encoded = self.store.encoded(type_key, body) if type_key else json.dumps(body).encode()
+            await response.write(b'{"type": "' + kind.encode() + b'", "object": ' + encoded + b"}\n")
 
     # -- writes ------------------------------------------------------------------------
 
@@ -704,19 +740,18 @@ class EmulatedCluster:
         body: dict[str, Any],
         old: dict[str, Any] | None,
         *,
-        strict: bool,
+        validation: str,
     ) -> dict[str, Any]:
         """Schema work for custom resources: unknown fields, pruning, defaults, validation, CEL."""
         if resource_type.schema is None:
             return body
         name = body.get("metadata", {}).get("name", "")
         unknown = schemas.unknown_fields(resource_type.schema, body)
-        if unknown and strict:
-            fields = ", ".join(f'unknown field "{path}"' for path in unknown)
-            raise bad_request(
-                f'{resource_type.kind} in version "{resource_type.version}" cannot be handled as a '
-                f"{resource_type.kind}: strict decoding error: {fields}"
-            )
+        refusal = fieldvalidation.unknown_fields(
+            resource_type.kind, resource_type.version, unknown, validation
+        )
+        if refusal:
+            raise bad_request(refusal)
         schemas.prune(resource_type.schema, body)
         schemas.apply_defaults(resource_type.schema, body)
         errors = schemas.validate(resource_type.schema, body)
@@ -781,9 +816,11 @@ class EmulatedCluster:
         body: dict[str, Any],
         *,
         dry_run: bool,
-        strict: bool = False,
+        validation: str = fieldvalidation.WARN,
+        manager: str = "kube-apiserver",
+        managed_fields: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        body = copy.deepcopy(body)
+        body = clone(body)
         meta = body.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise bad_request("metadata must be an object")
@@ -819,9 +856,14 @@ class EmulatedCluster:
             )
         if resource_type.status_subresource and resource_type.custom:
             body.pop("status", None)
-        body = self._prepare(resource_type, body, None, strict=strict)
+        body = self._prepare(resource_type, body, None, validation=validation)
         if resource_type is CRD_TYPE:
             self._check_crd(body)
+        if managed_fields is None:
+            managed_fields = fieldmanager.Write.of(resource_type, None, manager, now_rfc3339()).update(
+                None, body
+            )
+        fieldmanager.set_managed_fields(body, managed_fields)
         for server_field in (
             "resourceVersion",
             "uid",
@@ -918,15 +960,17 @@ class EmulatedCluster:
         new: dict[str, Any],
         *,
         dry_run: bool,
-        strict: bool,
         expected_version: str | None,
+        validation: str = fieldvalidation.WARN,
+        manager: str = "kube-apiserver",  # the server's own writes (controllers pass theirs)
+        managed_fields: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Every update ends here: preconditions, subresource rules, schema, generation, finalizers."""
         resource_type = target.resource_type
         name = old["metadata"]["name"]
         if expected_version and expected_version != old["metadata"]["resourceVersion"]:
             raise conflict(resource_type, name)
-        new = copy.deepcopy(new)
+        new = clone(new)
         if not isinstance(new.get("metadata"), dict):
             raise bad_request("metadata must be an object")
         self._check_kind(resource_type, new)
@@ -939,14 +983,14 @@ class EmulatedCluster:
         if target.subresource == "status":
             # Only .status may change through /status.
             status = new.get("status")
-            new = copy.deepcopy(old)
+            new = clone(old)
             if status is None:
                 new.pop("status", None)
             else:
                 new["status"] = status
         elif resource_type.status_subresource:
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             else:
                 new.pop("status", None)
         meta = new["metadata"]
@@ -975,7 +1019,12 @@ class EmulatedCluster:
                     f"metadata.finalizers: Forbidden: no new finalizers can be added if the object is "
                     f"being deleted, found new finalizers {json.dumps(sorted(added))}",
                 )
-        new = self._prepare(resource_type, new, old, strict=strict)
+        new = self._prepare(resource_type, new, old, validation=validation)
+        if managed_fields is None:
+            managed_fields = fieldmanager.Write.of(
+                resource_type, target.subresource, manager, now_rfc3339()
+            ).update(old, new)
+        fieldmanager.set_managed_fields(new, managed_fields)
         if new == old:
             return old  # a no-op write changes nothing, not even resourceVersion
         if target.subresource != "status" and _spec_of(new) != _spec_of(old):
@@ -996,19 +1045,42 @@ class EmulatedCluster:
         return new
 
     def _replace(
-        self, target: Target, body: dict[str, Any], *, dry_run: bool, strict: bool
+        self, target: Target, body: dict[str, Any], *, dry_run: bool, validation: str, manager: str
     ) -> dict[str, Any]:
         old = self._existing(target)
         expected = (body.get("metadata") or {}).get("resourceVersion")
-        return self._write(target, old, body, dry_run=dry_run, strict=strict, expected_version=expected)
+        if not expected and target.resource_type.custom:
+            # Custom resources do not allow unconditional updates (AllowUnconditionalUpdate is false).
+            required = schemas.FieldError(
+                "metadata.resourceVersion",
+                "FieldValueInvalid",
+                "Invalid value: 0x0: must be specified for an update",
+            )
+            raise invalid(target.resource_type, old["metadata"]["name"], [required], by_resource=True)
+        return self._write(
+            target,
+            old,
+            body,
+            dry_run=dry_run,
+            validation=validation,
+            expected_version=expected,
+            manager=manager,
+        )
 
-    async def _patch(self, request: web.Request, target: Target, dry_run: bool) -> dict[str, Any]:
+    async def _patch(
+        self, request: web.Request, target: Target, dry_run: bool, validation: str, manager: str
+    ) -> dict[str, Any]:
         content_type = request.content_type
-        strict = request.query.get("fieldValidation") == "Strict"
         raw = await request.read()
+        try:
+            force = fieldmanager.apply_force(
+                content_type == APPLY_PATCH, request.query.get("fieldManager"), request.query.get("force")
+            )
+        except fieldmanager.ApplyError as exc:
+            raise ApiError(exc.code, exc.reason, exc.message, exc.details) from exc
         if content_type == APPLY_PATCH:
             return self._server_side_apply(
-                target, raw, dry_run=dry_run, strict=strict, force=request.query.get("force") == "true"
+                target, raw, dry_run=dry_run, validation=validation, force=force, manager=manager
             )
         old = self._existing(target)
         try:
@@ -1036,10 +1108,16 @@ class EmulatedCluster:
         elif content_type == MERGE_PATCH or (
             content_type == STRATEGIC_PATCH and not target.resource_type.custom
         ):
-            # Built-in kinds: strategic merge is served as a JSON merge patch (lists replaced wholesale).
             if not isinstance(patch, dict):
                 raise bad_request("a merge patch must be a JSON object")
-            new = merge_patch(old, patch)
+            if content_type == STRATEGIC_PATCH:
+                shape = fieldpath.builtin_shape(target.resource_type.group, target.resource_type.kind)
+                try:
+                    new = strategic.apply(old, patch, shape)
+                except strategic.StrategicPatchError as exc:
+                    raise bad_request(str(exc)) from exc
+            else:
+                new = merge_patch(old, patch)
             expected = (
                 (patch.get("metadata") or {}).get("resourceVersion")
                 if isinstance(patch.get("metadata"), dict)
@@ -1056,34 +1134,56 @@ class EmulatedCluster:
             raise ApiError(
                 415, "UnsupportedMediaType", f"the media type {content_type!r} is not supported for PATCH"
             )
-        return self._write(target, old, new, dry_run=dry_run, strict=strict, expected_version=expected)
+        return self._write(
+            target,
+            old,
+            new,
+            dry_run=dry_run,
+            validation=validation,
+            expected_version=expected,
+            manager=manager,
+        )
 
     def _server_side_apply(
-        self, target: Target, raw: bytes, *, dry_run: bool, strict: bool, force: bool
+        self, target: Target, raw: bytes, *, dry_run: bool, validation: str, force: bool, manager: str
     ) -> dict[str, Any]:
-        try:
-            applied = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise bad_request(f"error decoding YAML: {exc}") from exc
-        if not isinstance(applied, dict):
-            raise bad_request("an apply patch must be an object")
         assert target.name is not None
-        current = self.store.get(target.resource_type, target.namespace or "", target.name)
+        resource_type = target.resource_type
+        current = self.store.get(resource_type, target.namespace or "", target.name)
+        if current is None and target.subresource:
+            raise not_found(resource_type, target.name)
+        where = (
+            f"{target.namespace or ''}/{target.name}; "
+            f"{resource_type.group}/{resource_type.version}, Kind={resource_type.kind}"
+        )
+        try:
+            applied = fieldmanager.parse_apply(raw, resource_type.group_version, resource_type.schema, where)
+            if current is None:
+                applied.setdefault("metadata", {})["name"] = target.name
+            merged, managed_fields = fieldmanager.Write.of(
+                resource_type, target.subresource, manager, now_rfc3339()
+            ).apply(current, applied, force=force, where=where)
+        except fieldmanager.ApplyError as exc:
+            raise ApiError(exc.code, exc.reason, exc.message, exc.details) from exc
         if current is None:
-            if target.subresource:
-                raise not_found(target.resource_type, target.name)
-            applied.setdefault("metadata", {})["name"] = target.name
             return self._create(
-                target.resource_type, target.namespace, applied, dry_run=dry_run, strict=strict
+                resource_type,
+                target.namespace,
+                merged,
+                dry_run=dry_run,
+                validation=validation,
+                manager=manager,
+                managed_fields=managed_fields,
             )
-        # Field ownership is not tracked: applied fields win, others stay (see docs/cluster.md).
         return self._write(
             target,
             current,
-            merge_patch(current, applied),
+            merged,
             dry_run=dry_run,
-            strict=strict,
-            expected_version=None,
+            validation=validation,
+            expected_version=applied.get("metadata", {}).get("resourceVersion"),
+            manager=manager,
+            managed_fields=managed_fields,
         )
 
     def _delete(self, target: Target, options: dict[str, Any], dry_run: bool) -> dict[str, Any]:
