@@ -8,11 +8,21 @@ CodeInterpreterSession resources at once; and prints one table:
 - time to Ready p50/p95/p99, as the benchmark saw the phases change on a watch;
 - AgentCore calls per session over one hour of Ready time (see "the hour" below);
 - ThrottlingException answers from AgentCore, and any Throttled reason seen in a status;
-- the operator's peak RSS and CPU seconds.
+- API-server writes per session lifecycle (create, Ready, delete), split into status,
+  finalizer, events and ledger ConfigMaps, from the emulated cluster's request log;
+- the operator's CPU seconds per 1,000 session lifecycles (from the first create until the
+  last resource is gone, the steady-state window left out; startup left out), its ratio to
+  the baseline's, and its CPU in the steady state; its peak RSS.
 
-The same scenario runs against bench/baseline/tutorial_operator.py (a kopf tutorial
-operator) for comparison; then our operator alone holds 10,000 resources for the RSS
-figure.
+Our operator runs `--runs` times (3 by default, each with fresh processes) and the table
+gives each time until all Ready and the median; only the first run measures the steady
+state. The same scenario runs once against bench/baseline/tutorial_operator.py (a kopf
+tutorial operator) for comparison; then our operator alone holds 10,000 resources for the
+RSS figure, read once all 10,000 are Ready.
+
+`--profile` samples the operator of the first run with py-spy (`--gil`) from the first
+create until the last resource is gone, writes the collapsed stacks and an SVG flame
+graph (`--workdir`, or the current directory) and prints the top components.
 
 The hour: the operator runs with the production sweep interval (60 s). Start, the
 confirming Get and Stop are counted as made; the steady state of Ready sessions (sweeps,
@@ -21,6 +31,7 @@ The baseline polls every 10 s: its calls are counted over `--baseline-window`, s
 
     .venv/bin/python bench/scale.py            # N=1000, with baseline and 10k RSS
     .venv/bin/python bench/scale.py --n 200 --no-baseline --no-10k
+    .venv/bin/python bench/scale.py --n 300 --runs 1 --steady-window 30 --no-baseline --no-10k --profile
 """
 
 from __future__ import annotations
@@ -29,12 +40,15 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import flamegraph
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent / "agentcore-operator")
@@ -228,9 +243,58 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+SETTLE_SECONDS = 2.0
+
+# Writes of an operator, by what they change; the benchmark's own creates and deletes are no
+# operator's writes and match none of these.
+WRITE_KINDS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("status", "PATCH PUT", re.compile(r"/codeinterpretersessions/[^/]+/status$")),
+    ("finalizer", "PATCH PUT", re.compile(r"/codeinterpretersessions/[^/]+$")),
+    ("events", "POST PATCH PUT", re.compile(r"/events(/[^/]+)?$")),
+    ("ledger ConfigMaps", "POST PATCH PUT DELETE", re.compile(r"/configmaps(/[^/]+)?$")),
+)
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+OWN_WRITE = re.compile(r"/codeinterpretersessions(/[^/]+)?$")  # the benchmark's POST and DELETE
+
+
+def write_kind(method: str, path: str) -> str | None:
+    if method not in WRITE_METHODS:
+        return None
+    for kind, methods, pattern in WRITE_KINDS:
+        if method in methods.split() and pattern.search(path):
+            return kind
+    if method in ("POST", "DELETE") and OWN_WRITE.search(path):
+        return None
+    return "other"
+
+
+class RequestLog:
+    """The emulated cluster's request log, fetched at checkpoints (it keeps the newest 50,000)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.seen: dict[tuple[float, str, str, str], dict[str, Any]] = {}
+
+    async def fetch(self, session: aiohttp.ClientSession) -> None:
+        async with session.get(f"{self.base}/_cluster/requests") as response:
+            for request in (await response.json())["requests"]:
+                key = (request["at"], request["method"], request["path"], request["query"])
+                self.seen[key] = request
+
+    def writes(self, windows: list[tuple[float, float]]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for request in self.seen.values():
+            if any(start <= request["at"] <= end for start, end in windows):
+                kind = write_kind(request["method"], request["path"])
+                if kind is not None:
+                    counts[kind] += 1
+        return counts
+
+
 @dataclass
-class Result:
-    label: str
+class Run:
+    """One run of the scenario: fresh cluster, emulator and operator."""
+
     n: int
     all_ready_s: float | None = None
     ready_count: int = 0
@@ -241,14 +305,53 @@ class Result:
     throttles: int = 0
     throttled_in_status: int = 0
     stopped: int = 0
+    gone: int = 0
     peak_rss_mb: float = 0.0
-    cpu_s: float = 0.0
+    cpu_s: float = 0.0  # the process's whole life, startup included
+    lifecycle_cpu_s: float = 0.0  # first create to last gone, the steady window left out
+    steady_cpu_s: float | None = None
+    steady_window_s: float = 0.0
+    writes: Counter[str] = field(default_factory=Counter)  # during the lifecycle windows
+    steady_writes: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
 
 
-async def scenario(args: argparse.Namespace, label: str, workdir: Path, baseline: bool) -> Result:
+@dataclass
+class Result:
+    label: str
+    n: int
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def first(self) -> Run:
+        return self.runs[0]
+
+    def median_ready(self) -> float | None:
+        times = [r.all_ready_s for r in self.runs]
+        if any(t is None for t in times):
+            return None
+        return statistics.median(t for t in times if t is not None)
+
+    def lifecycle_cpu_per_1000(self) -> float:
+        return statistics.median(r.lifecycle_cpu_s * 1000 / r.n for r in self.runs)
+
+    def writes_per_session(self, kind: str | None = None) -> float:
+        return statistics.median(
+            (sum(r.writes.values()) if kind is None else r.writes.get(kind, 0)) / r.n for r in self.runs
+        )
+
+
+async def scenario(
+    args: argparse.Namespace,
+    label: str,
+    workdir: Path,
+    baseline: bool,
+    *,
+    steady: bool = True,
+    profile: Path | None = None,
+) -> Run:
     n = args.n
-    result = Result(label, n)
+    result = Run(n)
     cluster_port, emulator_port, health_port = free_port(), free_port(), free_port()
     kubeconfig = workdir / f"kubeconfig-{label}"
     cluster_args = [
@@ -328,9 +431,13 @@ async def scenario(args: argparse.Namespace, label: str, workdir: Path, baseline
                 log = workdir / f"operator-{label}.log"
                 raise RuntimeError(f"{label} exited with {operator.returncode}; see {log}")
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=128)) as session:
+                requests = RequestLog(base)
                 watcher = Watcher(base)
                 watch = asyncio.create_task(watcher.run(session))
                 await asyncio.sleep(0.3)
+                sampler = flamegraph.start(operator.pid, profile) if profile is not None else None
+                _, cpu_at_start = rss_and_cpu(operator.pid)
+                wall_at_start = time.time()
                 started = time.monotonic()
                 await create_all(session, base, n, args.session_timeout, watcher)
                 limit = args.ready_timeout if not baseline else args.baseline_ready_timeout
@@ -341,32 +448,44 @@ async def scenario(args: argparse.Namespace, label: str, workdir: Path, baseline
                 latencies = [watcher.ready[k] - watcher.created[k] for k in watcher.ready]
                 result.p50, result.p95, result.p99 = (percentile(latencies, q) for q in (50, 95, 99))
                 at_ready = await emulator_calls(session, endpoint)
+                await asyncio.sleep(SETTLE_SECONDS)  # the writes that follow the last Ready
+                await requests.fetch(session)
+                _, cpu_at_ready = rss_and_cpu(operator.pid)
+                wall_at_ready = time.time()
 
                 # Steady state: what a Ready session costs while it lives.
-                if baseline:
-                    await asyncio.sleep(args.baseline_window)
+                window_s = args.baseline_window if baseline else args.steady_window
+                steady_calls: dict[str, float] = {}
+                if steady:
+                    await asyncio.sleep(window_s)
                     window = diff(await emulator_calls(session, endpoint), at_ready)
-                    scale = 3600.0 / args.baseline_window
-                    steady = {op: total(window, op) * scale for op in window}
-                    result.notes.append(
-                        f"baseline steady state measured over {args.baseline_window:g}s, x{scale:g}"
-                    )
-                else:
-                    await asyncio.sleep(args.steady_window)
-                    window = diff(await emulator_calls(session, endpoint), at_ready)
-                    scale = 3600.0 / args.steady_window
-                    steady = {op: total(window, op) * scale for op in window}
-                    result.notes.append(
-                        f"steady state measured over {args.steady_window:g}s of Ready time with sweeps every "
-                        f"{args.sweep_interval:g}s, x{scale:g}"
-                    )
-                result.peak_rss_mb, result.cpu_s = rss_and_cpu(operator.pid)
+                    scale = 3600.0 / window_s
+                    steady_calls = {op: total(window, op) * scale for op in window}
+                    if baseline:
+                        result.notes.append(f"baseline steady state measured over {window_s:g}s, x{scale:g}")
+                    else:
+                        result.notes.append(
+                            f"steady state measured over {window_s:g}s of Ready time with sweeps every "
+                            f"{args.sweep_interval:g}s, x{scale:g}"
+                        )
+                _, cpu_at_steady_end = rss_and_cpu(operator.pid)
+                wall_at_steady_end = time.time()
+                result.peak_rss_mb, _ = rss_and_cpu(operator.pid)
 
                 names = list(watcher.created)
                 before_delete = await emulator_calls(session, endpoint)
                 await delete_all(session, base, names)
                 await until(lambda: len(watcher.gone) >= n, args.ready_timeout)
+                result.gone = len(watcher.gone)
                 after = await emulator_calls(session, endpoint)
+                await asyncio.sleep(SETTLE_SECONDS)  # ledger flushes and last events
+                await requests.fetch(session)
+                _, cpu_at_end = rss_and_cpu(operator.pid)
+                wall_at_end = time.time()
+                if sampler is not None and profile is not None:
+                    error = flamegraph.stop(sampler, profile)
+                    if error is not None:
+                        result.notes.append(f"py-spy wrote no profile: {error[-300:]}")
                 deleting = diff(after, before_delete)
                 watch.cancel()
                 async with session.get(f"{endpoint}/_emulator/sessions") as response:
@@ -374,18 +493,39 @@ async def scenario(args: argparse.Namespace, label: str, workdir: Path, baseline
                 result.stopped = sum(1 for s in sessions if s["stoppedAt"] is not None)
                 rss, cpu = rss_and_cpu(operator.pid)
                 result.peak_rss_mb, result.cpu_s = max(result.peak_rss_mb, rss), cpu
+                result.lifecycle_cpu_s = (cpu_at_ready - cpu_at_start) + (cpu_at_end - cpu_at_steady_end)
+                result.writes = requests.writes(
+                    [(wall_at_start, wall_at_ready), (wall_at_steady_end, wall_at_end)]
+                )
+                if steady:
+                    result.steady_cpu_s = cpu_at_steady_end - cpu_at_ready
+                    result.steady_window_s = wall_at_steady_end - wall_at_ready
+                    result.steady_writes = requests.writes([(wall_at_ready, wall_at_steady_end)])
                 result.throttles = total(after, outcome="ThrottlingException")
                 result.throttled_in_status = len(watcher.throttled_in_status)
-                operations = sorted(set(at_ready) | set(steady) | set(deleting))
+                operations = sorted(set(at_ready) | set(steady_calls) | set(deleting))
                 result.calls_per_session_hour = {
-                    op: (total(at_ready, op) + steady.get(op, 0.0) + total(deleting, op)) / n
+                    op: (total(at_ready, op) + steady_calls.get(op, 0.0) + total(deleting, op)) / n
                     for op in operations
                 }
     return result
 
 
-async def memory_at(args: argparse.Namespace, workdir: Path, n: int) -> tuple[float, float]:
-    """Our operator holding n resources (AgentCore unthrottled here: this measures memory only)."""
+@dataclass
+class Memory:
+    held: int
+    ready: int
+    seconds: float
+    rss_mb: float
+    cpu_s: float
+
+
+async def memory_at(args: argparse.Namespace, workdir: Path, n: int) -> Memory:
+    """Our operator holding n resources, read once all n are Ready (or at `--memory-timeout`).
+
+    AgentCore is unthrottled here and the operator's rate limits raised: this measures memory,
+    not the quota's pace.
+    """
     cluster_port, emulator_port, health_port = free_port(), free_port(), free_port()
     kubeconfig = workdir / f"kubeconfig-mem-{n}"
     endpoint = f"http://127.0.0.1:{emulator_port}"
@@ -444,14 +584,14 @@ async def memory_at(args: argparse.Namespace, workdir: Path, n: int) -> tuple[fl
                 watcher = Watcher(base)
                 watch = asyncio.create_task(watcher.run(session))
                 await asyncio.sleep(0.3)
+                started = time.monotonic()
                 await create_all(session, base, n, 3600, watcher)
-                await until(lambda: len(watcher.ready) >= n, max(120.0, n / 50))
+                await until(lambda: len(watcher.ready) >= n, max(args.memory_timeout, n / 50))
+                took = time.monotonic() - started
                 await asyncio.sleep(2.0)
                 watch.cancel()
                 rss, cpu = rss_and_cpu(op.pid)
-                if len(watcher.ready) < n:
-                    print(f"  note: {len(watcher.ready)}/{n} Ready when RSS was read", file=sys.stderr)
-                return rss, cpu
+                return Memory(n, len(watcher.ready), took, rss, cpu)
 
 
 def wait_file(path: Path, timeout: float = 10) -> None:
@@ -468,44 +608,102 @@ def fmt(value: float | None, unit: str = "", digits: int = 1) -> str:
     return f"{value:.{digits}f}{unit}"
 
 
-def print_table(
-    results: list[Result], args: argparse.Namespace, memory: dict[int, tuple[float, float]]
-) -> None:
+def ready_cell(run: Run) -> str:
+    return fmt(run.all_ready_s, "s") if run.all_ready_s is not None else f"{run.ready_count}/{run.n} Ready"
+
+
+def print_table(results: list[Result], args: argparse.Namespace, memory: list[Memory]) -> None:
     limit = args.n / PUBLISHED_TPS
+    ours = results[0]
+    baseline = results[1] if len(results) > 1 else None
     rows: list[tuple[str, ...]] = [("metric", *(r.label for r in results))]
     rows.append(("sessions created at once", *(str(r.n) for r in results)))
     rows.append(("physical limit N/30 TPS", *(f"{limit:.1f}s" for _ in results)))
+    rows.append(("time until all Ready, each run", *(" / ".join(map(ready_cell, r.runs)) for r in results)))
+    rows.append(("time until all Ready, median", *(fmt(r.median_ready(), "s") for r in results)))
     rows.append(
         (
-            "time until all Ready",
+            "  ratio to physical limit",
+            *(f"{m / limit:.2f}x" if (m := r.median_ready()) is not None else "-" for r in results),
+        )
+    )
+    rows.append(
+        (
+            "time to Ready p50 / p95 / p99 (run 1)",
+            *(f"{r.first.p50:.1f} / {r.first.p95:.1f} / {r.first.p99:.1f}s" for r in results),
+        )
+    )
+    operations = sorted({op for r in results for op in r.first.calls_per_session_hour})
+    for op in operations:
+        rows.append(
+            (
+                f"calls/session/hour {op}",
+                *(f"{r.first.calls_per_session_hour.get(op, 0.0):.2f}" for r in results),
+            )
+        )
+    rows.append(
+        (
+            "calls/session/hour (all)",
+            *(f"{sum(r.first.calls_per_session_hour.values()):.2f}" for r in results),
+        )
+    )
+    rows.append(
+        ("ThrottlingException from AgentCore", *(str(sum(x.throttles for x in r.runs)) for r in results))
+    )
+    rows.append(
+        (
+            "resources with Throttled in status",
+            *(str(sum(x.throttled_in_status for x in r.runs)) for r in results),
+        )
+    )
+    rows.append(
+        ("sessions stopped on delete", *(" / ".join(f"{x.stopped}/{x.n}" for x in r.runs) for r in results))
+    )
+    rows.append(
+        ("API-server writes per session lifecycle", *(f"{r.writes_per_session():.2f}" for r in results))
+    )
+    kinds = [kind for kind, _, _ in WRITE_KINDS] + ["other"]
+    for kind in kinds:
+        if any(x.writes.get(kind) for r in results for x in r.runs):
+            rows.append((f"  {kind}", *(f"{r.writes_per_session(kind):.2f}" for r in results)))
+    rows.append(
+        (
+            "API-server writes per session-hour, steady",
             *(
-                fmt(r.all_ready_s, "s") if r.all_ready_s is not None else f"{r.ready_count}/{r.n} Ready"
+                f"{sum(r.first.steady_writes.values()) * 3600 / r.first.steady_window_s / r.n:.2f}"
+                if r.first.steady_window_s
+                else "-"
                 for r in results
             ),
         )
     )
     rows.append(
         (
-            "  ratio to physical limit",
-            *(f"{r.all_ready_s / limit:.2f}x" if r.all_ready_s is not None else "-" for r in results),
+            "operator CPU s per 1,000 session lifecycles",
+            *(
+                f"{r.lifecycle_cpu_per_1000():.1f} ("
+                + " / ".join(f"{x.lifecycle_cpu_s * 1000 / x.n:.1f}" for x in r.runs)
+                + ")"
+                for r in results
+            ),
         )
     )
+    if baseline is not None:
+        ratio = ours.lifecycle_cpu_per_1000() / max(baseline.lifecycle_cpu_per_1000(), 1e-9)
+        rows.append(("  ratio to the baseline", f"{ratio:.2f}x", "1.00x"))
     rows.append(
-        ("time to Ready p50 / p95 / p99", *(f"{r.p50:.1f} / {r.p95:.1f} / {r.p99:.1f}s" for r in results))
-    )
-    operations = sorted({op for r in results for op in r.calls_per_session_hour})
-    for op in operations:
-        rows.append(
-            (f"calls/session/hour {op}", *(f"{r.calls_per_session_hour.get(op, 0.0):.2f}" for r in results))
+        (
+            "operator CPU s per 1,000 Ready sessions per hour",
+            *(
+                f"{r.first.steady_cpu_s * 3600 / r.first.steady_window_s * 1000 / r.n:.1f}"
+                if r.first.steady_cpu_s is not None and r.first.steady_window_s
+                else "-"
+                for r in results
+            ),
         )
-    rows.append(
-        ("calls/session/hour (all)", *(f"{sum(r.calls_per_session_hour.values()):.2f}" for r in results))
     )
-    rows.append(("ThrottlingException from AgentCore", *(str(r.throttles) for r in results)))
-    rows.append(("resources with Throttled in status", *(str(r.throttled_in_status) for r in results)))
-    rows.append(("sessions stopped on delete", *(f"{r.stopped}/{r.n}" for r in results)))
-    rows.append(("operator peak RSS", *(f"{r.peak_rss_mb:.0f} MB" for r in results)))
-    rows.append(("operator CPU seconds", *(f"{r.cpu_s:.1f}" for r in results)))
+    rows.append(("operator peak RSS", *(f"{max(x.peak_rss_mb for x in r.runs):.0f} MB" for r in results)))
+    rows.append(("operator CPU seconds, whole run 1", *(f"{r.first.cpu_s:.1f}" for r in results)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     print()
     for index, row in enumerate(rows):
@@ -513,27 +711,62 @@ def print_table(
         if index == 0:
             print("  ".join("-" * w for w in widths))
     for result in results:
-        for note in result.notes:
-            print(f"note ({result.label}): {note}")
+        for run in result.runs:
+            for note in run.notes:
+                print(f"note ({result.label}): {note}")
+    print(
+        "note: lifecycle = first create to last resource gone, the steady window and startup left out; "
+        "writes counted from the emulated cluster's request log"
+    )
     if memory:
         print()
-        print("resources held  peak RSS   CPU seconds")
-        for count, (rss, cpu) in sorted(memory.items()):
-            print(f"{count:>14}  {rss:>5.0f} MB  {cpu:>11.1f}")
+        print("resources held  Ready when read  seconds  peak RSS   CPU seconds")
+        for m in memory:
+            print(f"{m.held:>14}  {m.ready:>15}  {m.seconds:>7.0f}  {m.rss_mb:>5.0f} MB  {m.cpu_s:>11.1f}")
 
 
 async def main_async(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="agentcore-bench-") as tmp:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        results = [await scenario(args, "agentcore-operator", workdir, baseline=False)]
+        profile_dir = Path(args.workdir) if args.workdir else Path.cwd()
+        profile = profile_dir / "operator-profile.txt" if args.profile else None
+        if profile is not None and not flamegraph.available():
+            raise SystemExit("--profile needs py-spy: pip install py-spy (it is in the dev extra)")
+        ours = Result("agentcore-operator", args.n)
+        for index in range(args.runs):
+            run = await scenario(
+                args,
+                f"agentcore-operator-{index + 1}",
+                workdir,
+                baseline=False,
+                steady=index == 0,
+                profile=profile if index == 0 else None,
+            )
+            ours.runs.append(run)
+            print(
+                f"run {index + 1}: all Ready {ready_cell(run)}, "
+                f"lifecycle CPU {run.lifecycle_cpu_s:.1f}s, writes {sum(run.writes.values())}",
+                file=sys.stderr,
+            )
+        results = [ours]
         if args.baseline:
-            results.append(await scenario(args, "kopf tutorial baseline", workdir, baseline=True))
-        memory: dict[int, tuple[float, float]] = {}
-        memory[args.n] = await memory_at(args, workdir, args.n)
+            base = Result("kopf tutorial baseline", args.n)
+            base.runs.append(await scenario(args, "kopf-tutorial-baseline", workdir, baseline=True))
+            results.append(base)
+        memory: list[Memory] = []
+        if args.memory:
+            memory.append(await memory_at(args, workdir, args.n))
         if args.ten_k:
-            memory[10_000] = await memory_at(args, workdir, 10_000)
+            memory.append(await memory_at(args, workdir, 10_000))
         print_table(results, args, memory)
+        if profile is not None and profile.exists():
+            stacks = flamegraph.read_stacks(profile)
+            svg = profile.with_suffix(".svg")
+            flamegraph.render_svg(stacks, svg, f"agentcore-operator, {args.n} sessions, py-spy --gil")
+            print()
+            print(f"profile of run 1 (py-spy --gil): {profile} (collapsed stacks), {svg} (flame graph)")
+            print("\n".join(flamegraph.report(stacks)))
     return 0
 
 
@@ -542,6 +775,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--n", type=int, default=1000, help="sessions created at once")
+    parser.add_argument("--runs", type=int, default=3, help="runs of our operator (the median is reported)")
     parser.add_argument("--session-timeout", type=int, default=3600, help="sessionTimeoutSeconds of each")
     parser.add_argument("--start-delay", type=float, default=1.0, help="emulator seconds from Start to READY")
     parser.add_argument(
@@ -551,11 +785,16 @@ def main() -> int:
     parser.add_argument("--ready-timeout", type=float, default=180.0)
     parser.add_argument("--baseline-ready-timeout", type=float, default=120.0)
     parser.add_argument("--baseline-window", type=float, default=30.0)
+    parser.add_argument("--memory-timeout", type=float, default=600.0, help="wait this long for 10,000 Ready")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
     parser.add_argument(
         "--no-10k", dest="ten_k", action="store_false", help="skip the 10,000-resource RSS run"
     )
-    parser.add_argument("--workdir", help="keep logs and kubeconfigs here")
+    parser.add_argument(
+        "--no-memory", dest="memory", action="store_false", help="skip the N-resource RSS run"
+    )
+    parser.add_argument("--profile", action="store_true", help="py-spy --gil flame graph of run 1")
+    parser.add_argument("--workdir", help="keep logs, kubeconfigs and the profile here")
     return asyncio.run(main_async(parser.parse_args()))
 
 

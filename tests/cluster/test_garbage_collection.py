@@ -197,3 +197,26 @@ def test_delete_options_are_validated(cluster: ClusterHandle, apply: Apply, core
         'supported values: "Foreground", "Background", "Orphan", "nil"'
     )
     assert cm(cluster, "target") is not None
+
+
+def test_the_collectors_writes_are_new_versions_with_managed_fields(
+    cluster: ClusterHandle, apply: Apply, core: client.CoreV1Api
+) -> None:
+    """Orphaning rewrites each dependent through the ordinary update path: a new
+    resourceVersion, managedFields that no longer claim the dropped reference, and a read
+    over HTTP (the shared encoded bytes) that shows the new version, not the old one."""
+    apply(configmap("owner"))
+    apply({**configmap("kept", ownerReferences=owned_by(cm(cluster, "owner"))), "data": {"key": "value"}})
+    before = core.read_namespaced_config_map("kept", "default")
+
+    core.delete_namespaced_config_map(
+        "owner", "default", body=client.V1DeleteOptions(propagation_policy="Orphan")
+    )
+    eventually(lambda: cm(cluster, "owner") is None, message="owner goes once orphaning is done")
+
+    after = core.read_namespaced_config_map("kept", "default")
+    assert after.metadata.owner_references is None
+    assert int(after.metadata.resource_version) > int(before.metadata.resource_version)
+    claimed = [json.dumps(entry.fields_v1) for entry in after.metadata.managed_fields]
+    assert claimed and not any("f:ownerReferences" in fields for fields in claimed)
+    assert any('"f:key"' in fields for fields in claimed)  # the applier keeps its data

@@ -149,3 +149,28 @@ def test_finalize_subresource_releases_a_stuck_namespace(cluster: ClusterHandle,
         "replace", "--raw", "/api/v1/namespaces/stuck/finalize", "-f", "-", input=json.dumps(body)
     )
     eventually(lambda: cluster.get("namespaces", None, "stuck", group="", version="v1") is None)
+
+
+def test_the_namespace_controllers_status_is_an_update_of_kube_controller_manager(
+    cluster: ClusterHandle, apply: Apply, core: client.CoreV1Api
+) -> None:
+    """Its conditions are written as the controller's UpdateStatus writes them: a new
+    version whose managedFields name kube-controller-manager on the status subresource."""
+    cluster.kubectl("create", "namespace", "owned")
+    apply(configmap("held", "owned", finalizers=[HOLD]))
+    cluster.kubectl("delete", "namespace", "owned", "--wait=false")
+    eventually(lambda: conditions(cluster, "owned").get("NamespaceFinalizersRemaining", ("",))[0] == "True")
+
+    namespace = core.read_namespace("owned")
+    status_writes = [
+        entry
+        for entry in namespace.metadata.managed_fields
+        if entry.manager == "kube-controller-manager" and entry.subresource == "status"
+    ]
+    assert status_writes and status_writes[0].operation == "Update"
+    assert "f:conditions" in json.dumps(status_writes[0].fields_v1)
+
+    cluster.kubectl(
+        "patch", "cm", "held", "-n", "owned", "--type=merge", "-p", '{"metadata":{"finalizers":null}}'
+    )
+    eventually(lambda: cluster.get("namespaces", None, "owned", group="", version="v1") is None)

@@ -104,7 +104,13 @@ def test_kubectl_get_watch_keeps_the_printer_columns(cluster: ClusterHandle, app
         header = lines.get(timeout=20).split()
         assert header == ["NAME", "PHASE", "SESSION", "INTERPRETER", "EXPIRES", "AGE"]
         assert lines.get(timeout=10).split()[0] == "analysis"
-        status = {"status": {"phase": "Ready", "sessionId": "S-1", "interpreterId": "aws.codeinterpreter.v1"}}
+        status = {
+            "status": {
+                "phase": "Ready",
+                "sessionId": "S-1",
+                "codeInterpreterIdentifier": "aws.codeinterpreter.v1",
+            }
+        }
         cluster.kubectl(
             "patch", "cis", "analysis", "--subresource=status", "--type=merge", "-p", json.dumps(status)
         )

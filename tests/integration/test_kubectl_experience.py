@@ -52,9 +52,10 @@ def test_get_shows_our_columns_and_the_category_lists_it(
     assert row.split()[:4] == ["columns", "Ready", body["status"]["sessionId"], "aws.codeinterpreter.v1"]
     wide = cluster.kubectl("get", "cis", "-o", "wide").stdout
     assert "REASON" in wide.splitlines()[0] and "SessionReady" in wide
-    # One kind in the category: kubectl prints the same table, without kind prefixes.
+    # Two kinds in the category (sessions and code interpreters): kubectl prefixes each name
+    # with its kind.
     everything = cluster.kubectl("get", "agentcore").stdout
-    assert everything.splitlines()[1].split()[:2] == ["columns", "Ready"]
+    assert everything.splitlines()[1].split()[:2] == ["codeinterpretersession.agentcore.dev/columns", "Ready"]
 
 
 def test_wait_and_describe(

@@ -87,6 +87,9 @@ def test_a_normal_delete_waits_until_the_lost_session_is_found_and_stopped(
             "session_name": "default-lost",
         }
         stale |= {"timeout_seconds": 3600, "policy": "Delete"}
+        ledger = running.operator.ledger
+        assert ledger is not None
+        running.call_async(ledger.flush)  # the release's own writes land first, not after ours
         patch = {"data": {stale["token"]: json.dumps({"intent": stale})}}
         shard = next(
             cm["metadata"]["name"]

@@ -22,6 +22,7 @@ from typing import Any
 from agentcore_operator.api.v1alpha1 import FINALIZER
 from agentcore_operator.controller.observations import (
     CallFailed,
+    InterpreterMissing,
     InterpreterSeen,
     Observation,
     SessionMissing,
@@ -37,6 +38,8 @@ from agentcore_operator.controller.state_machine import (
     StartSession,
     StopSession,
 )
+from agentcore_operator.interpreters.decision import InterpreterCall
+from agentcore_operator.interpreters.observations import InterpreterAnswer, InterpreterObservation, TagsKnown
 from agentcore_operator.runtime.errors import ApiError, ErrorKind
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -162,6 +165,7 @@ class SimApiServer:
     crash: CrashPlan
     released_under_retain: bool = False
     events: list[EventNote] = field(default_factory=list)
+    finalizer: str = FINALIZER  # the kind's (the interpreter model passes its own)
     _rv: int = 1
 
     def snapshot(self) -> dict[str, Any] | None:
@@ -195,8 +199,8 @@ class SimApiServer:
         if self.body is None:
             return None
         finalizers = self.body["metadata"].setdefault("finalizers", [])
-        if FINALIZER not in finalizers:
-            finalizers.append(FINALIZER)
+        if self.finalizer not in finalizers:
+            finalizers.append(self.finalizer)
         written = self._bump()
         self.crash.effect()
         return written or None
@@ -206,10 +210,126 @@ class SimApiServer:
         if self.body is None:
             return None
         finalizers = self.body["metadata"].get("finalizers") or []
-        self.body["metadata"]["finalizers"] = [f for f in finalizers if f != FINALIZER]
+        self.body["metadata"]["finalizers"] = [f for f in finalizers if f != self.finalizer]
         written = self._bump()
         self.crash.effect()
         return written or None
 
     async def post_event(self, body: dict[str, Any], note: EventNote) -> None:
         self.events.append(note)
+
+
+# -- the control plane's code interpreters ---------------------------------------------------
+
+
+@dataclass
+class SimInterpreter:
+    interpreter_id: str
+    token: str | None  # None: made outside the operator (adopted)
+    created_at: datetime
+    ready_at: datetime
+    deleted_at: datetime | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def arn(self) -> str:
+        return (
+            f"arn:aws:bedrock-agentcore:us-east-1:123456789012:code-interpreter-custom/{self.interpreter_id}"
+        )
+
+    def status(self, now: datetime) -> str:
+        if self.deleted_at is not None:
+            return "DELETED" if now >= self.deleted_at else "DELETING"
+        return "READY" if now >= self.ready_at else "CREATING"
+
+
+@dataclass
+class SimControlPlane:
+    """CreateCodeInterpreter and friends: clientToken idempotency, CREATING and DELETING delays.
+
+    Shares the sessions' clock (`agentcore.now`), faults and crash plan, so one model step
+    can fault or crash a call of either plane.
+    """
+
+    agentcore: SimAgentCore
+    delay: timedelta = timedelta(seconds=2)
+    interpreters: dict[str, SimInterpreter] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    on_delete: Any = None  # called with the interpreter id before a Delete acts (a model's check)
+    _seq: int = 0
+
+    def adopt_one(self) -> str:
+        """An interpreter made with boto3 by someone else."""
+        interpreter = SimInterpreter("handmade-a1b2c3d4e5", None, self.agentcore.now, self.agentcore.now)
+        self.interpreters[interpreter.interpreter_id] = interpreter
+        return interpreter.interpreter_id
+
+    def made_by(self, token: str) -> list[SimInterpreter]:
+        return [i for i in self.interpreters.values() if i.token == token]
+
+    async def perform(self, call: InterpreterCall) -> InterpreterObservation:
+        """InterpreterManager.perform's contract: one observation per call, failures as CallFailed."""
+        aws = self.agentcore
+        fault = aws.faults.pop(0) if aws.faults else None
+        aws.calls.append((call.operation, fault))
+        if fault == "quota" and (
+            call.operation != "CreateCodeInterpreter" or call.params["clientToken"] in self.tokens
+        ):
+            fault = None
+        if fault in _REFUSALS:
+            kind, code, status = _REFUSALS[fault]
+            return CallFailed(ApiError(kind, call.operation, code, "simulated", status))
+        observation = self._act(call)
+        aws.crash.effect()
+        if fault == "lost":
+            return CallFailed(
+                ApiError(ErrorKind.UNAVAILABLE, call.operation, "InternalServerException", "lost answer", 500)
+            )
+        return observation
+
+    def _answer(self, operation: str, interpreter: SimInterpreter) -> InterpreterAnswer:
+        now = self.agentcore.now
+        return InterpreterAnswer(
+            operation,
+            interpreter.status(now),
+            interpreter.interpreter_id,
+            interpreter.arn,
+            interpreter.created_at,
+        )
+
+    def _live(self, interpreter_id: object) -> SimInterpreter | None:
+        found = self.interpreters.get(str(interpreter_id))
+        return found if found is not None and found.status(self.agentcore.now) != "DELETED" else None
+
+    def _act(self, call: InterpreterCall) -> InterpreterObservation:
+        now, params = self.agentcore.now, call.params
+        if call.operation == "CreateCodeInterpreter":
+            token = str(params["clientToken"])
+            known = self.tokens.get(token)
+            if known is None:
+                self._seq += 1
+                known = f"sim_{self._seq}-a1b2c3d4e5"
+                tags = dict(params.get("tags") or {})  # type: ignore[call-overload]
+                self.interpreters[known] = SimInterpreter(known, token, now, now + self.delay, tags=tags)
+                self.tokens[token] = known
+            return self._answer(call.operation, self.interpreters[known])
+        if call.operation in ("GetCodeInterpreter", "DeleteCodeInterpreter"):
+            found = self._live(params["codeInterpreterId"])
+            if found is None:
+                return InterpreterMissing()
+            if call.operation == "DeleteCodeInterpreter":
+                if self.on_delete is not None:
+                    self.on_delete(found.interpreter_id)
+                found.deleted_at = found.deleted_at or now + self.delay
+            return self._answer(call.operation, found)
+        found = next((i for i in self.interpreters.values() if i.arn == params["resourceArn"]), None)
+        if found is None:
+            return CallFailed(
+                ApiError(ErrorKind.NOT_FOUND, call.operation, "ResourceNotFoundException", "no", 404)
+            )
+        if call.operation == "TagResource":
+            found.tags.update(params["tags"])  # type: ignore[call-overload]
+        elif call.operation == "UntagResource":
+            for key in params["tagKeys"]:  # type: ignore[attr-defined]
+                found.tags.pop(key, None)
+        return TagsKnown(dict(found.tags))

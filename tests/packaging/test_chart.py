@@ -659,6 +659,11 @@ def test_helm_installs_upgrades_rolls_back_and_uninstalls_on_the_emulated_cluste
         helm_on_cluster("upgrade", release, str(CHART), "--set", "log.level=debug")
         assert [(r["revision"], r["status"]) for r in releases()] == [("2", "deployed")]
         assert log_level() == "debug"
+        # Helm 4 applies server-side: the cluster records it as the owner of what it applied.
+        applied = cluster.get("deployments", NAMESPACE, deployment, group="apps", version="v1")
+        assert applied is not None
+        owners = {(e["manager"], e["operation"]) for e in applied["metadata"]["managedFields"]}
+        assert ("helm", "Apply") in owners, owners
 
         helm_on_cluster("rollback", release, "1")
         assert [(r["revision"], r["status"]) for r in releases()] == [("3", "deployed")]
@@ -676,5 +681,6 @@ def test_helm_installs_upgrades_rolls_back_and_uninstalls_on_the_emulated_cluste
         assert cluster.kubectl("get", "secrets", "-A", "-l", "owner=helm", "-o", "name").stdout == ""
         # CRDs from the chart's crds/ stay, as Helm leaves them.
         assert cluster.kubectl("get", "crd", "-o", "name").stdout.split() == [
-            "customresourcedefinition.apiextensions.k8s.io/codeinterpretersessions.agentcore.dev"
+            "customresourcedefinition.apiextensions.k8s.io/codeinterpreters.agentcore.dev",
+            "customresourcedefinition.apiextensions.k8s.io/codeinterpretersessions.agentcore.dev",
         ]

@@ -15,6 +15,11 @@ from botocore import xform_name
 
 REPO = Path(__file__).resolve().parents[2]
 AWS_PACKAGE = REPO / "operator" / "agentcore_operator" / "aws"
+# Every module that calls AgentCore: the session adapter's package and each kind's adapter.
+ADAPTERS = (
+    *sorted(AWS_PACKAGE.glob("*.py")),
+    REPO / "operator" / "agentcore_operator" / "interpreters" / "adapter.py",
+)
 POLICY: dict[str, Any] = json.loads((REPO / "iam-policy.json").read_text())
 # Both planes (bedrock-agentcore and bedrock-agentcore-control) sign as `bedrock-agentcore`.
 SERVICES = ("bedrock-agentcore", "bedrock-agentcore-control")
@@ -34,23 +39,39 @@ def service_operations() -> dict[str, str]:
 def called_operations() -> set[str]:
     operations = service_operations()
     called: set[str] = set()
-    for source in sorted(AWS_PACKAGE.glob("*.py")):
+    for source in ADAPTERS:
         for method in re.findall(r"\b(?:client|control)\.([a-z_][a-z0-9_]*)\b", source.read_text()):
             assert method in operations, f"{source.name}: {method} is not an AgentCore operation"
             called.add(operations[method])
     return called
 
 
-def statement() -> dict[str, Any]:
-    (only,) = POLICY["Statement"]
-    assert only["Effect"] == "Allow"
-    return dict(only)
+def statements() -> dict[str, dict[str, Any]]:
+    found = {s["Sid"]: dict(s) for s in POLICY["Statement"]}
+    assert all(s["Effect"] == "Allow" for s in found.values())
+    return found
+
+
+def agentcore_statements() -> list[dict[str, Any]]:
+    return [s for s in statements().values() if str(s["Action"][0]).startswith("bedrock-agentcore:")]
 
 
 def test_actions_are_exactly_the_operations_the_adapter_calls() -> None:
     called = called_operations()
-    assert len(called) == 5, called  # the scan still sees the adapter's calls
-    assert set(statement()["Action"]) == {f"bedrock-agentcore:{name}" for name in called}
+    assert len(called) == 10, called  # the scan still sees both adapters' calls
+    granted = [action for s in agentcore_statements() for action in s["Action"]]
+    assert len(granted) == len(set(granted))
+    assert set(granted) == {f"bedrock-agentcore:{name}" for name in called}
+
+
+def test_the_execution_role_is_passed_only_to_agentcore() -> None:
+    """CreateCodeInterpreter with executionRoleArn passes the role: only to the AgentCore service."""
+    passing = statements()["PassTheInterpretersExecutionRole"]
+    assert passing["Action"] == "iam:PassRole"
+    assert passing["Resource"] == "arn:aws:iam::*:role/*"
+    assert passing["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "bedrock-agentcore.amazonaws.com"}
+    }
 
 
 def test_resources_are_code_interpreters_in_the_botocore_arn_format() -> None:
@@ -62,13 +83,17 @@ def test_resources_are_code_interpreters_in_the_botocore_arn_format() -> None:
         if "code-interpreter" in s.metadata.get("pattern", "")
     }
     (pattern,) = patterns
-    resources = statement()["Resource"]
-    assert sorted(resources) == sorted(
+    resources = sorted({r for s in agentcore_statements() for r in s["Resource"]})
+    assert resources == sorted(
         [
             "arn:aws:bedrock-agentcore:*:aws:code-interpreter/aws.codeinterpreter.v1",
             "arn:aws:bedrock-agentcore:*:*:code-interpreter-custom/*",
         ]
     )
+    # The control plane's writes reach custom interpreters only, never the built-in one.
+    assert statements()["CodeInterpreters"]["Resource"] == [
+        "arn:aws:bedrock-agentcore:*:*:code-interpreter-custom/*"
+    ]
     for resource in resources:
         arn, service, plane, region, account, rest = resource.split(":", 5)
         region, account = region.replace("*", "us-east-1"), account.replace("*", "123456789012")
@@ -80,5 +105,11 @@ def test_resources_are_code_interpreters_in_the_botocore_arn_format() -> None:
 
 def test_policy_grants_nothing_else() -> None:
     assert set(POLICY) == {"Version", "Statement"} and POLICY["Version"] == "2012-10-17"
-    assert set(statement()) == {"Sid", "Effect", "Action", "Resource"}
-    assert all(not action.endswith("*") for action in statement()["Action"])
+    assert set(statements()) == {
+        "CodeInterpreterSessions",
+        "CodeInterpreters",
+        "PassTheInterpretersExecutionRole",
+    }
+    for statement in agentcore_statements():
+        assert set(statement) == {"Sid", "Effect", "Action", "Resource"}
+        assert all(not action.endswith("*") for action in statement["Action"])

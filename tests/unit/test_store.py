@@ -64,3 +64,14 @@ def test_sessions_are_indexed_by_region_and_bare_interpreter_id() -> None:
     assert group[1][0].session_id == "s1" and group[1][0].phase is Phase.READY
     store.remove(("ns", "a"))
     assert store.tracked() == {}
+
+
+def test_a_body_at_the_version_held_is_skipped() -> None:
+    """The watch echoing our own write (whose answer the store already holds) changes nothing."""
+    store = Store()
+    written = body(2, status={"phase": "Starting"})
+    store.put(body(1))
+    assert not store.put(written)
+    echo = body(2, status={"phase": "Starting"})
+    assert not store.put(echo)
+    assert store.get(("ns", "a")) is written

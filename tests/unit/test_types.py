@@ -297,7 +297,15 @@ def test_the_crd_limits_match_the_model() -> None:
         DEFAULT_TIMEOUT_SECONDS,
     )
     assert (spec["sessionName"]["minLength"], spec["sessionName"]["maxLength"]) == (1, MAX_SESSION_NAME)
-    assert spec["codeInterpreterIdentifier"]["default"] == BUILTIN_INTERPRETER
+    # No schema default: it would make codeInterpreterRef and the identifier never exclusive.
+    # The built-in interpreter is the code's default (SessionSpec.from_resource).
+    assert "default" not in spec["codeInterpreterIdentifier"]
+    assert (
+        SessionSpec.from_resource(
+            {"metadata": {"name": "n", "namespace": "d"}, "spec": {}}, default_region="us-east-1"
+        ).code_interpreter_identifier
+        == BUILTIN_INTERPRETER
+    )
     assert spec["deletionPolicy"]["enum"] == [p.value for p in DeletionPolicy]
     assert spec["deletionPolicy"]["default"] == DeletionPolicy.DELETE.value
     assert spec["region"]["pattern"] == REGION_RE.pattern

@@ -44,10 +44,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/* The rules the operator needs in watched namespaces (manager/permissions.py, scope "watched"). */}}
 {{- define "agentcore-operator.watchedRules" -}}
 - apiGroups: ["agentcore.dev"]
-  resources: ["codeinterpretersessions"]
+  resources: ["codeinterpretersessions", "codeinterpreters"]
   verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["agentcore.dev"]
-  resources: ["codeinterpretersessions/status"]
+  resources: ["codeinterpretersessions/status", "codeinterpreters/status"]
   verbs: ["get", "patch"]
 - apiGroups: [""]
   resources: ["events"]

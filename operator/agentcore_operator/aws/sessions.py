@@ -52,6 +52,8 @@ MUTATING_OPERATIONS = frozenset(
         "StopCodeInterpreterSession",
         "CreateCodeInterpreter",
         "DeleteCodeInterpreter",
+        "TagResource",
+        "UntagResource",
     }
 )
 
@@ -102,6 +104,16 @@ class SessionManager:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
+    async def prepare(self, region: str) -> None:
+        """Build the clients of a region ahead of the first call.
+
+        botocore reads and parses the service models when a client is built (a few hundred
+        milliseconds of CPU): at startup, not while the first burst of Starts waits for it.
+        """
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._clients.data, region)
+        await loop.run_in_executor(self._executor, self._clients.control, region)
+
     async def perform(self, action: AwsAction) -> Observation:
         """Carry out one AWS action of the state machine; failures come back as CallFailed."""
         try:
@@ -144,6 +156,11 @@ class SessionManager:
 
     async def start(self, action: StartSession) -> Observation:
         client = self._clients.data(action.region)
+        mounts: dict[str, Any] = {}
+        if action.certificates:
+            mounts["certificates"] = list(action.certificates)
+        if action.filesystem_configurations:
+            mounts["filesystemConfigurations"] = list(action.filesystem_configurations)
         response = await self._call(
             action.region,
             "StartCodeInterpreterSession",
@@ -152,6 +169,7 @@ class SessionManager:
                 name=action.name,
                 sessionTimeoutSeconds=action.timeout_seconds,
                 clientToken=action.client_token,
+                **mounts,
             ),
         )
         return SessionStarted(str(response["sessionId"]), response["createdAt"])
@@ -250,6 +268,18 @@ class SessionManager:
         if token.done() and not token.cancelled():
             return token.result()
         raise NotLeader(operation)
+
+    @property
+    def clients(self) -> ClientFactory:
+        return self._clients
+
+    async def call(self, region: str, operation: str, call: Callable[[], T]) -> T:
+        """One paced, threaded, classified call, for the adapters of the other kinds.
+
+        Every kind's calls share this manager's rate limiter, threads and metrics, so the
+        operator as a whole keeps to each operation's rate, whichever kind makes the call.
+        """
+        return await self._call(region, operation, call)
 
     async def _call(self, region: str, operation: str, call: Callable[[], T]) -> T:
         fence = self._may_mutate if operation in MUTATING_OPERATIONS else None

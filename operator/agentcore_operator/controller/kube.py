@@ -1,23 +1,29 @@
-"""Writes to the Kubernetes API: status, our finalizer, events.
+"""Talking to the Kubernetes API: status, our finalizer, events, the ledger, and the watch.
 
 The operator writes only `.status`, its own finalizer and events; never spec, labels or
-user annotations, so GitOps tools see no drift. Calls use the official client in worker
-threads; one Configuration serves both these writes and kopf's watches.
+user annotations, so GitOps tools see no drift. The kubernetes client reads the
+credentials (in-cluster token with its refresh, or kubeconfig); the requests themselves go
+out as plain JSON on one aiohttp session on the event loop. The client's model classes
+(`CoreV1Event`, `V1ObjectMeta`...) copy the default `Configuration` in every constructor,
+and its calls need a worker thread each: during a burst of thousands of sessions, models,
+threads and urllib3 cost more CPU than the requests did.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
+import copy
+import json
 import logging
 import os
+import ssl
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
 import kopf
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from kubernetes.client.rest import ApiException
 
 from agentcore_operator.api.v1alpha1 import FINALIZER, GROUP, KIND, PLURAL, VERSION
 from agentcore_operator.runtime.decision import EventNote
@@ -26,10 +32,27 @@ logger = logging.getLogger(__name__)
 
 EVENT_MESSAGE_LIMIT = 1024
 COMPONENT = "agentcore-operator"
+USER_AGENT = "agentcore-operator"
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60.0)
+_REPORTING_INSTANCE = os.environ.get("HOSTNAME", COMPONENT)
 
 
 class KubeConflict(Exception):
     """The object changed under us (409, or a failed JSON-patch test); retry on a fresh copy."""
+
+
+class KubeError(Exception):
+    """The API server answered with an error status (the message is its Status message)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"({status}) {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+class WatchExpired(Exception):
+    """410 Gone: the resourceVersion to watch from is too old; list again."""
 
 
 def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> k8s.Configuration:
@@ -67,26 +90,122 @@ def connection_info(configuration: k8s.Configuration) -> kopf.ConnectionInfo:
     )
 
 
-class KubeWriter:
-    """The operator's few writes, each in a worker thread."""
+class KubeConnection:
+    """One aiohttp session to the API server, with the client configuration's TLS and credentials.
+
+    Created on first use inside the running loop (several operators may share a process in
+    tests, each on its own loop). Every request asks the configuration for its credentials,
+    so a refreshed in-cluster token or a re-run exec plugin is picked up as the client would.
+    """
 
     def __init__(
         self, configuration: k8s.Configuration, *, pool_size: int = 16, user_agent: str | None = None
     ) -> None:
-        configuration.connection_pool_maxsize = pool_size
-        self._api = k8s.ApiClient(configuration)
-        if user_agent:  # the API server's audit log (and the emulated cluster's) shows which replica wrote
-            self._api.user_agent = user_agent
-        self._objects = k8s.CustomObjectsApi(self._api)
-        self._core = k8s.CoreV1Api(self._api)
+        self.configuration = configuration
+        self.base = str(configuration.host).rstrip("/")
+        self._pool_size = pool_size
+        # The API server's audit log (and the emulated cluster's) shows which replica wrote.
+        self._user_agent = user_agent or USER_AGENT
+        self._session: aiohttp.ClientSession | None = None
 
-    def close(self) -> None:
-        self._api.close()
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=_ssl_context(self.configuration))
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": self._user_agent, "Accept": "application/json"},
+                json_serialize=json.dumps,
+            )
+        return self._session
+
+    def headers(self, content_type: str | None = None) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for setting in self.configuration.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[str(setting["key"])] = str(setting["value"])
+        if content_type:
+            headers["Content-Type"] = content_type
+        return headers
+
+    @property
+    def proxy(self) -> str | None:
+        return self.configuration.proxy or None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _ssl_context(configuration: k8s.Configuration) -> ssl.SSLContext | bool:
+    if not str(configuration.host).startswith("https"):
+        return False
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif configuration.assert_hostname is False:
+        context.check_hostname = False
+    return context
+
+
+async def raise_for_status(response: aiohttp.ClientResponse) -> None:
+    """A Kubernetes Status answer as KubeError, with the server's own reason and message."""
+    if response.status < 400:
+        return
+    text = await response.text()
+    reason, message = response.reason or "", text[:500]
+    try:
+        status = json.loads(text)
+        if isinstance(status, dict):
+            reason = str(status.get("reason") or reason)
+            message = str(status.get("message") or message)
+    except ValueError:
+        pass
+    raise KubeError(response.status, reason, message)
+
+
+JSON = "application/json"
+
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+
+
+class KubeWriter:
+    """The operator's few writes, as plain JSON on the event loop.
+
+    Bodies go out as dicts; an answer is parsed (once, with `json`) only where the caller
+    needs the new object and its resourceVersion (status and finalizer patches, lists).
+    """
+
+    # The kind written to; `for_kind` gives a writer for another kind on the same connection.
+    plural = PLURAL
+    kind = KIND
+    finalizer = FINALIZER
+
+    def __init__(
+        self, configuration: k8s.Configuration, *, pool_size: int = 16, user_agent: str | None = None
+    ) -> None:
+        self.connection = KubeConnection(configuration, pool_size=pool_size, user_agent=user_agent)
+        self._custom = f"/apis/{GROUP}/{VERSION}"
+
+    def for_kind(self, plural: str, kind: str, finalizer: str) -> KubeWriter:
+        """The same writes for another kind of the group, sharing this writer's connection."""
+        writer = copy.copy(self)
+        writer.plural, writer.kind, writer.finalizer = plural, kind, finalizer
+        return writer
+
+    async def close(self) -> None:
+        await self.connection.close()
 
     async def server_version(self) -> str:
         """GET /version: the cheapest proof that the API server answers and trusts us."""
-        info = await asyncio.to_thread(k8s.VersionApi(self._api).get_code)
-        return str(info.git_version)
+        info = json.loads(await self._request("GET", "/version"))
+        return str(info.get("gitVersion"))
 
     async def patch_status(
         self, body: dict[str, Any], old: dict[str, Any], new: dict[str, Any]
@@ -96,74 +215,65 @@ class KubeWriter:
         for key in old:
             if key not in new and key != "kopf":
                 patch[key] = None
-        namespace, name = _ns_name(body)
-        return await self._call(
-            self._objects.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
-            name,
-            {"status": patch},
-        )
+        return await self._write("PATCH", self._object_path(body) + "/status", {"status": patch}, MERGE_PATCH)
 
     async def add_finalizer(self, body: dict[str, Any]) -> dict[str, Any] | None:
         meta = body.get("metadata") or {}
         finalizers = list(meta.get("finalizers") or [])
-        if FINALIZER in finalizers:
+        if self.finalizer in finalizers:
             return body
         ops: list[dict[str, Any]] = [
             {"op": "test", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")}
         ]
         if finalizers:
-            ops.append({"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER})
+            ops.append({"op": "add", "path": "/metadata/finalizers/-", "value": self.finalizer})
         else:
-            ops.append({"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]})
-        return await self._patch(body, ops)
+            ops.append({"op": "add", "path": "/metadata/finalizers", "value": [self.finalizer]})
+        return await self._write("PATCH", self._object_path(body), ops, JSON_PATCH)
 
     async def remove_finalizer(self, body: dict[str, Any]) -> dict[str, Any] | None:
         finalizers = list((body.get("metadata") or {}).get("finalizers") or [])
-        if FINALIZER not in finalizers:
+        if self.finalizer not in finalizers:
             return body
-        index = finalizers.index(FINALIZER)
+        index = finalizers.index(self.finalizer)
         path = f"/metadata/finalizers/{index}"
-        return await self._patch(
-            body, [{"op": "test", "path": path, "value": FINALIZER}, {"op": "remove", "path": path}]
-        )
+        ops = [{"op": "test", "path": path, "value": self.finalizer}, {"op": "remove", "path": path}]
+        return await self._write("PATCH", self._object_path(body), ops, JSON_PATCH)
 
     async def post_event(self, body: dict[str, Any], note: EventNote) -> None:
         """Best effort: an event that cannot be posted is logged, never raised."""
         meta = body.get("metadata") or {}
-        now = datetime.now(UTC)
-        event = k8s.CoreV1Event(
-            metadata=k8s.V1ObjectMeta(
-                generate_name=f"{meta.get('name', 'session')}.", namespace=meta.get("namespace")
-            ),
-            involved_object=k8s.V1ObjectReference(
-                api_version=f"{GROUP}/{VERSION}",
-                kind=KIND,
-                name=meta.get("name"),
-                namespace=meta.get("namespace"),
-                uid=meta.get("uid"),
-                resource_version=meta.get("resourceVersion"),
-            ),
-            reason=note.reason,
-            message=note.message[:EVENT_MESSAGE_LIMIT],
-            type=note.type,
-            source=k8s.V1EventSource(component=COMPONENT),
-            reporting_component=COMPONENT,
-            reporting_instance=os.environ.get("HOSTNAME", COMPONENT),
-            first_timestamp=now,
-            last_timestamp=now,
-            count=1,
-        )
+        namespace = meta.get("namespace")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta.get('name', 'session')}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": self.kind,
+                "name": meta.get("name"),
+                "namespace": namespace,
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "reason": note.reason,
+            "message": note.message[:EVENT_MESSAGE_LIMIT],
+            "type": note.type,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": _REPORTING_INSTANCE,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
         try:
-            await asyncio.to_thread(self._core.create_namespaced_event, meta.get("namespace"), event)
+            await self._request("POST", f"/api/v1/namespaces/{namespace}/events", event)
         except Exception as exc:  # events are advisory; a failure must not fail the reconcile
             logger.warning(
                 "could not post event %s for %s/%s: %s",
                 note.reason,
-                meta.get("namespace"),
+                namespace,
                 meta.get("name"),
                 exc,
             )
@@ -172,58 +282,76 @@ class KubeWriter:
         self, namespace: str, name: str, changes: dict[str, str | None], labels: dict[str, str]
     ) -> None:
         """Set (or, for None, remove) keys of a ConfigMap's data, creating it when missing."""
+        path = f"/api/v1/namespaces/{namespace}/configmaps"
         patch = {"metadata": {"labels": labels}, "data": changes}
         try:
-            await asyncio.to_thread(self._core.patch_namespaced_config_map, name, namespace, patch)
-        except ApiException as exc:
+            await self._request("PATCH", f"{path}/{name}", patch, STRATEGIC_MERGE_PATCH)
+        except KubeError as exc:
             if exc.status != 404:
                 raise
-            data = {k: v for k, v in changes.items() if v is not None}
-            configmap = k8s.V1ConfigMap(
-                metadata=k8s.V1ObjectMeta(name=name, namespace=namespace, labels=labels), data=data
-            )
-            await asyncio.to_thread(self._core.create_namespaced_config_map, namespace, configmap)
+            configmap = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                "data": {k: v for k, v in changes.items() if v is not None},
+            }
+            await self._request("POST", path, configmap)
 
     async def configmap_data(self, namespace: str, label_selector: str) -> list[dict[str, str]]:
-        result = await asyncio.to_thread(
-            self._core.list_namespaced_config_map, namespace, label_selector=label_selector
+        listing = json.loads(
+            await self._request(
+                "GET", f"/api/v1/namespaces/{namespace}/configmaps", query=[("labelSelector", label_selector)]
+            )
         )
-        return [dict(item.data or {}) for item in result.items]
+        return [dict(item.get("data") or {}) for item in listing.get("items") or []]
 
     async def session_uids(self, namespaces: tuple[str, ...]) -> set[str]:
         """UIDs of every CodeInterpreterSession that exists, from a fresh LIST (not the cache)."""
         if namespaces:
-            pages = [
-                await asyncio.to_thread(
-                    self._objects.list_namespaced_custom_object, GROUP, VERSION, ns, PLURAL
-                )
-                for ns in namespaces
-            ]
+            paths = [f"{self._custom}/namespaces/{ns}/{PLURAL}" for ns in namespaces]
         else:
-            pages = [
-                await asyncio.to_thread(self._objects.list_cluster_custom_object, GROUP, VERSION, PLURAL)
-            ]
-        return {str(item["metadata"]["uid"]) for page in pages for item in page.get("items", [])}
+            paths = [f"{self._custom}/{PLURAL}"]
+        pages = [json.loads(await self._request("GET", path)) for path in paths]
+        return {str(item["metadata"]["uid"]) for page in pages for item in page.get("items") or []}
 
-    async def _patch(self, body: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def _object_path(self, body: dict[str, Any]) -> str:
         namespace, name = _ns_name(body)
-        # The client would label a list body as a merge patch; say what it is.
-        patch = functools.partial(
-            self._objects.patch_namespaced_custom_object, _content_type="application/json-patch+json"
-        )
-        return await self._call(patch, GROUP, VERSION, namespace, PLURAL, name, ops)
+        return f"{self._custom}/namespaces/{quote(namespace, safe='')}/{self.plural}/{quote(name, safe='')}"
 
-    async def _call(self, method: Any, *args: Any) -> dict[str, Any] | None:
-        """Run a client call; None when the object is gone, KubeConflict on races."""
+    async def _write(self, method: str, path: str, payload: Any, content_type: str) -> dict[str, Any] | None:
+        """A write whose answer is the object: None when it is gone, KubeConflict on races."""
         try:
-            result = await asyncio.to_thread(method, *args)
-        except ApiException as exc:
+            data = await self._request(method, path, payload, content_type)
+        except KubeError as exc:
             if exc.status == 404:
                 return None
             if exc.status in (409, 422):
-                raise KubeConflict(str(exc.reason)) from exc
+                raise KubeConflict(f"{exc.reason}: {exc.message}") from exc
             raise
-        return dict(result) if isinstance(result, dict) else None
+        result = json.loads(data)
+        return result if isinstance(result, dict) else None
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        content_type: str = JSON,
+        query: list[tuple[str, str]] | None = None,
+    ) -> bytes:
+        """One call; the answer's bytes (parsed by the caller only if it needs them)."""
+        connection = self.connection
+        async with connection.session().request(
+            method,
+            connection.base + path,
+            params=query,
+            data=None if payload is None else json.dumps(payload),
+            headers=connection.headers(content_type if payload is not None else None),
+            proxy=connection.proxy,
+            timeout=REQUEST_TIMEOUT,
+        ) as response:
+            await raise_for_status(response)
+            return await response.read()
 
 
 def _ns_name(body: dict[str, Any]) -> tuple[str, str]:

@@ -78,6 +78,7 @@ class SessionLedger:
         self._known: dict[str, LedgerEntry] = {}
         self._intents: dict[str, StartIntent] = {}
         self._durable: set[str] = set()  # intents known to be written
+        self._resolved: set[str] = set()  # tokens whose removal this process has written
         self._commit: asyncio.Task[bool] | None = None
         self._lock = asyncio.Lock()
 
@@ -101,6 +102,7 @@ class SessionLedger:
         if self._intents.get(intent.token) == intent and intent.token in self._durable:
             return
         self._intents[intent.token] = intent
+        self._resolved.discard(intent.token)
         self._pending.setdefault(self._shard(intent.token), {})[intent.token] = json.dumps(
             {"intent": asdict(intent)}
         )
@@ -113,8 +115,15 @@ class SessionLedger:
         raise LedgerUnavailable(f"could not record the Start intent {intent.token} in the ledger")
 
     def resolve_intent(self, token: str) -> None:
-        """The Start's outcome is known (or handed to the entry of its session): drop the intent."""
-        if self._intents.pop(token, None) is not None:
+        """The Start's outcome is known (or handed to the entry of its session): drop the intent.
+
+        An intent this process has not seen may still be in the ledger (written by an earlier
+        life that crashed before resolving it), so the removal is written once per process
+        for every token: batched with the next flush, never a write per pass.
+        """
+        known = self._intents.pop(token, None) is not None
+        if known or token not in self._resolved:
+            self._resolved.add(token)
             self._durable.discard(token)
             self._pending.setdefault(self._shard(token), {})[token] = None
 

@@ -32,6 +32,7 @@ from agentcore_operator.controller.state_machine import (
     decide,
 )
 from agentcore_operator.controller.store import Key, Store, key_of
+from agentcore_operator.interpreters.references import InterpreterLookup, resolve_ref
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.runtime.backoff import Backoff
 from agentcore_operator.runtime.errors import ErrorKind
@@ -55,7 +56,9 @@ class SessionKind:
         ledger: SessionLedger | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utc_now,
+        interpreter_of: InterpreterLookup | None = None,
     ) -> None:
+        self._interpreter_of = interpreter_of
         self._sessions = sessions
         self._default_region = default_region
         self._timing = timing
@@ -72,6 +75,9 @@ class SessionKind:
             spec = SessionSpec.from_resource(body, default_region=self._default_region)
         except SpecError as exc:
             error = str(exc)
+        waiting: str | None = None
+        if spec is not None and spec.code_interpreter_ref is not None:
+            spec, waiting = resolve_ref(spec, str(meta.get("namespace", "")), self._interpreter_of)
         blocked = (
             spec is not None and self._quota is not None and self._quota.blocked(spec.region, key_of(body))
         )
@@ -85,6 +91,7 @@ class SessionKind:
             deleting=bool(meta.get("deletionTimestamp")),
             has_finalizer=FINALIZER in (meta.get("finalizers") or ()),
             start_blocked=blocked,
+            interpreter_ref_waiting=waiting,
         )
 
     def with_finalizer(self, view: ResourceView) -> ResourceView:
@@ -211,6 +218,7 @@ class Reconciler(ReconcileLoop[ResourceView, SessionStatus, AwsAction, Observati
         ledger: SessionLedger | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utc_now,
+        interpreter_of: InterpreterLookup | None = None,
     ) -> None:
         kind = SessionKind(
             sessions=sessions,
@@ -220,6 +228,7 @@ class Reconciler(ReconcileLoop[ResourceView, SessionStatus, AwsAction, Observati
             ledger=ledger,
             metrics=metrics,
             clock=clock,
+            interpreter_of=interpreter_of,
         )
         super().__init__(
             kind,

@@ -10,6 +10,7 @@ Not deleting (metadata.deletionTimestamp unset):
 |----------------------|------------------------------------|---------------------|----------------------------------|
 | (no session yet)     | spec invalid                       | -                   | Failed / InvalidSpec             |
 | not terminal         | - (finalizer missing)              | AddFinalizer        | unchanged                        |
+| none, Pending        | - (codeInterpreterRef not Ready)   | - (its watch queues)| Pending / InterpreterRefNotReady |
 | none, Pending        | - (custom interpreter)             | CheckInterpreter    | Pending / CheckingInterpreter    |
 | none, Pending        | - (built-in interpreter)           | Start *             | Starting / Starting              |
 | Pending              | InterpreterSeen READY              | Start *             | Starting / Starting              |
@@ -89,7 +90,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from agentcore_operator.api.v1alpha1 import (
-    Condition,
     DeletionPolicy,
     Phase,
     SessionSpec,
@@ -111,6 +111,7 @@ from agentcore_operator.controller.observations import (
     SessionStopped,
     SessionUnconfirmed,
 )
+from agentcore_operator.runtime.conditions import on_transition, ready_reason, with_ready
 from agentcore_operator.runtime.decision import AddFinalizer, EventNote, RemoveFinalizer
 from agentcore_operator.runtime.decision import Decision as GenericDecision
 from agentcore_operator.runtime.errors import ApiError, ErrorKind
@@ -168,6 +169,9 @@ class ResourceView:
     deleting: bool = False
     has_finalizer: bool = True
     start_blocked: bool = False  # the region's session quota is known to be reached
+    # Why the CodeInterpreter named by spec.codeInterpreterRef cannot be used yet (None: it is
+    # Ready, and spec.code_interpreter_identifier holds its id, or no reference is made).
+    interpreter_ref_waiting: str | None = None
 
 
 # Actions: the one thing to do next. The AWS ones carry every parameter of the call.
@@ -184,6 +188,8 @@ class StartSession:
     name: str
     timeout_seconds: int
     client_token: str
+    certificates: tuple[dict[str, object], ...] = ()
+    filesystem_configurations: tuple[dict[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -302,7 +308,11 @@ def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, tim
     """No fresh observation: work out what to ask AgentCore from what was recorded."""
     if status.session_id is None:
         spec = _spec(resource)
-        if _unresolved(status) or status.phase is Phase.STARTING or spec.is_builtin:
+        starting = _unresolved(status) or status.phase is Phase.STARTING
+        if resource.interpreter_ref_waiting is not None and not starting:
+            message = resource.interpreter_ref_waiting
+            return Decision(None, _set(status, Phase.PENDING, "InterpreterRefNotReady", message, now))
+        if starting or spec.is_builtin:
             return _start(resource, status, now)
         new = _progress(
             status,
@@ -353,8 +363,11 @@ def _start_call(resource: ResourceView, status: SessionStatus) -> StartSession:
     token = client_token(resource.uid, "start")
     interpreter, region = status.code_interpreter_identifier, status.region
     name, timeout = status.session_name, status.session_timeout_seconds
+    mounts = (
+        (resource.spec.certificates, resource.spec.filesystem_configurations) if resource.spec else ((), ())
+    )
     if _unresolved(status) and interpreter and region and name and timeout:
-        return StartSession(region, interpreter, name, timeout, token)
+        return StartSession(region, interpreter, name, timeout, token, *mounts)
     spec = _spec(resource)
     return StartSession(
         region=spec.region,
@@ -362,6 +375,8 @@ def _start_call(resource: ResourceView, status: SessionStatus) -> StartSession:
         name=spec.session_name,
         timeout_seconds=spec.session_timeout_seconds,
         client_token=token,
+        certificates=spec.certificates,
+        filesystem_configurations=spec.filesystem_configurations,
     )
 
 
@@ -612,15 +627,7 @@ def _set(
     status: SessionStatus, phase: Phase, reason: str, message: str, now: datetime, *, ready: bool = False
 ) -> SessionStatus:
     """The status with a phase, message and Ready condition (its time kept if its status holds)."""
-    condition = Condition(
-        type=READY,
-        status="True" if ready else "False",
-        reason=reason,
-        message=message,
-        last_transition_time=now,
-        observed_generation=status.observed_generation,
-    )
-    return replace(status, phase=phase, message=message).with_condition(condition)
+    return with_ready(status, phase, reason, message, now, ready=ready)
 
 
 def _terminally_failed(status: SessionStatus) -> bool:
@@ -629,13 +636,12 @@ def _terminally_failed(status: SessionStatus) -> bool:
 
 
 def _ready_reason(status: SessionStatus) -> str | None:
-    condition = status.condition(READY)
-    return condition.reason if condition else None
+    return ready_reason(status)
 
 
 def _transition_events(old: SessionStatus, new: SessionStatus, event: EventNote) -> tuple[EventNote, ...]:
     """Post an event only when the reason changes, so retries do not flood `kubectl describe`."""
-    return (event,) if _ready_reason(old) != _ready_reason(new) else ()
+    return on_transition(old, new, event)
 
 
 def _warn(old: SessionStatus, new: SessionStatus) -> tuple[EventNote, ...]:

@@ -57,6 +57,7 @@ class Store:
     def __init__(self) -> None:
         self._bodies: dict[Key, dict[str, Any]] = {}
         self._tracked: dict[Key, Tracked] = {}
+        self._triggers: dict[Key, tuple[Any, ...]] = {}
         self._by_target: dict[tuple[str, str], set[Key]] = defaultdict(set)
 
     def __len__(self) -> int:
@@ -74,21 +75,32 @@ class Store:
     def put(self, body: dict[str, Any]) -> bool:
         """Record a body; return whether it changed what the reconciler acts on.
 
-        Bodies older than the one held (a watch event that lost a race with the answer
-        to our own write) are ignored.
+        A body at the resourceVersion already held costs a dict lookup: it is the watch
+        echoing our own write (whose answer the reconciler put here first) or a replay after a
+        reconnect. Bodies older than the one held (a watch event that lost a race with the
+        answer to our own write) are ignored.
         """
         key = key_of(body)
         old = self._bodies.get(key)
         if old is not None:
+            old_version = (old.get("metadata") or {}).get("resourceVersion")
+            version = (body.get("metadata") or {}).get("resourceVersion")
+            if version is not None and version == old_version:
+                return False
             old_rv, new_rv = _resource_version(old), _resource_version(body)
             if old_rv is not None and new_rv is not None and new_rv < old_rv:
                 return False
         self._bodies[key] = body
-        self._index(key, body)
-        return old is None or _trigger(old) != _trigger(body)
+        if old is None or old.get("status") != body.get("status"):
+            self._index(key, body)
+        trigger = _trigger(body)
+        changed = self._triggers.get(key) != trigger
+        self._triggers[key] = trigger
+        return old is None or changed
 
     def remove(self, key: Key) -> None:
         self._bodies.pop(key, None)
+        self._triggers.pop(key, None)
         self._untrack(key)
 
     def tracked(self) -> dict[tuple[str, str], list[Tracked]]:

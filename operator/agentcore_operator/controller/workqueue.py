@@ -9,7 +9,6 @@ already made) travels with the key so the worker need not ask AWS again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 from collections.abc import Callable
@@ -30,6 +29,8 @@ class WorkQueue(Generic[K, H]):
         self._seq = itertools.count()
         self._changed = asyncio.Event()
         self._closed = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_for: float | None = None
 
     def _now(self) -> float:
         return self._clock() if self._clock else asyncio.get_running_loop().time()
@@ -75,9 +76,28 @@ class WorkQueue(Generic[K, H]):
                 self._in_flight.add(key)
                 return key, self._hints.pop(key, None)
             self._changed.clear()
-            timeout = self._heap[0][0] - self._now() if self._heap else None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
+            self._arm()
+            await self._changed.wait()
+
+    def _arm(self) -> None:
+        """One timer for the earliest due key, kept while that stays the earliest.
+
+        Every add wakes the getter; re-creating a timeout on each wake (asyncio.wait_for)
+        cost a timer and a cancel per key during a burst.
+        """
+        due = self._heap[0][0] if self._heap else None
+        if due == self._armed_for:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._armed_for = None, due
+        if due is not None:
+            delay = max(0.0, due - self._now())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._timer, self._armed_for = None, None
+        self._changed.set()
 
     def done(self, key: K) -> None:
         """Finish processing `key`; re-add it if it was added meanwhile."""
@@ -88,4 +108,7 @@ class WorkQueue(Generic[K, H]):
 
     def close(self) -> None:
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._changed.set()

@@ -52,7 +52,9 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
     if not manifests:
         raise DemoFailed(f"no manifests in {examples}")
     config = EmulatorConfig(
-        start_delay=1.5, interpreters={CUSTOM_INTERPRETER: InterpreterSeed(create_delay=3.0)}
+        start_delay=1.5,
+        create_delay=2.0,
+        interpreters={CUSTOM_INTERPRETER: InterpreterSeed(create_delay=3.0)},
     )
     with running_emulator(config) as emulator, running_cluster() as cluster:
         say(f"emulated cluster at {cluster.url}, AgentCore emulator at {emulator.endpoint_url}")
@@ -105,6 +107,7 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
                     f"session {session_id} of {victim} is {state} in AgentCore, expected TERMINATED"
                 )
             say(f"AgentCore reports session {session_id} TERMINATED: the operator stopped it")
+            demo_interpreter(cluster, examples / "interpreters", timeout)
             say("$ kubectl get events --sort-by=.lastTimestamp")
             print(
                 cluster.kubectl("get", "events", "-n", "default", "--sort-by=.lastTimestamp").stdout.rstrip()
@@ -122,6 +125,32 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
         say(
             "demo finished: every session went Ready, code ran in one, and deleting one stopped it in AgentCore"
         )
+
+
+def demo_interpreter(cluster: Any, folder: Path, timeout: float) -> None:
+    """A CodeInterpreter created by the operator, and a session on it by reference."""
+    manifests = sorted(folder.glob("*.yaml"))
+    if not manifests:
+        return
+    say(f"$ kubectl apply -f {folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder}")
+    print(cluster.kubectl("apply", *[arg for m in manifests for arg in ("-f", str(m))]).stdout.rstrip())
+    sessions = [doc_name(m) for m in manifests if doc_kind(m) == "CodeInterpreterSession"]
+    watch_table(cluster, sessions, lambda rows: all(r[1] == "Ready" for r in rows), timeout)
+    say("$ kubectl get codeinterpreters")
+    print(cluster.kubectl("get", "codeinterpreters", "-n", "default").stdout.rstrip())
+    for name in (doc_name(m) for m in manifests if doc_kind(m) == "CodeInterpreter"):
+        interpreter = (cluster.get("codeinterpreters", "default", name) or {}).get("status") or {}
+        if interpreter.get("phase") != "Ready":
+            raise DemoFailed(f"CodeInterpreter {name} is {interpreter.get('phase')}, expected Ready")
+        say(
+            f"CodeInterpreter {name} is {interpreter.get('codeInterpreterId')}; its session runs on it by reference"
+        )
+
+
+def doc_kind(path: Path) -> str:
+    import yaml
+
+    return str(yaml.safe_load(path.read_text())["kind"])
 
 
 def watch_table(
@@ -159,7 +188,7 @@ def row_of(name: str, body: dict[str, Any] | None) -> tuple[str, ...]:
         name,
         status.get("phase", "-"),
         status.get("sessionId", "-"),
-        spec.get("codeInterpreterIdentifier", "-"),
+        status.get("codeInterpreterIdentifier") or spec.get("codeInterpreterIdentifier", "-"),
         status.get("expiresAt", "-"),
         reason or "-",
     )

@@ -90,6 +90,11 @@ class Metrics:
             "1 while this replica holds the leader Lease and acts (always 1 without leader election).",
             registry=self.registry,
         )
+        self.interpreters_ready = Counter(
+            "agentcore_code_interpreters_ready",
+            "CodeInterpreter resources that became Ready (created or adopted).",
+            registry=self.registry,
+        )
 
 
 METRIC_NAMES: tuple[str, ...] = (
@@ -101,4 +106,5 @@ METRIC_NAMES: tuple[str, ...] = (
     "agentcore_rate_limiter_wait_seconds",
     "agentcore_orphan_sessions_stopped_total",
     "agentcore_leader",
+    "agentcore_code_interpreters_ready_total",
 )

@@ -1,9 +1,12 @@
-"""The operator process: kopf feeds the store, workers drain the queue, the sweeper checks drift.
+"""The operator process: informers feed the store, workers drain the queue, the sweeper checks drift.
 
-kopf is used as an informer (watch, initial list, reconnects, login) through one
-`on.event` handler; the decisions and the requeue timing are ours. Per-object kopf timers
-cannot batch observation into List sweeps nor pace thousands of resources through one
-rate limiter and quota, a single due-time queue does both (controller-runtime's model).
+kopf runs the process (startup and cleanup, signals, login, the ready and stop flags);
+the watch is our own informer (controller/informer.py): kopf's per-event processing
+(bodies, memories, causes, handler invocation) cost a third of the operator's CPU during a
+burst, for events of which most change nothing. The decisions and the requeue timing are
+ours too: per-object kopf timers cannot batch observation into List sweeps nor pace
+thousands of resources through one rate limiter and quota, a single due-time queue does
+both (controller-runtime's model).
 """
 
 from __future__ import annotations
@@ -22,23 +25,34 @@ import boto3
 import kopf
 
 from agentcore_operator.api.v1alpha1 import GROUP, PLURAL, VERSION
+from agentcore_operator.api.v1alpha1.interpreter import (
+    INTERPRETER_FINALIZER,
+    INTERPRETER_KIND,
+    INTERPRETER_PLURAL,
+)
 from agentcore_operator.aws.clients import ClientFactory
 from agentcore_operator.aws.sessions import SessionManager
-from agentcore_operator.controller.kube import KubeWriter, connection_info, load_configuration
+from agentcore_operator.controller.informer import Informer
+from agentcore_operator.controller.kube import KubeConflict, KubeWriter, connection_info, load_configuration
 from agentcore_operator.controller.ledger import SessionLedger
 from agentcore_operator.controller.observations import Observation
 from agentcore_operator.controller.orphans import OrphanSweeper
 from agentcore_operator.controller.quota import QuotaGate
-from agentcore_operator.controller.reconciler import Outcome, Reconciler, utc_now
+from agentcore_operator.controller.reconciler import Reconciler, utc_now
 from agentcore_operator.controller.store import Key, Store, key_of
 from agentcore_operator.controller.sweeper import Sweeper
 from agentcore_operator.controller.workqueue import WorkQueue
+from agentcore_operator.interpreters.adapter import InterpreterManager
+from agentcore_operator.interpreters.kind import InterpreterKind, interpreter_timing
+from agentcore_operator.interpreters.references import interpreter_keys_of, sessions_using, users_of
 from agentcore_operator.manager.health import AwsHealth, HealthServer
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.manager.settings import Settings
 from agentcore_operator.runtime.backoff import Backoff
-from agentcore_operator.runtime.elector import KubernetesLeaseLock, LeaderElector, NotLeader, default_identity
-from agentcore_operator.runtime.ratelimit import RateLimiter
+from agentcore_operator.runtime.controller import KindController
+from agentcore_operator.runtime.elector import KubernetesLeaseLock, LeaderElector, default_identity
+from agentcore_operator.runtime.ratelimit import CONTROL_PLANE_WRITE_TPS, RateLimiter
+from agentcore_operator.runtime.reconcile import ReconcileLoop
 
 logger = logging.getLogger("agentcore_operator")
 
@@ -91,7 +105,7 @@ class Operator:
                 wait_for_release=lease_lock.wait_for_release,
             )
         self.limiter = RateLimiter(
-            settings.tps,
+            {**CONTROL_PLANE_WRITE_TPS, **settings.tps},
             default_rate=settings.default_tps,
             on_wait=None,
         )
@@ -126,7 +140,49 @@ class Operator:
             ledger=self.ledger,
             metrics=self.metrics,
             clock=clock,
+            interpreter_of=self._interpreter,
         )
+        self.session_controller: KindController[Observation] = KindController(
+            self.reconciler,
+            store=self.store,
+            queue=self.queue,
+            backoff=self.backoff,
+            workers=settings.reconcile_workers,
+            errors=self.metrics.reconcile_errors,
+            on_removed=self.quota.forget,
+            drain_seconds=DRAIN_SECONDS,
+        )
+        self.interpreter_store = Store()
+        interpreter_kind = InterpreterKind(
+            interpreters=InterpreterManager(self.sessions),
+            default_region=settings.region,
+            timing=interpreter_timing(settings.timing),
+            users_of=lambda namespace, name: users_of(self.store, namespace, name),
+            metrics=self.metrics,
+        )
+        interpreter_kube = self.kube.for_kind(INTERPRETER_PLURAL, INTERPRETER_KIND, INTERPRETER_FINALIZER)
+        self.interpreters = ReconcileLoop(
+            interpreter_kind,
+            store=self.interpreter_store,
+            kube=interpreter_kube,
+            conflict=KubeConflict,
+            backoff=Backoff(),
+            errors=self.metrics.reconcile_errors,
+            clock=clock,
+        )
+        self.interpreter_controller: KindController[Any] = KindController(
+            self.interpreters,
+            store=self.interpreter_store,
+            workers=settings.reconcile_workers,
+            errors=self.metrics.reconcile_errors,
+            drain_seconds=DRAIN_SECONDS,
+        )
+        # A session waits for the interpreter it references; an interpreter being deleted
+        # waits for the sessions using it. Each is queued by the other's changes, not polled.
+        self.interpreter_controller.watch(
+            self.session_controller, lambda body: sessions_using(self.store, body), _interpreter_signature
+        )
+        self.session_controller.watch(self.interpreter_controller, interpreter_keys_of, _session_signature)
         self.sweeper = Sweeper(self.store, self.sessions, self.queue, interval=settings.sweep_interval)
         self.orphans = (
             OrphanSweeper(
@@ -141,6 +197,13 @@ class Operator:
             if self.ledger is not None
             else None
         )
+        self.informers = [
+            Informer(self.kube.connection, path, self.observe)
+            for path in _collection_paths(settings.namespaces)
+        ] + [
+            Informer(self.kube.connection, path, self.observe_interpreter)
+            for path in _collection_paths(settings.namespaces, INTERPRETER_PLURAL)
+        ]
         self.health: HealthServer | None = None
         self.registry = kopf.OperatorRegistry()
         self._tasks: list[asyncio.Task[None]] = []
@@ -148,6 +211,7 @@ class Operator:
         self._stopping = False
         self._stop_requested: asyncio.Event | None = None
         self._kube_ok: bool | None = None
+        self._prepare: asyncio.Task[None] | None = None
         self._register()
 
     # -- kopf wiring -------------------------------------------------------------------
@@ -167,26 +231,19 @@ class Operator:
         def login(**_: Any) -> kopf.ConnectionInfo:
             return connection_info(self.kube_configuration)
 
-        @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-        async def on_event(event: kopf.RawEvent, **_: Any) -> None:
-            self.observe(event)
-
     def observe(self, event: kopf.RawEvent | dict[str, Any]) -> None:
-        """Feed one watch event into the store; queue the resource if it needs a look."""
-        raw = event.get("object")
-        if not isinstance(raw, dict):
-            return
-        body: dict[str, Any] = dict(raw)
-        self._kube_ok = True
-        key = key_of(body)
-        if event.get("type") == "DELETED":
-            self.store.remove(key)
-            self.queue.forget(key)
-            self.backoff.succeeded(key)
-            self.quota.forget(key)
-            return
-        if self.store.put(body):
-            self.queue.add(key)
+        """Feed one session watch event into the store; queue the resource if it needs a look."""
+        if isinstance(event.get("object"), dict):
+            self._kube_ok = True
+        self.session_controller.observe(dict(event))
+
+    def observe_interpreter(self, event: dict[str, Any]) -> None:
+        if isinstance(event.get("object"), dict):
+            self._kube_ok = True
+        self.interpreter_controller.observe(event)
+
+    def _interpreter(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.interpreter_store.get((namespace, name))
 
     async def _startup(self, settings: kopf.OperatorSettings) -> None:
         settings.peering.standalone = True
@@ -202,6 +259,10 @@ class Operator:
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=self.settings.max_workers, thread_name_prefix="agentcore-io")
         )
+        # The watch runs on a standby too: it fills the store, and acts once it leads.
+        for informer in self.informers:
+            self._tasks.append(asyncio.create_task(informer.run()))
+        self._prepare = asyncio.create_task(self._prepare_clients())
         if self.elector is None:
             self._start_working()
         else:
@@ -245,9 +306,11 @@ class Operator:
             return
         self._working = True
         self.metrics.leader.set(1)
-        for body in self.store.bodies():
-            self.queue.add(key_of(body))
-        self._tasks.append(asyncio.create_task(self._dispatch(), name="dispatch"))
+        for controller in (self.session_controller, self.interpreter_controller):
+            for body in controller.store.bodies():
+                controller.queue.add(key_of(body))
+        self._tasks.append(asyncio.create_task(self._dispatch_sessions(), name="dispatch"))
+        self._tasks.append(asyncio.create_task(self.interpreter_controller.run(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self.sweeper.run()))
         self._tasks.append(asyncio.create_task(self.quota.run()))
         if self.ledger is not None and self.orphans is not None:
@@ -280,9 +343,12 @@ class Operator:
         if self.elector is not None:
             self.elector.step_down()
         self.queue.close()
+        self.interpreter_controller.queue.close()
         dispatchers = [t for t in self._tasks if t.get_name() == "dispatch"]
         if dispatchers:
             await asyncio.wait(dispatchers, timeout=DRAIN_SECONDS + 1)
+        if self._prepare is not None:
+            self._prepare.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -299,59 +365,23 @@ class Operator:
         if self.health is not None:
             await self.health.stop()
         self.sessions.close()
-        self.kube.close()
+        await self.kube.close()
 
-    async def _dispatch(self) -> None:
-        """Hand every due key to its own pass at once, up to `reconcile_workers` at a time.
-
-        A pass may wait for a rate-limit token (a burst of Starts queues for tens of seconds);
-        a fixed pool of workers would then be full of waiting Starts while sessions already
-        started wait behind them for their confirming Get. With a pass per key, the rate
-        limiter is the only queue, and each operation queues only behind its own kind.
-        """
-        slots = asyncio.Semaphore(self.settings.reconcile_workers)
-        passes: set[asyncio.Task[None]] = set()
+    async def _prepare_clients(self) -> None:
         try:
-            while True:
-                await slots.acquire()
-                try:
-                    key, hint = await self.queue.get()
-                except BaseException:
-                    slots.release()
-                    raise
-                task = asyncio.create_task(self._reconcile_one(key, hint, slots))
-                passes.add(task)
-                task.add_done_callback(passes.discard)
-        finally:
-            # Stopping: passes in flight may finish their call and record it; the fence
-            # (may_act) already refuses any new mutating call.
-            if passes:
-                await asyncio.wait(list(passes), timeout=DRAIN_SECONDS)
-            for task in list(passes):
-                task.cancel()
-            for task in list(passes):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await self.sessions.prepare(self.settings.region)
+        except Exception as exc:  # the first call builds them again, and reports what fails
+            logger.debug("could not build the AWS clients ahead: %s", exc)
 
-    async def _reconcile_one(self, key: Key, hint: Observation | None, slots: asyncio.Semaphore) -> None:
-        try:
+    async def _dispatch_sessions(self) -> None:
+        """Before the first pass, read the ledger: a Start intent a previous leader left is
+        dropped when its resource is released only if the ledger knows it."""
+        if self.ledger is not None:
             try:
-                outcome = await self.reconciler.reconcile(key, hint)
-            except asyncio.CancelledError:
-                raise
-            except NotLeader:
-                logger.info("reconcile of %s/%s stopped at the fence: no longer the leader", *key)
-                return
-            except Exception:
-                logger.exception("reconcile of %s/%s failed", *key)
-                self.metrics.reconcile_errors.labels("Exception").inc()
-                outcome = Outcome(self.backoff.failed(key))
-            finally:
-                self.queue.done(key)
-            if outcome.requeue_after is not None and self.store.get(key) is not None:
-                self.queue.add(key, outcome.requeue_after)
-        finally:
-            slots.release()
+                await self.ledger.read()
+            except Exception as exc:
+                logger.warning("could not read the session ledger before working: %s", exc)
+        await self.session_controller.run()
 
     # -- health --------------------------------------------------------------------
 
@@ -424,3 +454,22 @@ async def _relay(source: StopFlag, target: asyncio.Event) -> None:
         while not source.is_set():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     target.set()
+
+
+def _collection_paths(namespaces: tuple[str, ...], plural: str = PLURAL) -> list[str]:
+    """What to list and watch: each namespace's collection, or the whole cluster's."""
+    if not namespaces:
+        return [f"/apis/{GROUP}/{VERSION}/{plural}"]
+    return [f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{plural}" for ns in namespaces]
+
+
+def _interpreter_signature(body: dict[str, Any]) -> tuple[Any, ...]:
+    """What a session waiting on an interpreter cares about: is it Ready, and on which id."""
+    status = body.get("status") or {}
+    return status.get("phase"), status.get("codeInterpreterId"), status.get("message")
+
+
+def _session_signature(body: dict[str, Any]) -> tuple[Any, ...]:
+    """What an interpreter being deleted cares about: whether the session still uses it."""
+    deleting = bool((body.get("metadata") or {}).get("deletionTimestamp"))
+    return (body.get("status") or {}).get("phase"), deleting

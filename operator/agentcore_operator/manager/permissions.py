@@ -34,17 +34,17 @@ class Permission:
 PERMISSIONS: tuple[Permission, ...] = (
     Permission(
         api_group="agentcore.dev",
-        resources=("codeinterpretersessions",),
+        resources=("codeinterpretersessions", "codeinterpreters"),
         verbs=("get", "list", "watch", "patch"),
         scope="watched",
-        why="watch sessions; add and remove the finalizer",
+        why="watch sessions and code interpreters; add and remove their finalizers",
     ),
     Permission(
         api_group="agentcore.dev",
-        resources=("codeinterpretersessions/status",),
+        resources=("codeinterpretersessions/status", "codeinterpreters/status"),
         verbs=("get", "patch"),
         scope="watched",
-        why="write the observed session state",
+        why="write the observed session and code interpreter state",
     ),
     Permission(
         api_group="",

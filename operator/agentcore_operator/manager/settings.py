@@ -24,6 +24,11 @@ OPERATIONS = (
     "ListCodeInterpreterSessions",
     "StopCodeInterpreterSession",
     "GetCodeInterpreter",
+    "CreateCodeInterpreter",
+    "DeleteCodeInterpreter",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
 )
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")

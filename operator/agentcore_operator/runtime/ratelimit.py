@@ -13,6 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 DEFAULT_TPS = 30.0
+# The control plane's writes have a lower published quota than the 30 TPS of the rest.
+CONTROL_PLANE_WRITE_TPS = {
+    "CreateCodeInterpreter": 5.0,
+    "DeleteCodeInterpreter": 5.0,
+    "TagResource": 5.0,
+    "UntagResource": 5.0,
+}
 
 
 @dataclass

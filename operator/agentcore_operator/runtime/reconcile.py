@@ -154,6 +154,7 @@ class ReconcileLoop(Generic[ViewT, StatusT, ActionT, ObservationT]):
     async def _reconcile(self, body: dict[str, Any], hint: ObservationT | None) -> Outcome:
         kind = self.kind
         key = key_of(body)
+        wanted_at_start = _what_the_user_wants(body)
         view = kind.view(body)
         persisted = dict(body.get("status") or {})
         persisted.pop("kopf", None)
@@ -191,7 +192,12 @@ class ReconcileLoop(Generic[ViewT, StatusT, ActionT, ObservationT]):
 
         body, persisted = await self._write_status(body, persisted, status)
         await self._post(body, events)
-        if kind.settled(key, body, view, before, status):
+        parked = kind.settled(key, body, view, before, status)
+        if _what_the_user_wants(body) != wanted_at_start:
+            # Our write's answer carries someone else's change (a delete, a new spec): its own
+            # watch event is the echo of a version the store already holds, so look again now.
+            return Outcome(0.0)
+        if parked:
             self._backoff.succeeded(key)
             return Outcome(None)
         return Outcome(self._requeue(key, decision))
@@ -230,3 +236,8 @@ class ReconcileLoop(Generic[ViewT, StatusT, ActionT, ObservationT]):
             logger.info("%s: %s", note.reason, note.message, extra={**fields, "event_type": note.type})
             await self._kube.post_event(body, note)
         events.clear()
+
+
+def _what_the_user_wants(body: dict[str, Any]) -> tuple[object, object]:
+    meta = body.get("metadata") or {}
+    return meta.get("generation"), meta.get("deletionTimestamp")

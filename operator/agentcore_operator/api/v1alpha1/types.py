@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self, cast
 
 GROUP = "agentcore.dev"
 VERSION = "v1alpha1"
@@ -25,6 +25,8 @@ MIN_TIMEOUT_SECONDS = 60
 MAX_TIMEOUT_SECONDS = 28800
 DEFAULT_TIMEOUT_SECONDS = 900
 MAX_SESSION_NAME = 100
+MAX_FILESYSTEMS = 10  # the model's ToolsFileSystemConfigurations
+MAX_CERTIFICATES = 200  # the model's Certificates
 
 _INTERPRETER_ID = r"(aws\.codeinterpreter\.v1|[a-zA-Z][a-zA-Z0-9_]{0,47}-[a-zA-Z0-9]{10})"
 INTERPRETER_ID_RE = re.compile(rf"^{_INTERPRETER_ID}$")
@@ -62,6 +64,11 @@ class SessionSpec:
     session_timeout_seconds: int
     region: str
     deletion_policy: DeletionPolicy
+    # spec.codeInterpreterRef.name: a CodeInterpreter of the namespace. The identifier is then
+    # empty here and filled in from that resource's status once it is Ready.
+    code_interpreter_ref: str | None = None
+    certificates: tuple[dict[str, Any], ...] = ()
+    filesystem_configurations: tuple[dict[str, Any], ...] = ()
 
     @property
     def interpreter_id(self) -> str:
@@ -76,13 +83,20 @@ class SessionSpec:
     @classmethod
     def from_resource(cls, body: dict[str, Any], *, default_region: str) -> SessionSpec:
         """Read and check the spec of a resource body; raise SpecError with a user-facing message."""
-        spec = body.get("spec")
-        if not isinstance(spec, dict):
-            raise SpecError("spec is missing or not an object")
-        meta = body.get("metadata") or {}
+        spec, meta = spec_and_meta(body)
 
+        ref = spec.get("codeInterpreterRef")
+        ref_name = ref.get("name") if isinstance(ref, dict) else None
+        if ref is not None and (not isinstance(ref_name, str) or not ref_name):
+            raise SpecError("spec.codeInterpreterRef.name must name a CodeInterpreter")
+        if ref_name is not None and "codeInterpreterIdentifier" in spec:
+            raise SpecError(
+                "spec.codeInterpreterRef and spec.codeInterpreterIdentifier are mutually exclusive"
+            )
         identifier = spec.get("codeInterpreterIdentifier", BUILTIN_INTERPRETER)
-        if not isinstance(identifier, str) or not (
+        if ref_name is not None:
+            pass  # resolved from the CodeInterpreter (controller/reconciler.py)
+        elif not isinstance(identifier, str) or not (
             INTERPRETER_ID_RE.fullmatch(identifier) or INTERPRETER_ARN_RE.fullmatch(identifier)
         ):
             raise SpecError(f"spec.codeInterpreterIdentifier {identifier!r} is not an interpreter id or ARN")
@@ -117,7 +131,58 @@ class SessionSpec:
         except ValueError:
             raise SpecError(f"spec.deletionPolicy {policy!r} is not Delete or Retain") from None
 
-        return cls(identifier, name, timeout, region, deletion_policy)
+        return cls(
+            "" if ref_name is not None else identifier,
+            name,
+            timeout,
+            region,
+            deletion_policy,
+            code_interpreter_ref=ref_name,
+            certificates=read_certificates(spec),
+            filesystem_configurations=read_filesystems(spec),
+        )
+
+
+def read_certificates(spec: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """spec.certificates as sent to AWS (each a location with one secretsManager ARN)."""
+    items = spec.get("certificates")
+    if items is None:
+        return ()
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_CERTIFICATES:
+        raise SpecError(f"spec.certificates must be a list of 1..{MAX_CERTIFICATES} certificates")
+    for index, item in enumerate(items):
+        location = item.get("location") if isinstance(item, dict) else None
+        secret = (location or {}).get("secretsManager") if isinstance(location, dict) else None
+        if not isinstance(secret, dict) or not isinstance(secret.get("secretArn"), str):
+            raise SpecError(f"spec.certificates[{index}].location.secretsManager.secretArn is required")
+    return tuple(items)
+
+
+def read_filesystems(spec: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """spec.filesystemConfigurations as sent to AWS (each exactly one of EFS or S3 Files)."""
+    items = spec.get("filesystemConfigurations")
+    if items is None:
+        return ()
+    if not isinstance(items, list) or len(items) > MAX_FILESYSTEMS:
+        raise SpecError(f"spec.filesystemConfigurations must be a list of at most {MAX_FILESYSTEMS} entries")
+    for index, item in enumerate(items):
+        kinds = [
+            k for k in ("efsConfiguration", "s3FilesConfiguration") if isinstance(item, dict) and k in item
+        ]
+        if len(kinds) != 1:
+            raise SpecError(
+                f"spec.filesystemConfigurations[{index}] must set exactly one of efsConfiguration "
+                f"and s3FilesConfiguration"
+            )
+    return tuple(items)
+
+
+def spec_and_meta(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A resource's spec (an object, or SpecError) and metadata, for every kind's spec reader."""
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        raise SpecError("spec is missing or not an object")
+    return spec, body.get("metadata") or {}
 
 
 def default_session_name(namespace: str, name: str) -> str:
@@ -159,8 +224,26 @@ class Condition:
         )
 
 
+class HasConditions:
+    """Conditions of a status dataclass (every kind's status has them, in the same form)."""
+
+    conditions: tuple[Condition, ...]
+
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
+    def with_condition(self, new: Condition) -> Self:
+        """Set a condition, keeping lastTransitionTime when its status did not change."""
+        old = self.condition(new.type)
+        if old is not None and old.status == new.status:
+            new = replace(new, last_transition_time=old.last_transition_time)
+        others = tuple(c for c in self.conditions if c.type != new.type)
+        updated: Self = replace(cast(Any, self), conditions=(*others, new))
+        return updated
+
+
 @dataclass(frozen=True)
-class SessionStatus:
+class SessionStatus(HasConditions):
     """What the operator last recorded about the session (the resource's .status)."""
 
     phase: Phase | None = None
@@ -179,17 +262,6 @@ class SessionStatus:
     # outcome is unknown (a lost answer, a 5xx, a crash). 0 once an answer settled them.
     pending_start_token: str | None = None
     unanswered_starts: int | None = None
-
-    def condition(self, type_: str) -> Condition | None:
-        return next((c for c in self.conditions if c.type == type_), None)
-
-    def with_condition(self, new: Condition) -> SessionStatus:
-        """Set a condition, keeping lastTransitionTime when its status did not change."""
-        old = self.condition(new.type)
-        if old is not None and old.status == new.status:
-            new = replace(new, last_transition_time=old.last_transition_time)
-        others = tuple(c for c in self.conditions if c.type != new.type)
-        return replace(self, conditions=(*others, new))
 
     def to_dict(self) -> dict[str, Any]:
         """The status as written to the API: unset fields are left out, not nulled."""

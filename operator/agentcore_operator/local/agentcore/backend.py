@@ -41,6 +41,29 @@ NOT_YET = {"CREATING"}
 GONE = {"DELETED"}
 
 
+MAX_TAGS = 50  # the model's TagsMap
+
+
+def check_network(network: Mapping[str, Any]) -> None:
+    """What the model says in words only: vpcConfig "is required when the network mode is set to VPC"."""
+    if network.get("networkMode") == "VPC" and "vpcConfig" not in network:
+        raise invalid("vpcConfig is required when networkMode is VPC", "networkConfiguration.vpcConfig")
+
+
+def check_mount_paths(configurations: list[Any] | None) -> None:
+    """Each mount path must be unique across a session's file systems (the model says so in words)."""
+    paths = [
+        next(iter(item.values())).get("mountPath", "").rstrip("/")
+        for item in configurations or ()
+        if isinstance(item, dict) and item
+    ]
+    duplicates = sorted({p for p in paths if paths.count(p) > 1})
+    if duplicates:
+        raise invalid(
+            f"mountPath {duplicates[0]} is used by more than one file system", "filesystemConfigurations"
+        )
+
+
 def not_found(message: str) -> AwsError:
     return AwsError("ResourceNotFoundException", message, 404)
 
@@ -69,6 +92,10 @@ class Interpreter:
     system: bool = False
     description: str | None = None
     execution_role_arn: str | None = None
+    network_configuration: dict[str, Any] | None = None  # as created (None: {networkMode})
+    certificates: list[Any] | None = None
+    filesystem_configurations: list[Any] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
     def status(self, now: float) -> str:
         if self.deleted_at is not None:
@@ -94,6 +121,8 @@ class Session:
     created_at: float
     ready_at: float
     stopped_at: float | None = None
+    certificates: list[Any] | None = None
+    filesystem_configurations: list[Any] | None = None
 
     @property
     def expires_at(self) -> float:
@@ -125,6 +154,8 @@ class Session:
             "readyAt": self.ready_at,
             "expiresAt": self.expires_at,
             "stoppedAt": self.stopped_at,
+            "certificates": self.certificates,
+            "filesystemConfigurations": self.filesystem_configurations,
         }
 
 
@@ -269,6 +300,7 @@ class Backend:
             if replay is not None:
                 return replay
             interpreter = self._interpreter(region_name, params["codeInterpreterIdentifier"])
+            check_mount_paths(params.get("filesystemConfigurations"))
             timeout = params.get("sessionTimeoutSeconds", DEFAULT_TIMEOUT)
             if not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
                 raise invalid(
@@ -303,6 +335,8 @@ class Backend:
                 timeout=timeout,
                 created_at=now,
                 ready_at=now + self.config.start_delay,
+                certificates=params.get("certificates"),
+                filesystem_configurations=params.get("filesystemConfigurations"),
             )
             region.sessions[session.session_id] = session
             region.by_interpreter.setdefault(interpreter.id, []).append(session)
@@ -328,6 +362,8 @@ class Backend:
                 "createdAt": epoch_to_datetime(session.created_at),
                 "sessionTimeoutSeconds": session.timeout,
                 "status": session.status(now),
+                "certificates": session.certificates,
+                "filesystemConfigurations": session.filesystem_configurations,
             }
 
     def list_sessions(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -422,7 +458,10 @@ class Backend:
             "name": interpreter.name,
             "description": interpreter.description,
             "executionRoleArn": interpreter.execution_role_arn,
-            "networkConfiguration": {"networkMode": interpreter.network_mode},
+            "networkConfiguration": interpreter.network_configuration
+            or {"networkMode": interpreter.network_mode},
+            "certificates": interpreter.certificates,
+            "filesystemConfigurations": interpreter.filesystem_configurations,
             "status": interpreter.status(now),
             "failureReason": interpreter.failure_reason
             if interpreter.status(now) == "CREATE_FAILED"
@@ -480,6 +519,8 @@ class Backend:
             if replay is not None:
                 return replay
             name = params["name"]
+            check_network(params["networkConfiguration"])
+            check_mount_paths(params.get("filesystemConfigurations"))
             if any(
                 i.name == name and i.status(now) not in GONE and not i.system
                 for i in region.interpreters.values()
@@ -500,6 +541,10 @@ class Backend:
                 ),
                 description=params.get("description"),
                 execution_role_arn=params.get("executionRoleArn"),
+                network_configuration=dict(params["networkConfiguration"]),
+                certificates=params.get("certificates"),
+                filesystem_configurations=params.get("filesystemConfigurations"),
+                tags=dict(params.get("tags") or {}),
             )
             region.interpreters[interpreter_id] = interpreter
             answer = {
@@ -525,6 +570,44 @@ class Backend:
                 "lastUpdatedAt": epoch_to_datetime(now),
             }
 
+    def _taggable(self, region_name: str, arn: str) -> Interpreter:
+        """The custom interpreter an ARN names (the only taggable resource the emulator has)."""
+        found = ARN_RE.match(arn)
+        if (
+            found is None
+            or found.group("region") != region_name
+            or found.group("account") != self.config.account
+        ):
+            raise not_found(f"Resource {arn} not found")
+        interpreter = self._region(region_name).interpreters.get(found.group("id"))
+        if interpreter is None or interpreter.system or interpreter.arn != arn:
+            raise not_found(f"Resource {arn} not found")
+        if interpreter.status(self.clock()) in GONE:
+            raise not_found(f"Resource {arn} not found")
+        return interpreter
+
+    def tag_resource(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            interpreter = self._taggable(region_name, params["resourceArn"])
+            merged = {**interpreter.tags, **params["tags"]}
+            if len(merged) > MAX_TAGS:
+                raise invalid(
+                    f"A resource can have at most {MAX_TAGS} tags; this would make {len(merged)}", "tags"
+                )
+            interpreter.tags = merged
+            return {}
+
+    def untag_resource(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            interpreter = self._taggable(region_name, params["resourceArn"])
+            for key in params["tagKeys"]:
+                interpreter.tags.pop(key, None)
+            return {}
+
+    def list_tags(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            return {"tags": dict(self._taggable(region_name, params["resourceArn"]).tags)}
+
     # -- introspection (tests and benchmarks, never the AWS routes) ----------------------
 
     def sessions(self, region_name: str | None = None) -> list[dict[str, Any]]:
@@ -547,6 +630,14 @@ class Backend:
                     "arn": i.arn,
                     "status": i.status(now),
                     "failureReason": i.failure_reason,
+                    "networkConfiguration": i.network_configuration or {"networkMode": i.network_mode},
+                    "description": i.description,
+                    "executionRoleArn": i.execution_role_arn,
+                    "certificates": i.certificates,
+                    "filesystemConfigurations": i.filesystem_configurations,
+                    "tags": dict(i.tags),
+                    "createdAt": i.created_at,
+                    "deletedAt": i.deleted_at,
                 }
                 for i in self._region(region_name).interpreters.values()
             ]

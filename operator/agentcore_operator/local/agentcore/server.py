@@ -113,6 +113,9 @@ class AgentCoreEmulator:
             "ListCodeInterpreters": self.backend.list_interpreters,
             "CreateCodeInterpreter": self.backend.create_interpreter,
             "DeleteCodeInterpreter": self.backend.delete_interpreter,
+            "TagResource": self.backend.tag_resource,
+            "UntagResource": self.backend.untag_resource,
+            "ListTagsForResource": self.backend.list_tags,
         }
 
     # -- the application ---------------------------------------------------------------

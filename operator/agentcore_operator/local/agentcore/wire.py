@@ -35,6 +35,9 @@ CONTROL_OPERATIONS = (
     "ListCodeInterpreters",
     "CreateCodeInterpreter",
     "DeleteCodeInterpreter",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
 )
 
 
@@ -124,7 +127,8 @@ class Protocol:
         params: dict[str, Any] = {}
         if shape is None:
             return params
-        query_values = dict(parse_qsl(query, keep_blank_values=True))
+        query_pairs = parse_qsl(query, keep_blank_values=True)
+        query_values = dict(query_pairs)
         payload: dict[str, Any] = {}
         if body.strip():
             try:
@@ -142,6 +146,11 @@ class Protocol:
             if location == "uri":
                 if wire_name in labels:
                     params[name] = labels[wire_name]
+            elif location == "querystring" and member.type_name == "list":
+                # A list member repeats its key (?tagKeys=a&tagKeys=b), as botocore sends it.
+                repeated = [v for k, v in query_pairs if k == wire_name]
+                if repeated:
+                    params[name] = repeated
             elif location == "querystring":
                 if wire_name in query_values:
                     params[name] = _coerce_scalar(member, query_values[wire_name], name)
@@ -246,6 +255,16 @@ def _check_structure(shape: Shape, value: Any, path: str, problems: list[tuple[s
             where = f"{path}.{required}" if path else required
             problems.append(
                 (where, f"Value null at '{where}' failed to satisfy constraint: Member must not be null")
+            )
+    if shape.metadata.get("union"):
+        chosen = [name for name, v in value.items() if name in shape.members and v is not None]
+        if len(chosen) != 1:
+            where = path or shape.name
+            problems.append(
+                (
+                    where,
+                    f"Value at '{where}' failed to satisfy constraint: Union must have exactly one member set",
+                )
             )
     for name, member_value in value.items():
         member = shape.members.get(name)

@@ -60,17 +60,21 @@ def conflict(resource_type: ResourceType, name: str) -> ApiError:
     )
 
 
-def invalid(resource_type: ResourceType, name: str, errors: list[schemas.FieldError]) -> ApiError:
+def invalid(
+    resource_type: ResourceType, name: str, errors: list[schemas.FieldError], *, by_resource: bool = False
+) -> ApiError:
+    """422 Invalid, named by kind (validation) or, `by_resource`, by resource as the registry
+    store names it (codeinterpretersessions.agentcore.dev)."""
     messages = [e.message for e in errors]
     summary = messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
     return ApiError(
         422,
         "Invalid",
-        f'{resource_type.kind_qualified} "{name}" is invalid: {summary}',
+        f'{resource_type.qualified if by_resource else resource_type.kind_qualified} "{name}" is invalid: {summary}',
         {
             "name": name,
             "group": resource_type.group,
-            "kind": resource_type.kind,
+            "kind": resource_type.plural if by_resource else resource_type.kind,
             "causes": [e.cause() for e in errors],
         },
     )

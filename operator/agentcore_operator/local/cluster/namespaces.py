@@ -18,14 +18,13 @@ So an operator's finalizers run on namespace deletion, as they would on a real c
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from agentcore_operator.local.cluster.errors import ApiError
 from agentcore_operator.local.cluster.resources import NAMESPACE_TYPE, ResourceType
-from agentcore_operator.local.cluster.store import WatchEvent
+from agentcore_operator.local.cluster.store import WatchEvent, clone
 
 if TYPE_CHECKING:
     from agentcore_operator.local.cluster.server import EmulatedCluster
@@ -116,7 +115,7 @@ class NamespaceLifecycle:
             return self.cluster.remove_object(NAMESPACE_TYPE, old)
         if meta.get("deletionTimestamp") and finalizers == (meta.get("finalizers") or []):
             return old
-        new = copy.deepcopy(old)
+        new = clone(old)
         new_meta = new["metadata"]
         new_meta.setdefault("deletionTimestamp", self.cluster.now())
         new_meta.setdefault("deletionGracePeriodSeconds", 0)
@@ -255,18 +254,18 @@ class NamespaceLifecycle:
             )
         if not changed:
             return namespace
-        new = copy.deepcopy(namespace)
+        new = clone(namespace)
         new["status"] = {**status, "phase": "Terminating", "conditions": conditions}
-        return self.cluster.store_update(NAMESPACE_TYPE, new)
+        return self.cluster.controller_write(NAMESPACE_TYPE, namespace, new, "status")
 
     def _finalize(self, namespace: dict[str, Any]) -> dict[str, Any]:
         """What the controller does through `/finalize`: take `kubernetes` off spec.finalizers."""
-        new = copy.deepcopy(namespace)
+        new = clone(namespace)
         spec = new.setdefault("spec", {})
         spec["finalizers"] = [f for f in spec.get("finalizers") or () if f != KUBERNETES_FINALIZER]
         if not spec["finalizers"]:
             del spec["finalizers"]
-        return self.cluster.store_update(NAMESPACE_TYPE, new)
+        return self.cluster.controller_write(NAMESPACE_TYPE, namespace, new, "finalize")
 
 
 def finalizers_written(subresource: str | None, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -278,7 +277,7 @@ def finalizers_written(subresource: str | None, old: dict[str, Any], new: dict[s
     """
     if subresource == "finalize":
         finalizers = (new.get("spec") or {}).get("finalizers")
-        new = copy.deepcopy(old)
+        new = clone(old)
         if finalizers:
             new.setdefault("spec", {})["finalizers"] = finalizers
         else:
@@ -293,7 +292,7 @@ def finalizers_written(subresource: str | None, old: dict[str, Any], new: dict[s
     else:
         spec.pop("finalizers", None)
     if "status" in old:
-        new["status"] = copy.deepcopy(old["status"])
+        new["status"] = clone(old["status"])
     else:
         new.pop("status", None)
     return new

@@ -5,6 +5,23 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import yaml
+
+
+class _JsonYamlLoader(yaml.SafeLoader):
+    """YAML as the API server reads it (sigs.k8s.io/yaml): converted to JSON, so an unquoted
+    timestamp stays a string rather than becoming a datetime no JSON encoder can write."""
+
+
+_JsonYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_yaml(raw: bytes | str) -> Any:
+    return yaml.load(raw, Loader=_JsonYamlLoader)  # a SafeLoader, without timestamps
+
 
 class PatchError(ValueError):
     """The patch cannot be applied; `test_failed` tells a failed `test` op from a bad patch."""

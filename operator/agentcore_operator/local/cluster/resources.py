@@ -29,6 +29,7 @@ class ResourceType:
     schema: dict[str, Any] | None = None  # openAPIV3Schema; None: anything goes (built-ins)
     printer_columns: tuple[dict[str, Any], ...] = ()
     custom: bool = False
+    selectable_fields: tuple[str, ...] = ()  # a CRD's selectableFields, as field selector labels
     verbs: tuple[str, ...] = (
         "create",
         "delete",
@@ -43,6 +44,14 @@ class ResourceType:
     @property
     def group_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def field_labels(self) -> tuple[str, ...] | None:
+        """What a field selector may name: for custom resources metadata.name, metadata.namespace
+        and the CRD's selectableFields; None (anything) for built-in kinds."""
+        if not self.custom:
+            return None
+        return ("metadata.name", "metadata.namespace", *self.selectable_fields)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -162,6 +171,10 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 schema=(version.get("schema") or {}).get("openAPIV3Schema"),
                 printer_columns=tuple(version.get("additionalPrinterColumns", ())),
                 custom=True,
+                selectable_fields=tuple(
+                    str(selectable.get("jsonPath", "")).lstrip(".")
+                    for selectable in version.get("selectableFields") or ()
+                ),
             )
         )
     return types

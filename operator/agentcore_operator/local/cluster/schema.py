@@ -257,6 +257,14 @@ def _check(
                     f"Too many: {len(value)}: must have at most {schema['maxItems']} items",
                 )
             )
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            errors.append(
+                FieldError(
+                    where,
+                    "FieldValueInvalid",
+                    f"Invalid value: {len(value)}: {where} in body should have at least {schema['minItems']} items",
+                )
+            )
         if isinstance(items, dict):
             for index, item in enumerate(value):
                 _check(items, item, f"{path}[{index}]", errors)

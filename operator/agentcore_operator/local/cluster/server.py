@@ -27,7 +27,17 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from agentcore_operator.local.cluster import garbage, gnostic, openapi, protobuf, tables
+from agentcore_operator.local.cluster import (
+    fieldmanager,
+    fieldpath,
+    fieldvalidation,
+    garbage,
+    gnostic,
+    openapi,
+    protobuf,
+    strategic,
+    tables,
+)
 from agentcore_operator.local.cluster import namespaces as namespace_lifecycle
 from agentcore_operator.local.cluster import schema as schemas
 from agentcore_operator.local.cluster import watch as watches
@@ -35,7 +45,7 @@ from agentcore_operator.local.cluster.errors import ApiError, bad_request, confl
 from agentcore_operator.local.cluster.faults import REASONS, Fault, fault_from_json, triggered
 from agentcore_operator.local.cluster.pagination import Pager, item_key
 from agentcore_operator.local.cluster.params import query_flag
-from agentcore_operator.local.cluster.patch import PatchError, json_patch, merge_patch
+from agentcore_operator.local.cluster.patch import PatchError, json_patch, load_yaml, merge_patch
 from agentcore_operator.local.cluster.resources import (
     BUILTIN_TYPES,
     CRD_TYPE,
@@ -49,6 +59,8 @@ from agentcore_operator.local.cluster.resources import (
 from agentcore_operator.local.cluster.store import (
     SelectorError,
     Store,
+    check_field_labels,
+    clone,
     field_matcher,
     label_matcher,
 )
@@ -78,6 +90,7 @@ JSON_PATCH = "application/json-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 REQUEST_LOG_SIZE = 50_000
+CONTROLLER_MANAGER = "kube-controller-manager"  # the field manager of the namespace controller and GC
 
 
 def now_rfc3339() -> str:
@@ -166,11 +179,13 @@ class EmulatedCluster:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         status = 500
+        warnings = fieldvalidation.collecting()
         try:
             if not request.path.startswith("/_cluster/"):
                 self._apply_fault(request)
             response: web.StreamResponse = await handler(request)
             status = response.status
+            fieldvalidation.add_warning_headers(response, warnings)
             return response
         except ApiError as error:
             status = error.code
@@ -385,6 +400,8 @@ class EmulatedCluster:
         method = request.method
         query = request.query
         dry_run = query.get("dryRun") == "All"
+        validation = fieldvalidation.directive(query)
+        manager = fieldmanager.manager_name(query.get("fieldManager"), request.headers.get("User-Agent", ""))
         if target.name is None:
             if method == "GET":
                 if query_flag(query.get("watch")):
@@ -397,7 +414,8 @@ class EmulatedCluster:
                     target.namespace,
                     body,
                     dry_run=dry_run,
-                    strict=query.get("fieldValidation") == "Strict",
+                    validation=validation,
+                    manager=manager,
                 )
                 return self._respond(request, created, target, status=201)
             if method == "DELETE":
@@ -413,12 +431,10 @@ class EmulatedCluster:
             return self._respond(request, current, target)
         if method == "PUT":
             body = await self._body(request, target)
-            updated = self._replace(
-                target, body, dry_run=dry_run, strict=query.get("fieldValidation") == "Strict"
-            )
+            updated = self._replace(target, body, dry_run=dry_run, validation=validation, manager=manager)
             return self._respond(request, updated, target)
         if method == "PATCH":
-            updated = await self._patch(request, target, dry_run)
+            updated = await self._patch(request, target, dry_run, validation, manager)
             return self._respond(request, updated, target)
         if method == "DELETE":
             options = await self._delete_options(request, target)
@@ -449,7 +465,7 @@ class EmulatedCluster:
         if not raw.strip():
             return {}
         try:
-            body = yaml.safe_load(raw) if "yaml" in (request.content_type or "") else json.loads(raw)
+            body = load_yaml(raw) if "yaml" in (request.content_type or "") else json.loads(raw)
         except (ValueError, yaml.YAMLError) as exc:
             raise bad_request(f"the body of the request was in an unknown format: {exc}") from exc
         if not isinstance(body, dict):
@@ -474,7 +490,7 @@ class EmulatedCluster:
                 body["metadata"] if listing else {"resourceVersion": body["metadata"]["resourceVersion"]}
             )
             return web.json_response(rendered, status=status)
-        return self._reply(request, body, status)
+        return self._reply(request, body, status, target.resource_type.key, listing=listing)
 
     def _protobuf_body(self, raw: bytes, target: Target) -> dict[str, Any]:
         """Built-in kinds take protobuf, as client-go's typed clients send it; custom resources do not."""
@@ -490,7 +506,15 @@ class EmulatedCluster:
         except (protobuf.ProtobufError, ValueError) as exc:
             raise bad_request(f"the body of the request was in an unknown format: {exc}") from exc
 
-    def _reply(self, request: web.Request, body: dict[str, Any], status: int) -> web.Response:
+    def _reply(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        status: int,
+        type_key: tuple[str, str, str] | None = None,
+        *,
+        listing: bool = False,
+    ) -> web.Response:
         """Protobuf when the client lists it first and the kind has a message; JSON otherwise, as for
         custom resources on a real server (client-go decodes by the response's Content-Type)."""
         if protobuf.accepts_protobuf_first(request.headers.get("Accept", "")):
@@ -500,7 +524,10 @@ class EmulatedCluster:
                 pass
             else:
                 return web.Response(body=encoded, status=status, content_type=protobuf.PROTOBUF)
-        return web.json_response(body, status=status)
+        if type_key is None:
+            return web.json_response(body, status=status)
+        data = self.store.encoded_list(type_key, body) if listing else self.store.encoded(type_key, body)
+        return web.Response(body=data, status=status, content_type=JSON)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -511,14 +538,16 @@ class EmulatedCluster:
             raise not_found(target.resource_type, target.name)
         return body
 
-    def _selectors(self, query: Any) -> tuple[Any, Any]:
+    def _selectors(self, query: Any, resource_type: ResourceType) -> tuple[Any, Any]:
         try:
-            return label_matcher(query.get("labelSelector")), field_matcher(query.get("fieldSelector"))
+            selector = query.get("fieldSelector")
+            check_field_labels(selector, resource_type.field_labels)
+            return label_matcher(query.get("labelSelector")), field_matcher(selector)
         except SelectorError as exc:
             raise bad_request(str(exc)) from exc
 
     def _list(self, target: Target, query: Any) -> dict[str, Any]:
-        labels, fields = self._selectors(query)
+        labels, fields = self._selectors(query, target.resource_type)
         resource_type = target.resource_type
 
         def collect() -> list[dict[str, Any]]:
@@ -553,7 +582,7 @@ class EmulatedCluster:
 
     async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
         query = request.query
-        labels, fields = self._selectors(query)
+        labels, fields = self._selectors(query, target.resource_type)
         if target.name is not None:
             by_name = field_matcher(f"metadata.name={target.name}")
             fields = (lambda f, n: lambda body: f(body) and n(body))(fields, by_name)
@@ -577,19 +606,18 @@ class EmulatedCluster:
         body: dict[str, Any],
         old: dict[str, Any] | None,
         *,
-        strict: bool,
+        validation: str,
     ) -> dict[str, Any]:
         """Schema work for custom resources: unknown fields, pruning, defaults, validation, CEL."""
         if resource_type.schema is None:
             return body
         name = body.get("metadata", {}).get("name", "")
         unknown = schemas.unknown_fields(resource_type.schema, body)
-        if unknown and strict:
-            fields = ", ".join(f'unknown field "{path}"' for path in unknown)
-            raise bad_request(
-                f'{resource_type.kind} in version "{resource_type.version}" cannot be handled as a '
-                f"{resource_type.kind}: strict decoding error: {fields}"
-            )
+        refusal = fieldvalidation.unknown_fields(
+            resource_type.kind, resource_type.version, unknown, validation
+        )
+        if refusal:
+            raise bad_request(refusal)
         schemas.prune(resource_type.schema, body)
         schemas.apply_defaults(resource_type.schema, body)
         errors = schemas.validate(resource_type.schema, body)
@@ -654,9 +682,11 @@ class EmulatedCluster:
         body: dict[str, Any],
         *,
         dry_run: bool,
-        strict: bool = False,
+        validation: str = fieldvalidation.WARN,
+        manager: str = "kube-apiserver",
+        managed_fields: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        body = copy.deepcopy(body)
+        body = clone(body)
         meta = body.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise bad_request("metadata must be an object")
@@ -693,9 +723,14 @@ class EmulatedCluster:
             )
         if resource_type.status_subresource and resource_type.custom:
             body.pop("status", None)
-        body = self._prepare(resource_type, body, None, strict=strict)
+        body = self._prepare(resource_type, body, None, validation=validation)
         if resource_type is CRD_TYPE:
             self._check_crd(body)
+        if managed_fields is None:
+            managed_fields = fieldmanager.Write.of(resource_type, None, manager, now_rfc3339()).update(
+                None, body
+            )
+        fieldmanager.set_managed_fields(body, managed_fields)
         for server_field in (
             "resourceVersion",
             "uid",
@@ -794,15 +829,17 @@ class EmulatedCluster:
         new: dict[str, Any],
         *,
         dry_run: bool,
-        strict: bool,
         expected_version: str | None,
+        validation: str = fieldvalidation.WARN,
+        manager: str = "kube-apiserver",  # the server's own writes (controllers pass theirs)
+        managed_fields: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Every update ends here: preconditions, subresource rules, schema, generation, finalizers."""
         resource_type = target.resource_type
         name = old["metadata"]["name"]
         if expected_version and expected_version != old["metadata"]["resourceVersion"]:
             raise conflict(resource_type, name)
-        new = copy.deepcopy(new)
+        new = clone(new)
         if not isinstance(new.get("metadata"), dict):
             raise bad_request("metadata must be an object")
         self._check_kind(resource_type, new)
@@ -815,7 +852,7 @@ class EmulatedCluster:
         if target.subresource == "status":
             # Only .status may change through /status.
             status = new.get("status")
-            new = copy.deepcopy(old)
+            new = clone(old)
             if status is None:
                 new.pop("status", None)
             else:
@@ -824,7 +861,7 @@ class EmulatedCluster:
             new = namespace_lifecycle.finalizers_written(target.subresource, old, new)
         elif resource_type.status_subresource:
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             else:
                 new.pop("status", None)
         meta = new["metadata"]
@@ -853,7 +890,12 @@ class EmulatedCluster:
                     f"metadata.finalizers: Forbidden: no new finalizers can be added if the object is "
                     f"being deleted, found new finalizers {json.dumps(sorted(added))}",
                 )
-        new = self._prepare(resource_type, new, old, strict=strict)
+        new = self._prepare(resource_type, new, old, validation=validation)
+        if managed_fields is None:
+            managed_fields = fieldmanager.Write.of(
+                resource_type, target.subresource, manager, now_rfc3339()
+            ).update(old, new)
+        fieldmanager.set_managed_fields(new, managed_fields)
         if new == old:
             return old  # a no-op write changes nothing, not even resourceVersion
         if target.subresource != "status" and _spec_of(new) != _spec_of(old):
@@ -878,19 +920,42 @@ class EmulatedCluster:
         return new
 
     def _replace(
-        self, target: Target, body: dict[str, Any], *, dry_run: bool, strict: bool
+        self, target: Target, body: dict[str, Any], *, dry_run: bool, validation: str, manager: str
     ) -> dict[str, Any]:
         old = self._existing(target)
         expected = (body.get("metadata") or {}).get("resourceVersion")
-        return self._write(target, old, body, dry_run=dry_run, strict=strict, expected_version=expected)
+        if not expected and target.resource_type.custom:
+            # Custom resources do not allow unconditional updates (AllowUnconditionalUpdate is false).
+            required = schemas.FieldError(
+                "metadata.resourceVersion",
+                "FieldValueInvalid",
+                "Invalid value: 0x0: must be specified for an update",
+            )
+            raise invalid(target.resource_type, old["metadata"]["name"], [required], by_resource=True)
+        return self._write(
+            target,
+            old,
+            body,
+            dry_run=dry_run,
+            validation=validation,
+            expected_version=expected,
+            manager=manager,
+        )
 
-    async def _patch(self, request: web.Request, target: Target, dry_run: bool) -> dict[str, Any]:
+    async def _patch(
+        self, request: web.Request, target: Target, dry_run: bool, validation: str, manager: str
+    ) -> dict[str, Any]:
         content_type = request.content_type
-        strict = request.query.get("fieldValidation") == "Strict"
         raw = await request.read()
+        try:
+            force = fieldmanager.apply_force(
+                content_type == APPLY_PATCH, request.query.get("fieldManager"), request.query.get("force")
+            )
+        except fieldmanager.ApplyError as exc:
+            raise ApiError(exc.code, exc.reason, exc.message, exc.details) from exc
         if content_type == APPLY_PATCH:
             return self._server_side_apply(
-                target, raw, dry_run=dry_run, strict=strict, force=request.query.get("force") == "true"
+                target, raw, dry_run=dry_run, validation=validation, force=force, manager=manager
             )
         old = self._existing(target)
         try:
@@ -918,10 +983,16 @@ class EmulatedCluster:
         elif content_type == MERGE_PATCH or (
             content_type == STRATEGIC_PATCH and not target.resource_type.custom
         ):
-            # Built-in kinds: strategic merge is served as a JSON merge patch (lists replaced wholesale).
             if not isinstance(patch, dict):
                 raise bad_request("a merge patch must be a JSON object")
-            new = merge_patch(old, patch)
+            if content_type == STRATEGIC_PATCH:
+                shape = fieldpath.builtin_shape(target.resource_type.group, target.resource_type.kind)
+                try:
+                    new = strategic.apply(old, patch, shape)
+                except strategic.StrategicPatchError as exc:
+                    raise bad_request(str(exc)) from exc
+            else:
+                new = merge_patch(old, patch)
             expected = (
                 (patch.get("metadata") or {}).get("resourceVersion")
                 if isinstance(patch.get("metadata"), dict)
@@ -938,34 +1009,56 @@ class EmulatedCluster:
             raise ApiError(
                 415, "UnsupportedMediaType", f"the media type {content_type!r} is not supported for PATCH"
             )
-        return self._write(target, old, new, dry_run=dry_run, strict=strict, expected_version=expected)
+        return self._write(
+            target,
+            old,
+            new,
+            dry_run=dry_run,
+            validation=validation,
+            expected_version=expected,
+            manager=manager,
+        )
 
     def _server_side_apply(
-        self, target: Target, raw: bytes, *, dry_run: bool, strict: bool, force: bool
+        self, target: Target, raw: bytes, *, dry_run: bool, validation: str, force: bool, manager: str
     ) -> dict[str, Any]:
-        try:
-            applied = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise bad_request(f"error decoding YAML: {exc}") from exc
-        if not isinstance(applied, dict):
-            raise bad_request("an apply patch must be an object")
         assert target.name is not None
-        current = self.store.get(target.resource_type, target.namespace or "", target.name)
+        resource_type = target.resource_type
+        current = self.store.get(resource_type, target.namespace or "", target.name)
+        if current is None and target.subresource:
+            raise not_found(resource_type, target.name)
+        where = (
+            f"{target.namespace or ''}/{target.name}; "
+            f"{resource_type.group}/{resource_type.version}, Kind={resource_type.kind}"
+        )
+        try:
+            applied = fieldmanager.parse_apply(raw, resource_type.group_version, resource_type.schema, where)
+            if current is None:
+                applied.setdefault("metadata", {})["name"] = target.name
+            merged, managed_fields = fieldmanager.Write.of(
+                resource_type, target.subresource, manager, now_rfc3339()
+            ).apply(current, applied, force=force, where=where)
+        except fieldmanager.ApplyError as exc:
+            raise ApiError(exc.code, exc.reason, exc.message, exc.details) from exc
         if current is None:
-            if target.subresource:
-                raise not_found(target.resource_type, target.name)
-            applied.setdefault("metadata", {})["name"] = target.name
             return self._create(
-                target.resource_type, target.namespace, applied, dry_run=dry_run, strict=strict
+                resource_type,
+                target.namespace,
+                merged,
+                dry_run=dry_run,
+                validation=validation,
+                manager=manager,
+                managed_fields=managed_fields,
             )
-        # Field ownership is not tracked: applied fields win, others stay (see docs/cluster.md).
         return self._write(
             target,
             current,
-            merge_patch(current, applied),
+            merged,
             dry_run=dry_run,
-            strict=strict,
-            expected_version=None,
+            validation=validation,
+            expected_version=applied.get("metadata", {}).get("resourceVersion"),
+            manager=manager,
+            managed_fields=managed_fields,
         )
 
     def _delete(self, target: Target, options: dict[str, Any], dry_run: bool) -> dict[str, Any]:
@@ -992,7 +1085,7 @@ class EmulatedCluster:
             return self.remove_object(resource_type, old)
         if meta.get("deletionTimestamp") and finalizers == list(meta.get("finalizers") or ()):
             return old
-        new = copy.deepcopy(old)
+        new = clone(old)
         new_meta = new["metadata"]
         if not new_meta.get("deletionTimestamp"):
             new_meta["deletionTimestamp"] = now_rfc3339()
@@ -1030,7 +1123,7 @@ class EmulatedCluster:
         return new
 
     def remove_object(self, resource_type: ResourceType, old: dict[str, Any]) -> dict[str, Any]:
-        gone = copy.deepcopy(old)
+        gone: dict[str, Any] = clone(old)
         gone["metadata"]["resourceVersion"] = str(self.store.next_version())
         self.store.remove(resource_type, gone)
         if resource_type is CRD_TYPE:
@@ -1050,12 +1143,32 @@ class EmulatedCluster:
         self, resource_type: ResourceType, body: dict[str, Any], change: Callable[[dict[str, Any]], None]
     ) -> dict[str, Any]:
         """Change an object's metadata (finalizers, ownerReferences) as a controller's update does."""
-        new = copy.deepcopy(body)
+        new = clone(body)
         change(new["metadata"])
-        meta = body["metadata"]
-        target = Target(resource_type, meta.get("namespace") or None, meta["name"])
+        return self.controller_write(resource_type, body, new)
+
+    def controller_write(
+        self,
+        resource_type: ResourceType,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        """A controller's update, conditional on the version it read (409 otherwise).
+
+        It goes through the same write path as a client's, so managedFields (under
+        kube-controller-manager), resourceVersion, watch events and the encoding cache
+        follow; stored objects are never changed in place.
+        """
+        meta = old["metadata"]
+        target = Target(resource_type, meta.get("namespace") or None, meta["name"], subresource)
         return self._write(
-            target, body, new, dry_run=False, strict=False, expected_version=meta["resourceVersion"]
+            target,
+            old,
+            new,
+            dry_run=False,
+            expected_version=meta["resourceVersion"],
+            manager=CONTROLLER_MANAGER,
         )
 
     async def run_controllers(self) -> None:

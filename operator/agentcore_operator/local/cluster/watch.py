@@ -88,7 +88,7 @@ async def serve(
         await response.prepare(request)
         streams.add(response)
         for event in initial:
-            await _send(response, event.kind, encode(event.body) if encode else event.body, framed)
+            await _send_event(response, store, event, encode, framed)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -103,8 +103,7 @@ async def serve(
                 continue
             if event_or_none is None:
                 break  # dropped on purpose
-            body = event_or_none.body
-            await _send(response, event_or_none.kind, encode(body) if encode else body, framed)
+            await _send_event(response, store, event_or_none, encode, framed)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -135,6 +134,24 @@ def _bookmark(resource_type: ResourceType, resource_version: int) -> dict[str, A
         "apiVersion": resource_type.group_version,
         "metadata": {"resourceVersion": str(resource_version)},
     }
+
+
+async def _send_event(
+    response: web.StreamResponse,
+    store: Store,
+    event: WatchEvent,
+    encode: Callable[[dict[str, Any]], dict[str, Any]] | None,
+    framed: bool,
+) -> None:
+    """An event of a stored object, in JSON, carries the bytes the store encoded once for
+    that version (shared by every watch, get and list); Tables and protobuf are built per watch."""
+    if encode is not None:
+        await _send(response, event.kind, encode(event.body), framed)
+    elif framed:
+        await _send(response, event.kind, event.body, framed)
+    else:
+        encoded = store.encoded(event.type_key, event.body)
+        await response.write(b'{"type": "' + event.kind.encode() + b'", "object": ' + encoded + b"}\n")
 
 
 async def _send(response: web.StreamResponse, kind: str, body: dict[str, Any], framed: bool) -> None:

@@ -1,0 +1,1 @@
+"""The CodeInterpreter kind: its decision table, its AgentCore calls, its binding to the loop."""
