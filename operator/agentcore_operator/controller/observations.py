@@ -105,7 +105,12 @@ class ExportRefused:
 
 @dataclass(frozen=True)
 class ResourceDeleted:
-    """The resource was deleted (ttlSecondsAfterFinished): the deletion pass comes with its event."""
+    """The resource was deleted (ttlSecondsAfterFinished): the deletion pass comes with its event.
+
+    `failure` says why it could not be (it is tried again after a back-off).
+    """
+
+    failure: str | None = None
 
 
 Observation = (

@@ -296,8 +296,10 @@ def decide(
     match observation:
         case Exported() | ExportRefused():
             return _export_answered(status, observation, now)
-        case ResourceDeleted():
+        case ResourceDeleted(failure=None):
             return Decision(None, status)
+        case ResourceDeleted():
+            return Decision(None, status, requeue_after=timing.start_poll_seconds, backoff=True)
     decision = _decide(resource, status, observation, now, timing)
     return _afterwards(resource, decision, now)
 
@@ -317,6 +319,9 @@ def _decide(
     observation = _about_this_session(observation, status)
     if _draining(status) and (status.phase is Phase.TERMINATED or _terminally_failed(status)):
         return _stop_predecessor(resource, status, now)
+    if status.phase is Phase.TERMINATED and resource.spec is not None and resource.spec.restarts:
+        # Switched to restartPolicy Always after the session ended: it comes back.
+        return _restart(resource, status, status, (), now, now, timing)
     if status.phase is Phase.TERMINATED or _terminally_failed(status):
         return Decision(None, status)
     if resource.spec is None and status.session_id is None:
@@ -479,15 +484,16 @@ def _renew(resource: ResourceView, status: SessionStatus, now: datetime, timing:
         message = "the concurrent session quota is reached; the successor starts when a session ends"
         new = _handover(status, True, ErrorKind.QUOTA_EXCEEDED.value, message, now)
         return Decision(None, new, requeue_after=min(timing.quota_retry_seconds, _wake(resource, status, now, timing)))
-    spec = _spec(resource)
     count = (status.restart_count or 0) + (0 if replay else 1)
-    action = StartSession(
-        region=status.region or spec.region,
-        interpreter=status.code_interpreter_identifier or spec.code_interpreter_identifier,
-        name=status.session_name or spec.session_name,
-        timeout_seconds=status.session_timeout_seconds or spec.session_timeout_seconds,
-        client_token=start_token(resource.uid, count),
-    )
+    recorded = status.region and status.code_interpreter_identifier and status.session_name
+    if recorded and status.session_timeout_seconds:
+        region, interpreter = status.region or "", status.code_interpreter_identifier or ""
+        name, timeout = status.session_name or "", status.session_timeout_seconds
+    else:
+        spec = _spec(resource)
+        region, interpreter = spec.region, spec.code_interpreter_identifier
+        name, timeout = spec.session_name, spec.session_timeout_seconds
+    action = StartSession(region, interpreter, name, timeout, start_token(resource.uid, count))
     new = replace(
         status,
         restart_count=count,
@@ -611,7 +617,7 @@ def _restart(
     resource: ResourceView,
     status: SessionStatus,
     ended: SessionStatus,
-    event: EventNote,
+    told: tuple[EventNote, ...],
     moment: datetime,
     now: datetime,
     timing: Timing,
@@ -635,11 +641,11 @@ def _restart(
         new = _set(new, Phase.STARTING, "Starting", f"session {old} ended; session {successor} takes over", now)
         new = _handover(new, False, "Complete", f"session {successor} replaced {old}", now)
         note = EventNote("Normal", "Restarted", f"Session {old} ended; restarted as {successor}")
-        return Decision(_read(new), new, events=(event, note))
+        return Decision(_read(new), new, events=(*told, note))
     if _unresolved(status):  # the successor's Start is unresolved: replay it as the session's
         new = _handover(base, False, "Complete", f"session {old} ended before its successor was known", now)
         decision = _start(resource, new, now)
-        return replace(decision, events=(event, *decision.events))
+        return replace(decision, events=(*told, *decision.events))
     lived = (moment - status.created_at).total_seconds() if status.created_at else timing.quick_end_seconds
     new = replace(base, restart_count=(status.restart_count or 0) + 1, pending_start_token=None, unanswered_starts=0)
     if lived < timing.quick_end_seconds:
@@ -651,11 +657,11 @@ def _restart(
             None,
             new,
             requeue_after=float(delay),
-            events=(event, EventNote("Warning", RESTART_BACKOFF, message)),
+            events=(*told, EventNote("Warning", RESTART_BACKOFF, message)),
         )
     new = replace(new, restart_backoff_seconds=None, restart_after=None)
     decision = _start(resource, new, now)
-    return replace(decision, events=(event, *decision.events))
+    return replace(decision, events=(*told, *decision.events))
 
 
 def _start(resource: ResourceView, status: SessionStatus, now: datetime) -> Decision:
@@ -817,7 +823,7 @@ def _gone(
     if restarts or status.next_session_id is not None or _unresolved(status):
         message = message.replace("; it will not be restarted", "")
         ended = replace(status, message=message)
-        return _restart(resource, status, ended, event, moment, now, timing)
+        return _restart(resource, status, ended, (event,), moment, now, timing)
     new = _set(status, Phase.TERMINATED, reason, message, now)
     return Decision(None, new, events=_transition_events(status, new, event))
 

@@ -24,6 +24,7 @@ import kopf
 from agentcore_operator.api.v1alpha1 import GROUP, PLURAL, VERSION
 from agentcore_operator.aws.clients import ClientFactory
 from agentcore_operator.aws.sessions import SessionManager
+from agentcore_operator.controller.export import SessionObjects
 from agentcore_operator.controller.kube import KubeWriter, connection_info, load_configuration
 from agentcore_operator.controller.ledger import SessionLedger
 from agentcore_operator.controller.observations import Observation
@@ -115,6 +116,7 @@ class Operator:
             if settings.orphan_sweep_interval > 0
             else None
         )
+        self.objects = SessionObjects(self.kube_configuration)
         self.reconciler = Reconciler(
             store=self.store,
             kube=self.kube,
@@ -126,6 +128,7 @@ class Operator:
             ledger=self.ledger,
             metrics=self.metrics,
             clock=clock,
+            objects=self.objects,
         )
         self.sweeper = Sweeper(self.store, self.sessions, self.queue, interval=settings.sweep_interval)
         self.orphans = (
@@ -300,6 +303,7 @@ class Operator:
             await self.health.stop()
         self.sessions.close()
         self.kube.close()
+        self.objects.close()
 
     async def _dispatch(self) -> None:
         """Hand every due key to its own pass at once, up to `reconcile_workers` at a time.
