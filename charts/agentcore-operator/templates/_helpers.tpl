@@ -45,11 +45,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "agentcore-operator.watchedRules" -}}
 - apiGroups: ["agentcore.dev"]
   resources: ["codeinterpretersessions"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "patch", "delete"]
 - apiGroups: ["agentcore.dev"]
   resources: ["codeinterpretersessions/status"]
   verbs: ["get", "patch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "create", "update", "patch"]
 {{- end -}}

@@ -35,9 +35,9 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission(
         api_group="agentcore.dev",
         resources=("codeinterpretersessions",),
-        verbs=("get", "list", "watch", "patch"),
+        verbs=("get", "list", "watch", "patch", "delete"),
         scope="watched",
-        why="watch sessions; add and remove the finalizer",
+        why="watch sessions; add and remove the finalizer; delete a finished one (ttlSecondsAfterFinished)",
     ),
     Permission(
         api_group="agentcore.dev",
@@ -52,6 +52,13 @@ PERMISSIONS: tuple[Permission, ...] = (
         verbs=("create",),
         scope="watched",
         why="tell users what happened (kubectl describe)",
+    ),
+    Permission(
+        api_group="",
+        resources=("configmaps",),
+        verbs=("get", "create", "update", "patch"),
+        scope="watched",
+        why="spec.export.configMapName: hand the session id to workloads (a ConfigMap owned by the session)",
     ),
     Permission(
         api_group="",
