@@ -143,7 +143,11 @@ CREATE_CASES: list[tuple[str, Mutation, tuple[str, ...]]] = [
         spec_with(export={"configMapName": "a" * 254}),
         ("spec.export.configMapName", "253"),
     ),
-    ("export-unknown-field", spec_with(export={"secretName": "x"}), ('unknown field "spec.export.secretName"',)),
+    (
+        "export-unknown-field",
+        spec_with(export={"secretName": "x"}),
+        ('unknown field "spec.export.secretName"',),
+    ),
     ("spec-string", set_path("spec", "everything"), ("spec", "object")),
     ("unknown-field", spec_with(timeoutMinutes=5), ('unknown field "spec.timeoutMinutes"',)),
     ("name-uppercase", set_path("metadata.name", "Bad_Name"), ("metadata.name", "RFC 1123")),

@@ -249,7 +249,6 @@ class SessionModel(RuleBasedStateMachine):
         meta_retained = self.api.released_under_retain
         assert meta_retained or self.aws.live() == [], [s.session_id for s in self.aws.live()]
 
-
     def check_always_comes_back(self) -> None:
         """restartPolicy Always: whatever happened, a Ready session of its own comes back."""
         for _ in range(40):

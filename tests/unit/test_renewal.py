@@ -64,7 +64,9 @@ def handover_of(status: SessionStatus) -> tuple[str, str] | None:
 
 
 def successor_start(count: int = 1) -> StartSession:
-    return StartSession(REGION, BUILTIN.code_interpreter_identifier, SESSION_NAME, TIMEOUT, start_token(UID, count))
+    return StartSession(
+        REGION, BUILTIN.code_interpreter_identifier, SESSION_NAME, TIMEOUT, start_token(UID, count)
+    )
 
 
 # --- tokens ----------------------------------------------------------------------------------------
@@ -102,7 +104,11 @@ def test_the_successor_started_is_recorded_as_next() -> None:
     renewing = run(view(RENEWING), ready(), now=RENEW_AT).status
     decision = run(view(RENEWING), renewing, SessionStarted(OTHER_SESSION, RENEW_AT), RENEW_AT)
     status = decision.status
-    assert (status.session_id, status.next_session_id, status.pending_start_token) == (SESSION, OTHER_SESSION, None)
+    assert (status.session_id, status.next_session_id, status.pending_start_token) == (
+        SESSION,
+        OTHER_SESSION,
+        None,
+    )
     assert event_reasons(decision) == [("Normal", "Started")]
     # the next pass reads the successor, not the session
     following = run(view(RENEWING), status, None, RENEW_AT + timedelta(seconds=1))
@@ -305,7 +311,11 @@ def test_a_waiting_decision_first_brings_the_export_up_to_date_and_keeps_its_wai
         "expiresAt": "2026-03-01T12:13:20Z",
         "phase": "Ready",
     }
-    assert (action.name, action.owner_uid, action.requeue_after) == ("sandbox-session", UID, decision.requeue_after)
+    assert (action.name, action.owner_uid, action.requeue_after) == (
+        "sandbox-session",
+        UID,
+        decision.requeue_after,
+    )
     done = run(view(EXPORTING), decision.status, Exported(action.fingerprint, action.requeue_after))
     assert done.status.exported == action.fingerprint and done.requeue_after == action.requeue_after
     assert run(view(EXPORTING), done.status).action is None  # up to date: nothing to write
@@ -336,7 +346,11 @@ def body(**spec: object) -> dict[str, object]:
 
 def test_the_new_fields_default_to_todays_behaviour() -> None:
     spec = SessionSpec.from_resource(body(), default_region=REGION)
-    assert (spec.restart_policy, spec.renew_before_seconds, spec.renew_grace_seconds) == (RestartPolicy.NEVER, 0, 30)
+    assert (spec.restart_policy, spec.renew_before_seconds, spec.renew_grace_seconds) == (
+        RestartPolicy.NEVER,
+        0,
+        30,
+    )
     assert spec.ttl_seconds_after_finished is None and spec.export_config_map_name is None
 
 

@@ -155,6 +155,8 @@ class SessionObjects:
         except ApiException as exc:
             if exc.status in (404, 409):  # gone already, or a new resource of the same name
                 return ResourceDeleted()
-            logger.warning("deleting %s/%s failed: %s %s", action.namespace, action.name, exc.status, exc.reason)
+            logger.warning(
+                "deleting %s/%s failed: %s %s", action.namespace, action.name, exc.status, exc.reason
+            )
             return ResourceDeleted(failure=f"{exc.status} {exc.reason}")
         return ResourceDeleted()

@@ -233,7 +233,11 @@ class SessionKind:
         if before.previous_stop_at is not None and after.previous_stop_at is None:
             self._quota.freed(after.region)
         handover = after.condition("Handover")
-        if handover is not None and handover.reason == ErrorKind.QUOTA_EXCEEDED.value and view.spec is not None:
+        if (
+            handover is not None
+            and handover.reason == ErrorKind.QUOTA_EXCEEDED.value
+            and view.spec is not None
+        ):
             self._quota.park(view.spec.region, key, _created(body))
 
     def _session_ended(self, before: SessionStatus, after: SessionStatus) -> None:

@@ -348,7 +348,9 @@ def _decide(
         case InterpreterMissing():
             message = f"code interpreter {_spec(resource).interpreter_id} does not exist"
             return _note(_set(status, Phase.FAILED, "InterpreterNotFound", message, now), "Warning")
-        case SessionStarted() if status.session_id is not None and observation.session_id != status.session_id:
+        case SessionStarted() if (
+            status.session_id is not None and observation.session_id != status.session_id
+        ):
             return _successor_started(resource, status, observation, now, timing)
         case SessionStarted():
             return _started(status, observation, now, timing)
@@ -443,6 +445,7 @@ def _renewal_due(resource: ResourceView, status: SessionStatus, now: datetime) -
 def _wake(resource: ResourceView, status: SessionStatus, now: datetime, timing: Timing) -> float:
     """Seconds until the next thing due for a Ready session: its expiry, its renewal, or the
     stop of its predecessor."""
+
     def until(moment: datetime) -> float:
         return max(0.0, (moment - now).total_seconds())
 
@@ -483,7 +486,9 @@ def _renew(resource: ResourceView, status: SessionStatus, now: datetime, timing:
     if resource.start_blocked and not replay:
         message = "the concurrent session quota is reached; the successor starts when a session ends"
         new = _handover(status, True, ErrorKind.QUOTA_EXCEEDED.value, message, now)
-        return Decision(None, new, requeue_after=min(timing.quota_retry_seconds, _wake(resource, status, now, timing)))
+        return Decision(
+            None, new, requeue_after=min(timing.quota_retry_seconds, _wake(resource, status, now, timing))
+        )
     count = (status.restart_count or 0) + (0 if replay else 1)
     recorded = status.region and status.code_interpreter_identifier and status.session_name
     if recorded and status.session_timeout_seconds:
@@ -510,7 +515,9 @@ def _successor_started(
     new = replace(status, next_session_id=seen.session_id, pending_start_token=None, unanswered_starts=0)
     message = f"successor session {seen.session_id} started, waiting for it to be ready"
     new = _handover(new, True, "StartingSuccessor", message, now)
-    events = (EventNote("Normal", "Started", f"Started session {seen.session_id} to succeed {status.session_id}"),)
+    events = (
+        EventNote("Normal", "Started", f"Started session {seen.session_id} to succeed {status.session_id}"),
+    )
     return Decision(None, new, requeue_after=timing.start_settle_seconds, events=events)
 
 
@@ -523,8 +530,8 @@ def _about_other_session(
 ) -> Decision | None:
     """News of the successor being started or of the predecessor being stopped."""
     match observation:
-        case SessionSeen(session_id=sid) | SessionMissing(session_id=sid) | SessionStopped(
-            session_id=sid
+        case (
+            SessionSeen(session_id=sid) | SessionMissing(session_id=sid) | SessionStopped(session_id=sid)
         ) if sid == status.previous_session_id and sid != status.session_id:
             ended = not isinstance(observation, SessionSeen) or observation.status == SESSION_TERMINATED
             if not ended:
@@ -535,7 +542,11 @@ def _about_other_session(
                 return _promote(resource, status, observation, now, timing)
             if observation.status == SESSION_TERMINATED:
                 return _successor_lost(resource, status, now, timing)
-            return Decision(None, status, requeue_after=min(timing.start_poll_seconds, _wake(resource, status, now, timing)))
+            return Decision(
+                None,
+                status,
+                requeue_after=min(timing.start_poll_seconds, _wake(resource, status, now, timing)),
+            )
         case SessionMissing(session_id=sid) if sid == status.next_session_id and sid != status.session_id:
             return _successor_lost(resource, status, now, timing)
     return None
@@ -562,7 +573,9 @@ def _promote(
     )
     message = f"session {seen.session_id} is ready until {format_time(expires_at)}"
     new = _set(new, Phase.READY, "SessionReady", message, now, ready=True)
-    new = _handover(new, True, "DrainingPredecessor", f"session {old} is stopped at {format_time(stop_at)}", now)
+    new = _handover(
+        new, True, "DrainingPredecessor", f"session {old} is stopped at {format_time(stop_at)}", now
+    )
     note = EventNote("Normal", "Restarted", f"Renewed session {old} by {seen.session_id}")
     return Decision(None, new, requeue_after=_wake(resource, new, now, timing), events=(note,))
 
@@ -638,7 +651,9 @@ def _restart(
     if status.next_session_id is not None:  # the successor takes over at once
         successor = status.next_session_id
         new = replace(base, session_id=successor, next_session_id=None)
-        new = _set(new, Phase.STARTING, "Starting", f"session {old} ended; session {successor} takes over", now)
+        new = _set(
+            new, Phase.STARTING, "Starting", f"session {old} ended; session {successor} takes over", now
+        )
         new = _handover(new, False, "Complete", f"session {successor} replaced {old}", now)
         note = EventNote("Normal", "Restarted", f"Session {old} ended; restarted as {successor}")
         return Decision(_read(new), new, events=(*told, note))
@@ -647,7 +662,9 @@ def _restart(
         decision = _start(resource, new, now)
         return replace(decision, events=(*told, *decision.events))
     lived = (moment - status.created_at).total_seconds() if status.created_at else timing.quick_end_seconds
-    new = replace(base, restart_count=(status.restart_count or 0) + 1, pending_start_token=None, unanswered_starts=0)
+    new = replace(
+        base, restart_count=(status.restart_count or 0) + 1, pending_start_token=None, unanswered_starts=0
+    )
     if lived < timing.quick_end_seconds:
         delay = _next_backoff(status, timing)
         new = replace(new, restart_backoff_seconds=delay, restart_after=now + timedelta(seconds=delay))
@@ -867,8 +884,8 @@ def _deleting(
         return Decision(None, status)
     session = status.session_id
     match observation:
-        case SessionStopped(session_id=sid) | SessionMissing(session_id=sid) | SessionSeen(
-            session_id=sid
+        case (
+            SessionStopped(session_id=sid) | SessionMissing(session_id=sid) | SessionSeen(session_id=sid)
         ) if session is not None and sid != session:
             ended = not isinstance(observation, SessionSeen) or observation.status == SESSION_TERMINATED
             return _other_stopped_on_delete(status, sid if ended else None)
@@ -877,7 +894,9 @@ def _deleting(
         case SessionSeen(status=state) if state == SESSION_TERMINATED:
             return _stopped(status, now)
         case SessionStarted() if session is not None and observation.session_id != session:
-            new = replace(status, next_session_id=observation.session_id, pending_start_token=None, unanswered_starts=0)
+            new = replace(
+                status, next_session_id=observation.session_id, pending_start_token=None, unanswered_starts=0
+            )
             return _stop(resource, new, now, observation.session_id)
         case SessionStarted():
             return _stop(resource, _answered(status, observation), now)
@@ -1091,7 +1110,11 @@ def _afterwards(resource: ResourceView, decision: Decision, now: datetime) -> De
     if finished and ttl is not None and status.finished_at is not None:
         due = status.finished_at + timedelta(seconds=ttl)
         if now >= due:
-            note = EventNote("Normal", "Deleted", f"Deleted the resource {ttl} s after it finished (ttlSecondsAfterFinished)")
+            note = EventNote(
+                "Normal",
+                "Deleted",
+                f"Deleted the resource {ttl} s after it finished (ttlSecondsAfterFinished)",
+            )
             action_delete = DeleteResource(resource.namespace, resource.name, resource.uid)
             return replace(decision, action=action_delete, events=(*decision.events, note))
         wait = (due - now).total_seconds()
@@ -1119,7 +1142,14 @@ def _fingerprint(name: str, data: tuple[tuple[str, str], ...]) -> str:
 
 def _export_answered(status: SessionStatus, answer: Exported | ExportRefused, now: datetime) -> Decision:
     if isinstance(answer, Exported):
-        condition = Condition(EXPORTED, "True", "Exported", f"ConfigMap {answer.fingerprint.split('/')[0]} is up to date", now, status.observed_generation)
+        condition = Condition(
+            EXPORTED,
+            "True",
+            "Exported",
+            f"ConfigMap {answer.fingerprint.split('/')[0]} is up to date",
+            now,
+            status.observed_generation,
+        )
         new = replace(status, exported=answer.fingerprint).with_condition(condition)
         return Decision(None, new, requeue_after=answer.requeue_after, backoff=answer.backoff)
     condition = Condition(EXPORTED, "False", answer.reason, answer.message, now, status.observed_generation)
@@ -1127,6 +1157,16 @@ def _export_answered(status: SessionStatus, answer: Exported | ExportRefused, no
     # A conflict is final until the data changes; a failed write is retried on the next pass.
     recorded = answer.fingerprint if answer.reason == EXPORT_CONFLICT else status.exported
     new = replace(status, exported=recorded).with_condition(condition)
-    events = () if old is not None and old.reason == answer.reason else (EventNote("Warning", answer.reason, answer.message),)
+    events = (
+        ()
+        if old is not None and old.reason == answer.reason
+        else (EventNote("Warning", answer.reason, answer.message),)
+    )
     requeue = answer.requeue_after
-    return Decision(None, new, requeue_after=requeue, backoff=answer.backoff or answer.reason != EXPORT_CONFLICT, events=events)
+    return Decision(
+        None,
+        new,
+        requeue_after=requeue,
+        backoff=answer.backoff or answer.reason != EXPORT_CONFLICT,
+        events=events,
+    )

@@ -165,7 +165,9 @@ def _lifecycle(spec: dict[str, Any], timeout: int) -> dict[str, Any]:
             raise SpecError("spec.ttlSecondsAfterFinished cannot be used with restartPolicy Always")
     export = spec.get("export") or {}
     name = export.get("configMapName") if isinstance(export, dict) else None
-    if name is not None and (not isinstance(name, str) or len(name) > 253 or not DNS_LABEL_RE.fullmatch(name)):
+    if name is not None and (
+        not isinstance(name, str) or len(name) > 253 or not DNS_LABEL_RE.fullmatch(name)
+    ):
         raise SpecError(f"spec.export.configMapName {name!r} is not a DNS-1123 subdomain")
     return {
         "restart_policy": restart,
