@@ -330,3 +330,18 @@ def test_sigkill_during_renewals_never_doubles_or_leaks(
         f"\nrenewal SIGKILLs: {process.kills} kills, {len(emulator.sessions())} sessions, "
         f"{starts} Starts answered, max READY per resource {watcher.max_ready}, 0 token reused"
     )
+
+
+def test_the_long_lived_example_and_its_deployment_apply(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    cluster.kubectl("apply", "-f", str(examples / "long-lived-session.yaml"))
+    cluster.kubectl("apply", "-f", str(examples / "export" / "deployment.yaml"))
+    status = eventually(lambda: (s := status_of(cluster, "agent-tools")).get("phase") == "Ready" and s)
+    data = eventually(lambda: ((configmap(cluster, "agent-tools-session") or {}).get("data")))
+    assert data["sessionId"] == status["sessionId"]
+    deployment = cluster.get("deployments", "default", "agent", group="apps", version="v1")
+    assert deployment is not None
+    (volume,) = deployment["spec"]["template"]["spec"]["volumes"]
+    assert volume["configMap"]["name"] == "agent-tools-session"
