@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agentcore_operator.controller.store import key_of
 from agentcore_operator.local.agentcore.testing import EmulatorHandle
 from agentcore_operator.local.cluster.testing import ClusterHandle
 from agentcore_operator.local.harness import RunningOperator, SharedClock
@@ -46,7 +47,7 @@ def configmap(cluster: ClusterHandle, name: str = EXPORT) -> dict[str, Any] | No
 def wake(running: RunningOperator) -> None:
     """What the requeue timers would do once the shared clock has moved: look again."""
     operator = running.operator
-    running.call(lambda: [operator.queue.add(key) for key in operator.store.keys()])
+    running.call(lambda: [operator.queue.add(key_of(body)) for body in operator.store.bodies()])
 
 
 def advance(clock: SharedClock, running: RunningOperator, seconds: float) -> None:
@@ -134,7 +135,9 @@ def test_an_always_session_renews_with_overlap_and_the_export_follows(
             renew_at = datetime.fromisoformat(current["expiresAt"].replace("Z", "+00:00")).timestamp() - 20
             advance(clock, operator, max(0.0, renew_at - clock.epoch()) + 1)
             current = eventually(
-                lambda old=old: (s := status_of(cluster, "sandbox")).get("sessionId") not in (None, old) and s,
+                lambda old=old: (
+                    (s := status_of(cluster, "sandbox")).get("sessionId") not in (None, old) and s
+                ),
                 message=f"renewal {number}",
             )
             new = current["sessionId"]
@@ -149,7 +152,9 @@ def test_an_always_session_renews_with_overlap_and_the_export_follows(
                 f"(restartCount {number}, predecessor to stop at {current['previousSessionStopAt']})"
             )
             advance(clock, operator, grace + 1)
-            eventually(lambda old=old: by_id(emulator)[old]["status"] == "TERMINATED", message=f"{old} stopped")
+            eventually(
+                lambda old=old: by_id(emulator)[old]["status"] == "TERMINATED", message=f"{old} stopped"
+            )
             stopped = by_id(emulator)[old]["stoppedAt"]
             assert stopped is not None
             drained = stopped - promoted.timestamp()
@@ -179,9 +184,11 @@ def test_out_of_band_stop_of_an_always_session_starts_a_new_one(
     clock.advance(120)  # it lived two minutes: no back-off
     emulator.stop_session(first["sessionId"])
     second = eventually(
-        lambda: (s := status_of(cluster, "phoenix")).get("phase") == "Ready"
-        and s.get("sessionId") != first["sessionId"]
-        and s
+        lambda: (
+            (s := status_of(cluster, "phoenix")).get("phase") == "Ready"
+            and s.get("sessionId") != first["sessionId"]
+            and s
+        )
     )
     assert (second["restartCount"], second["previousSessionId"]) == (1, first["sessionId"])
     sessions = by_id(emulator)
@@ -214,7 +221,9 @@ def test_ttl_deletes_a_finished_resource(
     apply(cluster, session_manifest("task", sessionTimeoutSeconds=60, ttlSecondsAfterFinished=5))
     apply(
         cluster,
-        session_manifest("broken", codeInterpreterIdentifier="missing_one-a1b2c3d4e5", ttlSecondsAfterFinished=5),
+        session_manifest(
+            "broken", codeInterpreterIdentifier="missing_one-a1b2c3d4e5", ttlSecondsAfterFinished=5
+        ),
     )
     eventually(lambda: status_of(cluster, "task").get("phase") == "Ready")
     eventually(lambda: status_of(cluster, "broken").get("phase") == "Failed")
@@ -236,15 +245,20 @@ def test_a_foreign_configmap_is_left_untouched(
     assert before is not None
     apply(cluster, session_manifest("intruder", export={"configMapName": EXPORT}))
     status = eventually(
-        lambda: (s := status_of(cluster, "intruder")).get("phase") == "Ready"
-        and any(c["type"] == "Exported" for c in s.get("conditions", []))
-        and s
+        lambda: (
+            (s := status_of(cluster, "intruder")).get("phase") == "Ready"
+            and any(c["type"] == "Exported" for c in s.get("conditions", []))
+            and s
+        )
     )
     exported = next(c for c in status["conditions"] if c["type"] == "Exported")
     assert (exported["status"], exported["reason"]) == ("False", "ExportConflict")
     after = configmap(cluster)
     assert after is not None
-    assert after["data"] == {"owner": "me"} and after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert (
+        after["data"] == {"owner": "me"}
+        and after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    )
     assert "ownerReferences" not in after["metadata"]
     eventually(lambda: "ExportConflict" in [e["reason"] for e in cluster.events("default")])
 
@@ -263,7 +277,13 @@ def test_a_session_owned_by_another_object_is_stopped_when_the_owner_goes(
         {"apiVersion": "v1", "kind": "ConfigMap", "name": "task-pod", "uid": owner["metadata"]["uid"]}
     ]
     apply(cluster, manifest)
-    session_id = eventually(lambda: status_of(cluster, "per-task").get("sessionId") and status_of(cluster, "per-task").get("phase") == "Ready" and status_of(cluster, "per-task")["sessionId"])
+    session_id = eventually(
+        lambda: (
+            status_of(cluster, "per-task").get("sessionId")
+            and status_of(cluster, "per-task").get("phase") == "Ready"
+            and status_of(cluster, "per-task")["sessionId"]
+        )
+    )
     cluster.kubectl("delete", "configmap", "task-pod")
     eventually(lambda: cluster.get("codeinterpretersessions", "default", "per-task") is None, timeout=20)
     assert by_id(emulator)[session_id]["status"] == "TERMINATED"
@@ -324,7 +344,9 @@ def test_sigkill_during_renewals_never_doubles_or_leaks(
     conflicts = emulator.call_count("StartCodeInterpreterSession", "ConflictException")
     assert conflicts == 0  # no token was sent for two different Starts
     tokens = emulator.emulator.backend._region("us-east-1").tokens
-    start_answers = [answer["sessionId"] for (op, _), (_, answer) in tokens.items() if op == "StartCodeInterpreterSession"]
+    start_answers = [
+        answer["sessionId"] for (op, _), (_, answer) in tokens.items() if op == "StartCodeInterpreterSession"
+    ]
     assert len(start_answers) == len(set(start_answers)) == len(emulator.sessions())
     print(
         f"\nrenewal SIGKILLs: {process.kills} kills, {len(emulator.sessions())} sessions, "
@@ -339,7 +361,7 @@ def test_the_long_lived_example_and_its_deployment_apply(
     cluster.kubectl("apply", "-f", str(examples / "long-lived-session.yaml"))
     cluster.kubectl("apply", "-f", str(examples / "export" / "deployment.yaml"))
     status = eventually(lambda: (s := status_of(cluster, "agent-tools")).get("phase") == "Ready" and s)
-    data = eventually(lambda: ((configmap(cluster, "agent-tools-session") or {}).get("data")))
+    data = eventually(lambda: (configmap(cluster, "agent-tools-session") or {}).get("data"))
     assert data["sessionId"] == status["sessionId"]
     deployment = cluster.get("deployments", "default", "agent", group="apps", version="v1")
     assert deployment is not None

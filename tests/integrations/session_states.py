@@ -26,8 +26,8 @@ from agentcore_operator.controller.observations import (
     InterpreterMissing,
     InterpreterSeen,
     Observation,
-    SessionSeen,
     SessionMissing,
+    SessionSeen,
     SessionStarted,
     SessionStopped,
 )

@@ -26,7 +26,7 @@ Not deleting (metadata.deletionTimestamp unset):
 | any live             | SessionSeen TERMINATED, Missing    | -                   | Terminated / SessionExpired      |
 |                      |                                    |                     |   or SessionStopped [Expired or  |
 |                      |                                    |                     |   StoppedOutOfBand]              |
-| Terminated           | anything                           | - (never restarted) | Terminated                       |
+| Terminated           | anything, restartPolicy Never      | - (never restarted) | Terminated                       |
 | Failed (terminal)    | anything                           | -                   | Failed                           |
 | Failed (retryable)   | - (backoff elapsed)                | as if Pending/Ready | (retry)                          |
 | any                  | CallFailed Throttled, 5xx, Conflict| wait, backoff       | phase kept / Throttled ...       |
@@ -52,6 +52,60 @@ Deleting (finalizer held):
 | Stop throttled, 5xx                         | wait, backoff              | Stopping / Throttled ...     |
 | Stop denied or invalid                      | wait >= 30 s [StopFailed]  | Stopping / StopFailed: how   |
 |                                             |                            | to let go (deletionPolicy)   |
+
+restartPolicy Always, renewal and handover (issue 12). The first session's Start token is
+`start-<uid>` as before; the n-th successor's is `restart-n-<uid>`, with n = restartCount,
+persisted with pendingStartToken before the Start (the unresolved-Start rules below apply to
+a successor's Start too). Each session is stopped with its own token, `stop-<id>-<uid>`.
+
+| phase now / record          | observation this pass             | action              | next / Handover, Ready reason     |
+|-----------------------------|-----------------------------------|---------------------|-----------------------------------|
+| Ready, renewal not due      | -                                 | wait until min(renewal point, expiry, predecessor stop) | Ready |
+| Ready, now >= expiresAt -   | - (no predecessor draining, no    | Start * (successor, | Ready; restartCount+1 /           |
+|   renewBeforeSeconds        |   RestartBackOff pending)         |   next token)       |   Handover True StartingSuccessor |
+| Ready, successor unresolved | -                                 | Start * (replay)    | Ready                             |
+| Ready                       | SessionStarted (other id)         | wait 1 s (settle)   | nextSessionId recorded [Started]  |
+| Ready, nextSessionId        | -                                 | Read (successor)    | Ready                             |
+| Ready, nextSessionId        | SessionSeen successor READY       | wait                | Ready: sessionId = successor,     |
+|                             |                                   |                     |   previousSessionId = old,        |
+|                             |                                   |                     |   previousSessionStopAt = now +   |
+|                             |                                   |                     |   grace / DrainingPredecessor     |
+|                             |                                   |                     |   [Restarted old -> new]          |
+| Ready, nextSessionId        | successor TERMINATED or Missing   | wait (back-off)     | Handover False RestartBackOff     |
+|                             |                                   |                     |   [RestartBackOff]                |
+| Ready, draining, due        | -                                 | Stop * (previous)   | Ready                             |
+| any, draining               | previous Stopped/Missing/TERMINATED| Read (the session) | previousSessionStopAt cleared /   |
+|                             |                                   |                     |   Handover False Complete         |
+| any live, draining          | the session ends                  | Stop * (previous)   | (then the rows below)             |
+| any live, Always or a       | the session ends (TERMINATED,     | Read (successor)    | Starting: successor takes over    |
+|   successor known           |   Missing, Stopped) with next id  |                     |   [Expired/..., Restarted]        |
+| any live, Always            | the session ends, a successor     | Start * (replay)    | Starting                          |
+|                             |   Start unresolved                |                     |                                   |
+| any live, Always            | the session ends >= 60 s after    | Start * (next token)| Starting, restartCount+1          |
+|                             |   it was created                  |                     |   [Expired or StoppedOutOfBand]   |
+| any live, Always            | the session ends < 60 s after it  | wait back-off (10 s | Pending / RestartBackOff,         |
+|                             |   was created                     |   doubling to 300 s)|   restartAfter [RestartBackOff]   |
+| Pending / RestartBackOff    | - before restartAfter             | wait                | Pending                           |
+| Terminated, Always          | - (switched to Always)            | Start * (next token)| Starting                          |
+
+Deleting during a handover: a successor's unresolved Start is replayed (same token) and its
+session stopped; then nextSessionId is stopped, then a draining predecessor, then the session.
+The finalizer stays while any of them may be live (the session's Stop answered while another
+remains only requeues).
+
+After the decision, when it waits (no action), and not deleting:
+
+| record                                       | action                            | then                     |
+|----------------------------------------------|-----------------------------------|--------------------------|
+| spec.export.configMapName, `exported` not the| ExportConfigMap (the wait it meant| Exported: recorded,      |
+|   fingerprint of (name, sessionId if Ready,  |   to make rides on it)            |   Exported True; refused |
+|   interpreter, region, expiresAt, phase)     |                                   |   (not ours): recorded,  |
+|                                              |                                   |   Exported False         |
+|                                              |                                   |   ExportConflict         |
+|                                              |                                   |   [ExportConflict]       |
+| Terminated or final Failed, ttl set          | finishedAt stamped; wait ttl      |                          |
+| finishedAt + ttlSecondsAfterFinished passed  | DeleteResource (uid precondition) | [Deleted]; the deletion  |
+|                                              |                                   |   pass follows           |
 
 A Start whose answer was lost (issue 19):
 
