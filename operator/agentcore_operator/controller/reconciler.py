@@ -242,7 +242,9 @@ class SessionKind:
 
     def _session_ended(self, before: SessionStatus, after: SessionStatus) -> None:
         """A session of ours stopped or expired: its quota slot is free for a waiting one."""
-        if self._quota is not None and after.region and before.phase in LIVE_PHASES:
+        # Only a pass that ends the session: one that merely looks at a live session frees nothing.
+        ended = before.phase in LIVE_PHASES and after.phase not in LIVE_PHASES
+        if self._quota is not None and after.region and ended:
             self._quota.freed(after.region)
 
     def _observe_ready(self, body: dict[str, Any], before: SessionStatus, after: SessionStatus) -> None:
