@@ -17,8 +17,8 @@ import string
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,10 +27,13 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from agentcore_operator.local.cluster import gnostic, openapi, protobuf
+from agentcore_operator.local.cluster import garbage, gnostic, openapi, protobuf, tables
+from agentcore_operator.local.cluster import namespaces as namespace_lifecycle
 from agentcore_operator.local.cluster import schema as schemas
+from agentcore_operator.local.cluster import watch as watches
+from agentcore_operator.local.cluster.errors import ApiError, bad_request, conflict, invalid, not_found
 from agentcore_operator.local.cluster.faults import REASONS, Fault, fault_from_json, triggered
-from agentcore_operator.local.cluster.jsonpath import evaluate as jsonpath
+from agentcore_operator.local.cluster.pagination import Pager, item_key
 from agentcore_operator.local.cluster.params import query_flag
 from agentcore_operator.local.cluster.patch import PatchError, json_patch, merge_patch
 from agentcore_operator.local.cluster.resources import (
@@ -46,8 +49,6 @@ from agentcore_operator.local.cluster.resources import (
 from agentcore_operator.local.cluster.store import (
     SelectorError,
     Store,
-    Watch,
-    WatchEvent,
     field_matcher,
     label_matcher,
 )
@@ -79,101 +80,8 @@ APPLY_PATCH = "application/apply-patch+yaml"
 REQUEST_LOG_SIZE = 50_000
 
 
-class ApiError(Exception):
-    """An answer in the form of a `Status` object."""
-
-    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.reason = reason
-        self.message = message
-        self.details = details
-
-    def status(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
-        if self.details is not None:
-            body["details"] = self.details
-        return body
-
-
-def not_found(resource_type: ResourceType, name: str) -> ApiError:
-    return ApiError(
-        404,
-        "NotFound",
-        f'{resource_type.qualified} "{name}" not found',
-        {"name": name, "group": resource_type.group, "kind": resource_type.plural},
-    )
-
-
-def conflict(resource_type: ResourceType, name: str) -> ApiError:
-    return ApiError(
-        409,
-        "Conflict",
-        f'Operation cannot be fulfilled on {resource_type.qualified} "{name}": the object has been modified; '
-        "please apply your changes to the latest version and try again",
-        {"name": name, "group": resource_type.group, "kind": resource_type.plural},
-    )
-
-
-def invalid(resource_type: ResourceType, name: str, errors: list[schemas.FieldError]) -> ApiError:
-    messages = [e.message for e in errors]
-    summary = messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
-    return ApiError(
-        422,
-        "Invalid",
-        f'{resource_type.kind_qualified} "{name}" is invalid: {summary}',
-        {
-            "name": name,
-            "group": resource_type.group,
-            "kind": resource_type.kind,
-            "causes": [e.cause() for e in errors],
-        },
-    )
-
-
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, "BadRequest", message)
-
-
 def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def human_age(timestamp: str | None) -> str:
-    """kubectl's age format: 45s, 3m12s, 25m, 5h3m, 2d4h, 30d."""
-    if not timestamp:
-        return "<unknown>"
-    try:
-        then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return "<unknown>"
-    seconds = int((datetime.now(UTC) - then).total_seconds())
-    if seconds < 0:
-        return "<invalid>"
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    days = hours // 24
-    if days < 8:
-        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
-    return f"{days}d"
 
 
 @dataclass
@@ -218,9 +126,13 @@ class EmulatedCluster:
         self._random = random.Random(self.seed)
         self.registry = Registry()
         self.store = Store()
+        self.pager = Pager()
         self.requests: deque[Request] = deque(maxlen=REQUEST_LOG_SIZE)
         self.faults: list[Fault] = []
         self._streams: set[web.StreamResponse] = set()
+        self.namespaces = namespace_lifecycle.NamespaceLifecycle(self)
+        self.garbage_collector = garbage.GarbageCollector(self)
+        self.store.listeners += [self.namespaces.observe, self.garbage_collector.observe]
         for resource_type in BUILTIN_TYPES:
             self.registry.add(resource_type)
         for name in DEFAULT_NAMESPACES:
@@ -455,7 +367,10 @@ class EmulatedCluster:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else None
-        if subresource is not None and not (subresource == "status" and resource_type.status_subresource):
+        if subresource is not None and not (
+            (subresource == "status" and resource_type.status_subresource)
+            or (subresource == "finalize" and resource_type is NAMESPACE_TYPE)
+        ):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         return Target(resource_type, namespace, name, subresource)
 
@@ -486,7 +401,8 @@ class EmulatedCluster:
                 )
                 return self._respond(request, created, target, status=201)
             if method == "DELETE":
-                return self._reply(request, self._delete_collection(target, query, dry_run), 200)
+                options = await self._delete_options(request, target)
+                return self._reply(request, self._delete_collection(target, query, options, dry_run), 200)
             raise ApiError(
                 405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
             )
@@ -505,11 +421,26 @@ class EmulatedCluster:
             updated = await self._patch(request, target, dry_run)
             return self._respond(request, updated, target)
         if method == "DELETE":
-            options = await self._body(request, target) if request.can_read_body else {}
-            return self._respond(request, self._delete(target, options, dry_run), target)
+            options = await self._delete_options(request, target)
+            deleted = self._delete(target, options, dry_run)
+            # The API server says 202 Accepted only to the old orphanDependents=false, when the
+            # object is not gone yet (its dependents go first).
+            pending = options.get("orphanDependents") is False and deleted is self.store.get(
+                target.resource_type, target.namespace or "", target.name
+            )
+            return self._respond(request, deleted, target, status=202 if pending else 200)
         raise ApiError(
             405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
         )
+
+    async def _delete_options(self, request: web.Request, target: Target) -> dict[str, Any]:
+        """DeleteOptions from the body, or from query parameters as the API server also reads them."""
+        options = await self._body(request, target) if request.can_read_body else {}
+        if "propagationPolicy" in request.query:
+            options.setdefault("propagationPolicy", request.query["propagationPolicy"])
+        if "orphanDependents" in request.query:
+            options.setdefault("orphanDependents", query_flag(request.query.get("orphanDependents")))
+        return options
 
     async def _body(self, request: web.Request, target: Target) -> dict[str, Any]:
         raw = await request.read()
@@ -534,11 +465,15 @@ class EmulatedCluster:
         status: int = 200,
         listing: bool = False,
     ) -> web.Response:
-        if "as=Table" in request.headers.get("Accept", ""):
+        if tables.wants_table(request.headers.get("Accept", "")):
             rows = body["items"] if listing else [body]
-            table = self.table(target.resource_type, rows, request.query.get("includeObject", "Metadata"))
-            table["metadata"] = {"resourceVersion": str(self.store.resource_version)}
-            return web.json_response(table, status=status)
+            rendered = tables.table(
+                target.resource_type, rows, request.query.get("includeObject", "Metadata")
+            )
+            rendered["metadata"] = (
+                body["metadata"] if listing else {"resourceVersion": body["metadata"]["resourceVersion"]}
+            )
+            return web.json_response(rendered, status=status)
         return self._reply(request, body, status)
 
     def _protobuf_body(self, raw: bytes, target: Target) -> dict[str, Any]:
@@ -585,28 +520,35 @@ class EmulatedCluster:
     def _list(self, target: Target, query: Any) -> dict[str, Any]:
         labels, fields = self._selectors(query)
         resource_type = target.resource_type
-        items = [
-            body
-            for body in self.store.items(resource_type, target.namespace)
-            if labels(body["metadata"].get("labels") or {}) and fields(body)
-        ]
-        items.sort(key=lambda b: (b["metadata"].get("namespace", ""), b["metadata"]["name"]))
-        limit = int(query.get("limit", 0) or 0)
-        metadata: dict[str, Any] = {"resourceVersion": str(self.store.resource_version)}
-        if limit and len(items) > limit:
-            start = int(query.get("continue") or 0)
-            page = items[start : start + limit]
-            if start + limit < len(items):
-                metadata["continue"] = str(start + limit)
-                metadata["remainingItemCount"] = len(items) - start - limit
-            items = page
-        elif query.get("continue"):
-            items = items[int(query["continue"]) :]
+
+        def collect() -> list[dict[str, Any]]:
+            items = [
+                body
+                for body in self.store.items(resource_type, target.namespace)
+                if labels(body["metadata"].get("labels") or {}) and fields(body)
+            ]
+            items.sort(key=item_key)
+            return items
+
+        try:
+            limit = int(query.get("limit") or 0)
+        except ValueError as exc:
+            raise bad_request(f"invalid limit {query.get('limit')!r}") from exc
+        label_selector, field_selector = query.get("labelSelector", ""), query.get("fieldSelector", "")
+        page = self.pager.page(
+            (resource_type.key, target.namespace, label_selector, field_selector),
+            target.namespace,
+            collect,
+            self.store.resource_version,
+            limit,
+            query.get("continue"),
+            count_remaining=not (label_selector or field_selector),
+        )
         return {
             "kind": f"{resource_type.kind}List",
             "apiVersion": resource_type.group_version,
-            "metadata": metadata,
-            "items": items,
+            "metadata": page.metadata,
+            "items": page.items,
         }
 
     async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -615,86 +557,17 @@ class EmulatedCluster:
         if target.name is not None:
             by_name = field_matcher(f"metadata.name={target.name}")
             fields = (lambda f, n: lambda body: f(body) and n(body))(fields, by_name)
-        watch = Watch(target.resource_type.key, target.namespace, labels, fields)
-        since_raw = query.get("resourceVersion", "")
-        initial: list[WatchEvent] = []
-        if since_raw in ("", "0"):
-            for body in self.store.items(target.resource_type, target.namespace):
-                meta = body["metadata"]
-                event = WatchEvent(
-                    int(meta["resourceVersion"]), watch.type_key, meta.get("namespace", ""), "ADDED", body
-                )
-                if watch.wants(event):
-                    initial.append(event)
-        else:
-            try:
-                since = int(since_raw)
-            except ValueError as exc:
-                raise bad_request(f"invalid resourceVersion {since_raw!r}") from exc
-            if since < self.store.oldest_version() - 1:
-                raise ApiError(
-                    410, "Expired", f"too old resource version: {since} ({self.store.oldest_version()})"
-                )
-            initial = self.store.since(since, watch)
-        self.store.watches.add(watch)
-        framed = protobuf.accepts_protobuf_first(request.headers.get("Accept", "")) and bool(
-            protobuf.message_for(target.resource_type.group_version, target.resource_type.kind)
+        return await watches.serve(
+            request,
+            self.store,
+            target.resource_type,
+            target.namespace,
+            labels,
+            fields,
+            selective=bool(target.name or query.get("labelSelector") or query.get("fieldSelector")),
+            bookmark_interval=self.bookmark_interval,
+            streams=self._streams,
         )
-        response = web.StreamResponse(
-            status=200,
-            headers={
-                "Content-Type": protobuf.WATCH_STREAM if framed else JSON,
-                "Transfer-Encoding": "chunked",
-            },
-        )
-        await response.prepare(request)
-        self._streams.add(response)
-        timeout = float(query.get("timeoutSeconds") or 1800)
-        bookmarks = query_flag(query.get("allowWatchBookmarks"))
-        deadline = time.monotonic() + timeout
-        try:
-            for event in initial:
-                await self._send(response, event.kind, event.body, framed)
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                wait = min(remaining, self.bookmark_interval) if bookmarks else remaining
-                try:
-                    event_or_none = await asyncio.wait_for(watch.queue.get(), wait)
-                except TimeoutError:
-                    if bookmarks and deadline - time.monotonic() > 0:
-                        await self._send(response, "BOOKMARK", self._bookmark(target.resource_type), framed)
-                    continue
-                if event_or_none is None:
-                    break  # dropped on purpose
-                await self._send(response, event_or_none.kind, event_or_none.body, framed)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            self.store.watches.discard(watch)
-            self._streams.discard(response)
-        return response
-
-    def _bookmark(self, resource_type: ResourceType) -> dict[str, Any]:
-        return {
-            "kind": resource_type.kind,
-            "apiVersion": resource_type.group_version,
-            "metadata": {"resourceVersion": str(self.store.resource_version)},
-        }
-
-    async def _send(
-        self, response: web.StreamResponse, kind: str, body: dict[str, Any], framed: bool
-    ) -> None:
-        if framed:
-            try:
-                frame = protobuf.encode_watch_event(kind, body)
-            except protobuf.ProtobufError as exc:
-                error = ApiError(500, "InternalError", f"unable to encode watch object: {exc}")
-                frame = protobuf.encode_watch_event("ERROR", error.status())
-            await response.write(frame)
-        else:
-            await response.write(json.dumps({"type": kind, "object": body}).encode() + b"\n")
 
     # -- writes ------------------------------------------------------------------------
 
@@ -802,6 +675,7 @@ class EmulatedCluster:
                     {"name": namespace, "kind": "namespaces"},
                 )
             meta["namespace"] = namespace
+            self.namespaces.admit_create(resource_type, namespace, meta.get("name") or "")
         else:
             meta.pop("namespace", None)
         self._check_kind(resource_type, body)
@@ -838,9 +712,11 @@ class EmulatedCluster:
             return body
         meta["resourceVersion"] = str(self.store.next_version())
         if resource_type is NAMESPACE_TYPE:
-            if not isinstance(body.get("spec"), dict):
-                body["spec"] = {}
-            body["spec"].setdefault("finalizers", ["kubernetes"])
+            spec = body.get("spec")
+            body["spec"] = {
+                **(spec if isinstance(spec, dict) else {}),
+                "finalizers": [namespace_lifecycle.KUBERNETES_FINALIZER],
+            }
             body["status"] = {"phase": "Active"}
         self.store.put(resource_type, body, "ADDED")
         if resource_type is CRD_TYPE:
@@ -944,6 +820,8 @@ class EmulatedCluster:
                 new.pop("status", None)
             else:
                 new["status"] = status
+        elif target.subresource == "finalize" or resource_type is NAMESPACE_TYPE:
+            new = namespace_lifecycle.finalizers_written(target.subresource, old, new)
         elif resource_type.status_subresource:
             if "status" in old:
                 new["status"] = copy.deepcopy(old["status"])
@@ -985,7 +863,11 @@ class EmulatedCluster:
         if dry_run:
             return new
         meta["resourceVersion"] = str(self.store.next_version())
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not namespace_lifecycle.held_by_spec(resource_type, new)
+        ):
             self.store.remove(resource_type, new)
             if resource_type is CRD_TYPE:
                 self.registry.remove_group_kind(new["spec"]["group"], new["spec"]["names"]["plural"])
@@ -1090,6 +972,7 @@ class EmulatedCluster:
         old = self._existing(target)
         resource_type = target.resource_type
         meta = old["metadata"]
+        policy = garbage.propagation_policy(options)
         preconditions = options.get("preconditions") or {}
         if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
             raise conflict(resource_type, meta["name"])
@@ -1098,135 +981,86 @@ class EmulatedCluster:
             and preconditions["resourceVersion"] != meta["resourceVersion"]
         ):
             raise conflict(resource_type, meta["name"])
+        if resource_type is NAMESPACE_TYPE:
+            self.namespaces.admit_delete(meta["name"])
         if dry_run:
             return old
-        if meta.get("finalizers"):
-            if meta.get("deletionTimestamp"):
-                return old
-            new = copy.deepcopy(old)
-            new["metadata"]["deletionTimestamp"] = now_rfc3339()
-            new["metadata"]["deletionGracePeriodSeconds"] = 0
-            new["metadata"]["generation"] = int(meta.get("generation", 1)) + 1
-            new["metadata"]["resourceVersion"] = str(self.store.next_version())
-            self.store.put(resource_type, new, "MODIFIED")
-            return new
+        finalizers = garbage.deletion_finalizers(list(meta.get("finalizers") or ()), policy)
+        if resource_type is NAMESPACE_TYPE:
+            return self.namespaces.delete(old, finalizers)
+        if not finalizers:
+            return self.remove_object(resource_type, old)
+        if meta.get("deletionTimestamp") and finalizers == list(meta.get("finalizers") or ()):
+            return old
+        new = copy.deepcopy(old)
+        new_meta = new["metadata"]
+        if not new_meta.get("deletionTimestamp"):
+            new_meta["deletionTimestamp"] = now_rfc3339()
+            new_meta["deletionGracePeriodSeconds"] = 0
+            new_meta["generation"] = int(meta.get("generation", 1)) + 1
+        new_meta["finalizers"] = finalizers
+        return self.store_update(resource_type, new)
+
+    def _delete_collection(
+        self, target: Target, query: Any, options: dict[str, Any], dry_run: bool
+    ) -> dict[str, Any]:
+        listing = self._list(target, query)
+        for body in listing["items"]:
+            meta = body["metadata"]
+            self._delete(Target(target.resource_type, meta.get("namespace"), meta["name"]), options, dry_run)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+
+    # -- for the controllers (namespace lifecycle, garbage collector) ------------------
+
+    def now(self) -> str:
+        return now_rfc3339()
+
+    def store_update(self, resource_type: ResourceType, new: dict[str, Any]) -> dict[str, Any]:
+        """Store a changed object under the next resourceVersion; one being deleted whose last
+        finalizer is gone goes instead."""
+        meta = new["metadata"]
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not namespace_lifecycle.held_by_spec(resource_type, new)
+        ):
+            return self.remove_object(resource_type, new)
+        meta["resourceVersion"] = str(self.store.next_version())
+        self.store.put(resource_type, new, "MODIFIED")
+        return new
+
+    def remove_object(self, resource_type: ResourceType, old: dict[str, Any]) -> dict[str, Any]:
         gone = copy.deepcopy(old)
         gone["metadata"]["resourceVersion"] = str(self.store.next_version())
         self.store.remove(resource_type, gone)
-        if resource_type is NAMESPACE_TYPE:
-            self._empty_namespace(meta["name"])
         if resource_type is CRD_TYPE:
             self.registry.remove_group_kind(old["spec"]["group"], old["spec"]["names"]["plural"])
         return gone
 
-    def _empty_namespace(self, namespace: str) -> None:
-        for resource_type in list(self.registry.types.values()):
-            if resource_type.namespaced:
-                for body in list(self.store.items(resource_type, namespace)):
-                    gone = copy.deepcopy(body)
-                    gone["metadata"]["resourceVersion"] = str(self.store.next_version())
-                    self.store.remove(resource_type, gone)
+    def delete_object(
+        self, resource_type: ResourceType, namespace: str, name: str, *, policy: str, uid: str | None = None
+    ) -> dict[str, Any]:
+        """DELETE as a controller sends it: with a propagation policy and a uid precondition."""
+        options: dict[str, Any] = {"propagationPolicy": policy}
+        if uid:
+            options["preconditions"] = {"uid": uid}
+        return self._delete(Target(resource_type, namespace or None, name), options, dry_run=False)
 
-    def _delete_collection(self, target: Target, query: Any, dry_run: bool) -> dict[str, Any]:
-        listing = self._list(target, query)
-        for body in listing["items"]:
-            meta = body["metadata"]
-            self._delete(Target(target.resource_type, meta.get("namespace"), meta["name"]), {}, dry_run)
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+    def update_metadata(
+        self, resource_type: ResourceType, body: dict[str, Any], change: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
+        """Change an object's metadata (finalizers, ownerReferences) as a controller's update does."""
+        new = copy.deepcopy(body)
+        change(new["metadata"])
+        meta = body["metadata"]
+        target = Target(resource_type, meta.get("namespace") or None, meta["name"])
+        return self._write(
+            target, body, new, dry_run=False, strict=False, expected_version=meta["resourceVersion"]
+        )
 
-    # -- tables (kubectl get) ----------------------------------------------------------
-
-    def table(self, resource_type: ResourceType, rows: list[dict[str, Any]], include: str) -> dict[str, Any]:
-        columns: list[dict[str, Any]] = [
-            {
-                "name": "Name",
-                "type": "string",
-                "format": "name",
-                "priority": 0,
-                "description": "Name must be unique within a namespace.",
-            }
-        ]
-        cells_of: Any
-        if resource_type.printer_columns:
-            printer = list(resource_type.printer_columns)
-            for column in printer:
-                columns.append(
-                    {
-                        "name": column["name"],
-                        "type": column.get("type", "string"),
-                        "format": column.get("format", ""),
-                        "priority": column.get("priority", 0),
-                        "description": column.get("description", ""),
-                    }
-                )
-
-            def cells_of(body: dict[str, Any]) -> list[Any]:
-                return [body["metadata"]["name"], *(self._cell(column, body) for column in printer)]
-        elif resource_type.kind == "Event":
-            columns = [
-                {"name": "Last Seen", "type": "string", "format": "", "priority": 0, "description": ""},
-                {"name": "Type", "type": "string", "format": "", "priority": 0, "description": ""},
-                {"name": "Reason", "type": "string", "format": "", "priority": 0, "description": ""},
-                {"name": "Object", "type": "string", "format": "", "priority": 0, "description": ""},
-                {"name": "Message", "type": "string", "format": "", "priority": 0, "description": ""},
-            ]
-
-            def cells_of(body: dict[str, Any]) -> list[Any]:
-                involved = body.get("involvedObject") or body.get("regarding") or {}
-                seen = (
-                    body.get("lastTimestamp")
-                    or body.get("eventTime")
-                    or body["metadata"].get("creationTimestamp")
-                )
-                return [
-                    human_age(seen[:19] + "Z" if seen else None),
-                    body.get("type", ""),
-                    body.get("reason", ""),
-                    f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
-                    body.get("message") or body.get("note", ""),
-                ]
-        else:
-            columns.append({"name": "Age", "type": "string", "format": "", "priority": 0, "description": ""})
-
-            def cells_of(body: dict[str, Any]) -> list[Any]:
-                return [body["metadata"]["name"], human_age(body["metadata"].get("creationTimestamp"))]
-
-        table_rows = []
-        for body in rows:
-            if include == "Object":
-                obj: dict[str, Any] = body
-            elif include == "None":
-                obj = {}
-            else:
-                obj = {
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": body["metadata"],
-                }
-            row: dict[str, Any] = {"cells": cells_of(body)}
-            if obj:
-                row["object"] = obj
-            table_rows.append(row)
-        return {
-            "kind": "Table",
-            "apiVersion": "meta.k8s.io/v1",
-            "columnDefinitions": columns,
-            "rows": table_rows,
-        }
-
-    def _cell(self, column: dict[str, Any], body: dict[str, Any]) -> Any:
-        try:
-            values = jsonpath(column["jsonPath"], body)
-        except ValueError:
-            return "<error>"
-        if not values:
-            return "<unknown>" if column.get("type") == "date" else None
-        value = values[0]
-        if column.get("type") == "date":
-            return human_age(str(value))
-        if isinstance(value, dict | list):
-            return json.dumps(value)
-        return value
+    async def run_controllers(self) -> None:
+        """kube-controller-manager's part: the namespace controller and the garbage collector."""
+        await asyncio.gather(self.namespaces.run(), self.garbage_collector.run())
 
     # -- serving -----------------------------------------------------------------------
 
@@ -1239,9 +1073,13 @@ class EmulatedCluster:
         server = site._server
         assert server is not None
         bound = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        controllers = asyncio.create_task(self.run_controllers(), name="emulated-cluster-controllers")
         try:
             yield Serving(self, host, int(bound))
         finally:
+            controllers.cancel()
+            with suppress(asyncio.CancelledError):
+                await controllers
             self.drop_watches()
             await runner.cleanup()
 

@@ -13,7 +13,7 @@ import copy
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentcore_operator.local.cluster.resources import ResourceType
@@ -29,6 +29,7 @@ class WatchEvent:
     namespace: str
     kind: str  # ADDED, MODIFIED, DELETED
     body: dict[str, Any]
+    previous: dict[str, Any] | None = None  # the object before a MODIFIED event
 
 
 # -- selectors -----------------------------------------------------------------------------
@@ -127,15 +128,40 @@ class Watch:
     namespace: str | None
     labels: Callable[[dict[str, str]], bool]
     fields: Callable[[dict[str, Any]], bool]
+    selective: bool = True  # False: no selectors, every object of the scope matches
     queue: asyncio.Queue[WatchEvent | None] = field(default_factory=asyncio.Queue)
 
+    def matches(self, body: dict[str, Any]) -> bool:
+        labels = (body.get("metadata") or {}).get("labels") or {}
+        return self.labels(labels) and self.fields(body)
+
     def wants(self, event: WatchEvent) -> bool:
+        return self.translate(event) is not None
+
+    def translate(self, event: WatchEvent) -> WatchEvent | None:
+        """The event as this watch sees it, or None.
+
+        As the watch cache does, a change that moves an object into the selection is ADDED
+        for this watch, and one that moves it out is DELETED (with the object as it is now):
+        otherwise a label-selected informer keeps an object that no longer matches.
+        """
         if event.type_key != self.type_key:
-            return False
+            return None
         if self.namespace is not None and event.namespace != self.namespace:
-            return False
-        labels = (event.body.get("metadata") or {}).get("labels") or {}
-        return self.labels(labels) and self.fields(event.body)
+            return None
+        if not self.selective:
+            return event
+        now = self.matches(event.body)
+        if event.kind != "MODIFIED" or event.previous is None:
+            return event if now else None
+        before = self.matches(event.previous)
+        if now and before:
+            return event
+        if now:
+            return replace(event, kind="ADDED")
+        if before:
+            return replace(event, kind="DELETED")
+        return None
 
 
 class Store:
@@ -145,6 +171,9 @@ class Store:
         self._by_namespace: dict[TypeKey, dict[str, dict[str, dict[str, Any]]]] = {}
         self.history: deque[WatchEvent] = deque(maxlen=HISTORY_SIZE)
         self.watches: set[Watch] = set()
+        # Controllers (namespace lifecycle, garbage collector) hear every event as it happens,
+        # as informers would, and do their work later on their own task.
+        self.listeners: list[Callable[[WatchEvent], None]] = []
 
     def next_version(self) -> int:
         self.resource_version += 1
@@ -168,9 +197,13 @@ class Store:
     def put(self, resource_type: ResourceType, body: dict[str, Any], kind: str) -> None:
         meta = body["metadata"]
         namespace, name = meta.get("namespace", ""), meta["name"]
-        self._objects.setdefault(resource_type.key, {})[(namespace, name)] = body
+        objects = self._objects.setdefault(resource_type.key, {})
+        previous = objects.get((namespace, name))
+        objects[(namespace, name)] = body
         self._by_namespace.setdefault(resource_type.key, {}).setdefault(namespace, {})[name] = body
-        self._emit(WatchEvent(int(meta["resourceVersion"]), resource_type.key, namespace, kind, body))
+        self._emit(
+            WatchEvent(int(meta["resourceVersion"]), resource_type.key, namespace, kind, body, previous)
+        )
 
     def remove(self, resource_type: ResourceType, body: dict[str, Any]) -> None:
         meta = body["metadata"]
@@ -182,11 +215,20 @@ class Store:
     def _emit(self, event: WatchEvent) -> None:
         self.history.append(event)
         for watch in list(self.watches):
-            if watch.wants(event):
-                watch.queue.put_nowait(event)
+            seen = watch.translate(event)
+            if seen is not None:
+                watch.queue.put_nowait(seen)
+        for listener in self.listeners:
+            listener(event)
 
     def since(self, resource_version: int, watch: Watch) -> list[WatchEvent]:
-        return [e for e in self.history if e.resource_version > resource_version and watch.wants(e)]
+        found = []
+        for event in self.history:
+            if event.resource_version > resource_version:
+                seen = watch.translate(event)
+                if seen is not None:
+                    found.append(seen)
+        return found
 
     def drop_watches(self) -> int:
         dropped = len(self.watches)
