@@ -250,13 +250,16 @@ class SessionModel(RuleBasedStateMachine):
         assert meta_retained or self.aws.live() == [], [s.session_id for s in self.aws.live()]
 
     def check_always_comes_back(self) -> None:
-        """restartPolicy Always: whatever happened, a Ready session of its own comes back."""
-        for _ in range(40):
+        """restartPolicy Always: whatever happened, a Ready session of its own comes back.
+
+        The model has no drift sweep, so a session stopped out of band is noticed at its
+        expiry: the steps cover the longest timeout (900 s) and the longest back-off."""
+        for step in range(120):
             status = self.status()
             live = {s.session_id for s in self.aws.live()}
             if status.get("phase") == "Ready" and status.get("sessionId") in live:
                 return
-            self.aws.advance(10)
+            self.aws.advance(58 if step % 3 == 2 else 1)  # short steps see Ready; long ones reach expiry
             self._pass()
         raise AssertionError(f"restartPolicy Always, but no Ready session came back: {self.status()}")
 
