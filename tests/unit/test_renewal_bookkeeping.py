@@ -87,3 +87,46 @@ def test_the_restart_metric_says_why() -> None:
     }
     assert counts == {"Renewal": 1.0, "Expired": 1.0, "Stopped": 1.0}
     assert SESSION  # the session of ready() renewed above
+
+
+class FakeLedger:
+    def __init__(self) -> None:
+        self.entries: dict[str, Any] = {}
+        self.resolved: list[str] = []
+
+    def record(self, entry: Any) -> None:
+        self.entries[entry.session_id] = entry
+
+    def forget(self, session_id: str) -> None:
+        self.entries.pop(session_id, None)
+
+    def resolve_intent(self, token: str) -> None:
+        self.resolved.append(token)
+
+
+def ledger_kind(ledger: FakeLedger) -> SessionKind:
+    return SessionKind(
+        sessions=None,  # type: ignore[arg-type]
+        default_region=REGION,
+        timing=DEFAULT_TIMING,
+        ledger=ledger,  # type: ignore[arg-type]
+        clock=lambda: NOW,
+    )
+
+
+def test_a_draining_predecessor_stays_in_the_ledger_and_a_stopped_one_leaves_it() -> None:
+    """A predecessor left running by a crash mid-handover is an orphan if its resource goes
+    (the sweep stops it); once stopped it is no orphan."""
+    ledger = FakeLedger()
+    ledger_kind(ledger).settled(KEY, BODY, view(RENEWING), draining(), draining())
+    assert set(ledger.entries) == {SESSION, OTHER_SESSION}
+    stopped = replace(draining(), previous_stop_at=None)
+    ledger_kind(ledger).settled(KEY, BODY, view(RENEWING), draining(), stopped)
+    assert set(ledger.entries) == {OTHER_SESSION}
+
+
+def test_a_successor_being_started_is_in_the_ledger() -> None:
+    ledger = FakeLedger()
+    renewing = replace(ready(), next_session_id=OTHER_SESSION, restart_count=1)
+    ledger_kind(ledger).settled(KEY, BODY, view(RENEWING), ready(), renewing)
+    assert set(ledger.entries) == {SESSION, OTHER_SESSION}
