@@ -4,7 +4,9 @@
 --              (CheckingInterpreter, InterpreterNotReady, QuotaExceeded, Throttled, ...: the
 --              operator retries them by itself); Starting; Stopping; a Terminated resource that
 --              is being deleted; a phase this script does not know (a newer operator).
--- Healthy      Ready: the session is usable until status.expiresAt.
+-- Healthy      Ready: the session is usable until status.expiresAt. Also during a renewal
+--              (restartPolicy Always, the Handover condition True): status.sessionId is Ready
+--              all along, the successor is started, or the predecessor drains.
 -- Degraded     Failed: the session cannot start until someone acts (InvalidSpec,
 --              InterpreterFailed, InterpreterNotFound, InvalidRequest; AccessDenied is retried
 --              and heals once IAM allows the call).
@@ -12,11 +14,14 @@
 --              spec.deletionPolicy is set to Retain.
 --              Terminated (SessionExpired, SessionStopped). Expiry is the normal end of a
 --              session, but the resource declares "a live session", and that is no longer true
---              and never will be again: the operator does not restart ended sessions. Healthy
+--              and never will be again: with restartPolicy Never the operator does not restart
+--              ended sessions. Healthy
 --              would hide that an application depending on the session has lost it; Suspended
 --              means "paused, resumable"; Degraded is what makes Argo CD (and its
 --              notifications) tell the owner to act: delete the resource (Argo CD re-creates it,
---              and the operator starts a new session) or remove it from Git.
+--              and the operator starts a new session), set restartPolicy Always, or remove it
+--              from Git. With restartPolicy Always a Terminated resource is being restarted
+--              (Progressing), as are Pending (RestartBackOff) and Starting after a restart.
 --
 -- Argo CD itself answers Progressing "Pending deletion" for any object with a deletionTimestamp
 -- before it runs this script; the Stopping and deleting branches serve other callers of the
@@ -51,6 +56,18 @@ local function describe(status, fallback)
   return status.message or fallback
 end
 
+local function condition_of(status, kind)
+  if type(status.conditions) ~= "table" then
+    return nil
+  end
+  for _, condition in ipairs(status.conditions) do
+    if condition.type == kind then
+      return condition
+    end
+  end
+  return nil
+end
+
 local function reason_of(status)
   local condition = ready_condition(status)
   if condition == nil then
@@ -78,6 +95,10 @@ local phase = status.phase
 if phase == "Ready" then
   hs.status = "Healthy"
   hs.message = "Session " .. (status.sessionId or "?") .. " is ready until " .. (status.expiresAt or "?")
+  local handover = condition_of(status, "Handover")
+  if handover ~= nil and handover.status == "True" then
+    hs.message = hs.message .. " (renewing: " .. (handover.message or handover.reason or "") .. ")"
+  end
 elseif phase == "Pending" or phase == "Starting" then
   -- QuotaExceeded and Throttled included: the operator waits and retries.
   hs.status = "Progressing"
@@ -93,13 +114,17 @@ elseif phase == "Failed" then
   hs.status = "Degraded"
   hs.message = describe(status, "The session cannot start")
 elseif phase == "Terminated" then
+  local spec = obj.spec or {}
   if metadata.deletionTimestamp ~= nil then
     hs.status = "Progressing"
     hs.message = describe(status, "The session ended") .. " (the resource is being deleted)"
+  elseif spec.restartPolicy == "Always" then
+    hs.status = "Progressing"
+    hs.message = describe(status, "The session ended") .. " (restartPolicy Always: restarting)"
   else
     hs.status = "Degraded"
     hs.message = describe(status, "The session ended")
-      .. " (to get a new session, delete the resource and let Argo CD re-create it)"
+      .. " (to get a new session, set restartPolicy Always, or delete the resource and let Argo CD re-create it)"
   end
 else
   hs.status = "Progressing"

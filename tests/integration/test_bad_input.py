@@ -103,6 +103,51 @@ CREATE_CASES: list[tuple[str, Mutation, tuple[str, ...]]] = [
         spec_with(codeInterpreterIdentifier=ARN_WEST, region="us-east-1"),
         ("another region than spec.region",),
     ),
+    # restartPolicy, renewal, TTL and export (issue 12)
+    ("restart-policy-unknown", spec_with(restartPolicy="OnFailure"), ("spec.restartPolicy", "Always")),
+    (
+        "renew-before-negative",
+        spec_with(restartPolicy="Always", renewBeforeSeconds=-1),
+        ("spec.renewBeforeSeconds", "0"),
+    ),
+    (
+        "renew-before-above-an-hour",
+        spec_with(restartPolicy="Always", renewBeforeSeconds=3601),
+        ("spec.renewBeforeSeconds", "3600"),
+    ),
+    (
+        "renew-before-not-below-timeout",
+        spec_with(restartPolicy="Always", sessionTimeoutSeconds=60, renewBeforeSeconds=60),
+        ("spec.renewBeforeSeconds", "less than sessionTimeoutSeconds"),
+    ),
+    (
+        "renew-before-without-always",
+        spec_with(renewBeforeSeconds=20),
+        ("spec.renewBeforeSeconds", "restartPolicy Always"),
+    ),
+    ("renew-grace-negative", spec_with(renewGraceSeconds=-1), ("spec.renewGraceSeconds", "0")),
+    ("renew-grace-above-600", spec_with(renewGraceSeconds=601), ("spec.renewGraceSeconds", "600")),
+    ("ttl-negative", spec_with(ttlSecondsAfterFinished=-1), ("spec.ttlSecondsAfterFinished", "0")),
+    (
+        "ttl-with-always",
+        spec_with(restartPolicy="Always", ttlSecondsAfterFinished=5),
+        ("spec.ttlSecondsAfterFinished", "restartPolicy Always"),
+    ),
+    (
+        "export-name-not-dns-1123",
+        spec_with(export={"configMapName": "Session_Info"}),
+        ("spec.export.configMapName",),
+    ),
+    (
+        "export-name-too-long",
+        spec_with(export={"configMapName": "a" * 254}),
+        ("spec.export.configMapName", "253"),
+    ),
+    (
+        "export-unknown-field",
+        spec_with(export={"secretName": "x"}),
+        ('unknown field "spec.export.secretName"',),
+    ),
     ("spec-string", set_path("spec", "everything"), ("spec", "object")),
     ("unknown-field", spec_with(timeoutMinutes=5), ('unknown field "spec.timeoutMinutes"',)),
     ("name-uppercase", set_path("metadata.name", "Bad_Name"), ("metadata.name", "RFC 1123")),
@@ -129,6 +174,18 @@ UPDATE_CASES: list[tuple[str, Spec, Spec, tuple[str, ...]]] = [
     ("change-region", {"region": "us-east-1"}, {"region": "eu-west-1"}, ("region is immutable",)),
     ("add-region", {}, {"region": "eu-west-1"}, ("region is immutable",)),
     ("remove-region", {"region": "eu-west-1"}, {}, ("region is immutable",)),
+    (
+        "ttl-added-to-always",
+        {"restartPolicy": "Always"},
+        {"restartPolicy": "Always", "ttlSecondsAfterFinished": 5},
+        ("spec.ttlSecondsAfterFinished",),
+    ),
+    (
+        "never-with-renewal",
+        {"restartPolicy": "Always", "renewBeforeSeconds": 20},
+        {"restartPolicy": "Never", "renewBeforeSeconds": 20},
+        ("spec.renewBeforeSeconds", "restartPolicy Always"),
+    ),
 ]
 
 

@@ -47,6 +47,7 @@ def test_get_shows_our_columns_and_the_category_lists_it(
         "SESSION",
         "INTERPRETER",
         "EXPIRES",
+        "RESTARTS",
         "AGE",
     ]
     assert row.split()[:4] == ["columns", "Ready", body["status"]["sessionId"], "aws.codeinterpreter.v1"]

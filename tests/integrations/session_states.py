@@ -16,6 +16,7 @@ from agentcore_operator.api.v1alpha1 import (
     BUILTIN_INTERPRETER,
     FINALIZER,
     DeletionPolicy,
+    RestartPolicy,
     SessionSpec,
     SessionStatus,
 )
@@ -25,6 +26,7 @@ from agentcore_operator.controller.observations import (
     InterpreterMissing,
     InterpreterSeen,
     Observation,
+    SessionMissing,
     SessionSeen,
     SessionStarted,
     SessionStopped,
@@ -106,6 +108,7 @@ def body(
             "codeInterpreterIdentifier": used.code_interpreter_identifier,
             "sessionTimeoutSeconds": used.session_timeout_seconds,
             "deletionPolicy": used.deletion_policy.value,
+            **_restart_fields(used),
         },
     }
     if isinstance(status, SessionStatus):
@@ -113,6 +116,47 @@ def body(
     elif status is not None:
         out["status"] = status
     return out
+
+
+def _restart_fields(used: SessionSpec) -> dict[str, Any]:
+    if not used.restarts:
+        return {}
+    fields: dict[str, Any] = {"restartPolicy": used.restart_policy.value}
+    if used.renew_before_seconds:
+        fields |= {
+            "renewBeforeSeconds": used.renew_before_seconds,
+            "renewGraceSeconds": used.renew_grace_seconds,
+        }
+    return fields
+
+
+def restart_states() -> list[State]:
+    """restartPolicy Always: a renewal keeps the resource Healthy; a restart is Progressing."""
+    always = replace(spec(), restart_policy=RestartPolicy.ALWAYS)
+    renewing = replace(always, renew_before_seconds=120, renew_grace_seconds=30)
+    builtin = view(renewing)
+    started = step(builtin, step(builtin, SessionStatus(), None), SessionStarted(SESSION, CREATED))
+    ready = step(builtin, started, SessionSeen(SESSION, "READY", CREATED))
+    renew_at = CREATED + timedelta(seconds=TIMEOUT - 120)
+    successor = "01JDA7R4N6X0Q2W8V5K3M9T1ZD"
+    starting_successor = step(builtin, ready, None, at=renew_at)
+    draining = step(
+        builtin,
+        step(builtin, starting_successor, SessionStarted(successor, renew_at), at=renew_at),
+        SessionSeen(successor, "READY", renew_at),
+        at=renew_at,
+    )
+    expires = CREATED + timedelta(seconds=TIMEOUT)
+    restarting = step(
+        view(always), ready, SessionSeen(SESSION, "TERMINATED", CREATED, last_updated_at=expires), at=expires
+    )
+    backoff = step(view(always), ready, SessionMissing(SESSION), at=CREATED + timedelta(seconds=20))
+    return [
+        State("ready-renewing", body(starting_successor, session_spec=renewing), "Healthy"),
+        State("ready-draining-predecessor", body(draining, session_spec=renewing), "Healthy"),
+        State("starting-restart", body(restarting, session_spec=always), "Progressing"),
+        State("pending-restart-backoff", body(backoff, session_spec=always), "Progressing"),
+    ]
 
 
 def states() -> list[State]:
@@ -225,4 +269,5 @@ def states() -> list[State]:
         State("failed-invalid-request", body(invalid_request), "Degraded"),
         State("failed-access-denied", body(access_denied), "Degraded"),
         State("unknown-phase", body(unknown), "Progressing"),
+        *restart_states(),
     ]

@@ -86,7 +86,14 @@ def test_health_of_every_state_the_operator_writes(state: State) -> None:
         generation = state.obj["metadata"]["generation"]
         assert result["message"] == f"Waiting for the operator to observe generation {generation}"
     elif status["phase"] == "Ready":
-        assert result["message"] == f"Session {SESSION} is ready until {status['expiresAt']}"
+        assert result["message"].startswith(
+            f"Session {status['sessionId']} is ready until {status['expiresAt']}"
+        )
+        handover = next((c for c in status["conditions"] if c["type"] == "Handover"), None)
+        if handover is not None and handover["status"] == "True":  # a renewal under way says so
+            assert result["message"].endswith(f"(renewing: {handover['message']})")
+        else:
+            assert result["message"] == f"Session {SESSION} is ready until {status['expiresAt']}"
     elif state.name == "unknown-phase":
         assert result["message"] == "Unknown phase Hibernating"
     else:
@@ -164,6 +171,14 @@ def test_odd_objects(status: dict[str, Any], expected: str) -> None:
     result = health(obj)
     assert result["message"] == expected
     assert result["status"] != "Healthy"
+
+
+def test_a_terminated_resource_switched_to_always_is_progressing() -> None:
+    """The user set restartPolicy Always on a Terminated resource: the operator restarts it."""
+    terminated = STATES["terminated-expired"].obj
+    switched = {**terminated, "spec": {**terminated["spec"], "restartPolicy": "Always"}}
+    assert health(switched)["status"] == "Progressing"
+    assert health(terminated)["status"] == "Degraded"
 
 
 def test_an_object_without_generation() -> None:

@@ -87,6 +87,7 @@ class SimAgentCore:
     faults: list[str | None] = field(default_factory=list)  # one per call, then none
     calls: list[tuple[str, str | None]] = field(default_factory=list)
     crash: CrashPlan = field(default_factory=CrashPlan)
+    start_tokens: list[str] = field(default_factory=list)  # every Start's token, in order
     _seq: int = 0
 
     def clock(self) -> datetime:
@@ -98,9 +99,10 @@ class SimAgentCore:
             if session.status == "READY" and self.now >= session.expires_at:
                 session.status = "TERMINATED"
 
-    def stop_out_of_band(self) -> None:
+    def stop_out_of_band(self, session_id: str | None = None) -> None:
         for session in self.sessions.values():
-            session.status = "TERMINATED"
+            if session_id is None or session.session_id == session_id:
+                session.status = "TERMINATED"
 
     def live(self) -> list[SimSession]:
         return [s for s in self.sessions.values() if s.status == "READY"]
@@ -115,6 +117,8 @@ class SimAgentCore:
         }[type(action)]
         fault = self.faults.pop(0) if self.faults else None
         self.calls.append((operation, fault))
+        if isinstance(action, StartSession):
+            self.start_tokens.append(action.client_token)
         if fault == "quota" and (not isinstance(action, StartSession) or action.client_token in self.tokens):
             fault = None  # only a Start can meet the quota, and idempotency comes first
         if fault in _REFUSALS:

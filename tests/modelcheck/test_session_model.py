@@ -4,13 +4,20 @@ Hypothesis drives the real `Reconciler` and `decide()` against a simulated Agent
 API server (tests/modelcheck/sim.py), with faults on any call, crashes at any effect, and
 deletes, policy flips, expiries and out-of-band stops at any step.
 
+The resource is `restartPolicy: Never` or `Always`, with or without renewal (an overlap of
+`renewBeforeSeconds`, a predecessor kept `renewGraceSeconds`), and the policy can flip.
+
 Invariants, checked after every step:
 1. The finalizer is removed only when no session of this resource can be live, or the
    policy was Retain when it went.
-2. No resource ever has two live sessions.
+2. No resource ever has more than two live sessions, and two only during a handover:
+   every live session is one the status names (the session, its successor, a predecessor
+   still to be stopped) or the one an unresolved Start (pendingStartToken) may have made.
 3. The status never names a session that is not its own.
-And at the end, with faults gone: a deleted resource is released, and nothing it started
-is left running (unless Retain).
+4. No Start token is used for two sessions: the tokens only move forward (a replay repeats
+   the last one; a restart takes the next number, never an earlier one).
+And at the end, with faults gone: every predecessor is stopped once its grace is over, a
+deleted resource is released, and nothing it started is left running (unless Retain).
 
 `make test` runs enough examples to find a lost Start in well under a minute; the `slow`
 marker runs many more.
@@ -24,7 +31,7 @@ from typing import Any
 
 import pytest
 from agentcore_operator.controller.reconciler import Reconciler
-from agentcore_operator.controller.state_machine import Timing
+from agentcore_operator.controller.state_machine import Timing, start_token
 from agentcore_operator.controller.store import Store, key_of
 from agentcore_operator.runtime.backoff import Backoff
 from hypothesis import HealthCheck, settings
@@ -60,8 +67,14 @@ class SessionModel(RuleBasedStateMachine):
     @initialize(
         interpreter=st.sampled_from(("aws.codeinterpreter.v1", CUSTOM)),
         retain=st.sampled_from((False, False, True)),
+        restart=st.sampled_from(("Never", "Always", "Always")),
+        renew_before=st.sampled_from((0, 20, 20, 20)),
+        grace=st.sampled_from((0, 5, 30)),
+        timeout=st.sampled_from((60, 60, 900)),
     )
-    def create(self, interpreter: str, retain: bool) -> None:
+    def create(
+        self, interpreter: str, retain: bool, restart: str, renew_before: int, grace: int, timeout: int
+    ) -> None:
         self.crash = CrashPlan()
         self.aws = SimAgentCore(crash=self.crash)
         body: dict[str, Any] = {
@@ -78,10 +91,14 @@ class SessionModel(RuleBasedStateMachine):
             "spec": {
                 "codeInterpreterIdentifier": interpreter,
                 "region": "us-east-1",
-                "sessionTimeoutSeconds": 900,
+                "sessionTimeoutSeconds": timeout,
                 "deletionPolicy": "Retain" if retain else "Delete",
+                "restartPolicy": restart,
+                "renewBeforeSeconds": renew_before if restart == "Always" else 0,
+                "renewGraceSeconds": grace,
             },
         }
+        self.grace = grace
         self.api = SimApiServer(body, self.crash)
         self.loop = asyncio.new_event_loop()
 
@@ -148,15 +165,27 @@ class SessionModel(RuleBasedStateMachine):
             spec["deletionPolicy"] = "Delete" if spec["deletionPolicy"] == "Retain" else "Retain"
         self._pass_with(faults, crash_at)
 
-    @rule(seconds=st.sampled_from((1, 60, 901)), faults=fault_lists, crash_at=crash_points)
+    @rule(faults=fault_lists, crash_at=crash_points, renew=st.booleans())
+    def flip_restart_policy(self, faults: list[str | None], crash_at: int | None, renew: bool) -> None:
+        if self.api.body is not None:
+            spec = self.api.body["spec"]
+            spec["restartPolicy"] = "Never" if spec["restartPolicy"] == "Always" else "Always"
+            spec["renewBeforeSeconds"] = 20 if renew and spec["restartPolicy"] == "Always" else 0
+        self._pass_with(faults, crash_at)
+
+    @rule(seconds=st.sampled_from((1, 5, 20, 31, 45, 61, 901)), faults=fault_lists, crash_at=crash_points)
     def time_passes(self, seconds: int, faults: list[str | None], crash_at: int | None) -> None:
         self.aws.advance(seconds)
         self._pass_with(faults, crash_at)
 
-    @rule(faults=fault_lists, crash_at=crash_points)
-    def stopped_out_of_band(self, faults: list[str | None], crash_at: int | None) -> None:
-        self.aws.stop_out_of_band()
+    @rule(faults=fault_lists, crash_at=crash_points, only_current=st.booleans())
+    def stopped_out_of_band(self, faults: list[str | None], crash_at: int | None, only_current: bool) -> None:
+        current = (self.status().get("sessionId") or "-") if only_current else None
+        self.aws.stop_out_of_band(current)
         self._pass_with(faults, crash_at)
+
+    def status(self) -> dict[str, Any]:
+        return dict((self.api.body or {}).get("status") or {})
 
     @invariant()
     def released_only_when_nothing_can_be_live(self) -> None:
@@ -166,8 +195,26 @@ class SessionModel(RuleBasedStateMachine):
             assert live == [], f"resource released with sessions still running: {live}"
 
     @invariant()
-    def never_two_sessions(self) -> None:
-        assert len(self.aws.live()) <= 1, [s.session_id for s in self.aws.live()]
+    def at_most_two_sessions_and_two_only_in_a_handover(self) -> None:
+        live = [s for s in self.aws.live()]
+        assert len(live) <= 2, [s.session_id for s in live]
+        if self.api.body is None:
+            return  # released: checked by the invariant above (Retain leaves them running)
+        status = self.status()
+        named = {status.get("sessionId"), status.get("nextSessionId")}
+        if status.get("previousSessionStopAt"):
+            named.add(status.get("previousSessionId"))
+        unresolved = status.get("pendingStartToken") if status.get("unansweredStarts") else None
+        for session in live:
+            assert session.session_id in named or session.token == unresolved, (
+                f"live session {session.session_id} is not accounted for by the status {status}"
+            )
+
+    @invariant()
+    def start_tokens_only_move_forward(self) -> None:
+        order = {start_token(UID, n): n for n in range(64)}
+        numbers = [order[token] for token in self.aws.start_tokens]
+        assert numbers == sorted(numbers), f"a Start token was used again after a later one: {numbers}"
 
     @invariant()
     def status_names_only_its_own_session(self) -> None:
@@ -177,7 +224,21 @@ class SessionModel(RuleBasedStateMachine):
         assert named is None or named in self.aws.sessions, f"status names a session not its own: {named}"
 
     def check_liveness(self) -> None:
-        """With faults gone, a delete ends with the resource released and nothing left running."""
+        """With faults gone: every predecessor is stopped after its grace; then a delete ends
+        with the resource released and nothing left running."""
+        for _ in range(4):
+            if self.api.body is None:
+                break
+            self.aws.advance(self.grace + 1)
+            self._pass()
+        if self.api.body is not None and not self.api.body["metadata"].get("deletionTimestamp"):
+            status = self.status()
+            previous = status.get("previousSessionId")
+            live = {s.session_id for s in self.aws.live()}
+            draining = status.get("previousSessionStopAt") is not None
+            assert draining or previous not in live, f"predecessor {previous} left running: {status}"
+            if self.api.body["spec"]["restartPolicy"] == "Always" and status.get("phase") != "Failed":
+                self.check_always_comes_back()
         self._delete()
         for _ in range(12):
             if self.api.body is None:
@@ -187,6 +248,20 @@ class SessionModel(RuleBasedStateMachine):
         assert self.api.body is None, f"not released: {self.api.body and self.api.body.get('status')}"
         meta_retained = self.api.released_under_retain
         assert meta_retained or self.aws.live() == [], [s.session_id for s in self.aws.live()]
+
+    def check_always_comes_back(self) -> None:
+        """restartPolicy Always: whatever happened, a Ready session of its own comes back.
+
+        The model has no drift sweep, so a session stopped out of band is noticed at its
+        expiry: the steps cover the longest timeout (900 s) and the longest back-off."""
+        for step in range(120):
+            status = self.status()
+            live = {s.session_id for s in self.aws.live()}
+            if status.get("phase") == "Ready" and status.get("sessionId") in live:
+                return
+            self.aws.advance(58 if step % 3 == 2 else 1)  # short steps see Ready; long ones reach expiry
+            self._pass()
+        raise AssertionError(f"restartPolicy Always, but no Ready session came back: {self.status()}")
 
 
 class SessionModelWithLiveness(SessionModel):
@@ -199,9 +274,40 @@ class SessionModelWithLiveness(SessionModel):
             super().teardown()
 
 
-def _run(examples: int, steps: int) -> None:
+class RenewalModel(SessionModelWithLiveness):
+    """The same model held in the handover: Always, a 60 s session renewed 20 s before its end."""
+
+    @initialize(
+        interpreter=st.sampled_from(("aws.codeinterpreter.v1", CUSTOM)),
+        retain=st.sampled_from((False, False, False, True)),
+        restart=st.just("Always"),
+        renew_before=st.sampled_from((20, 20, 45)),
+        grace=st.sampled_from((5, 30, 50)),
+        timeout=st.just(60),
+    )
+    def create(
+        self, interpreter: str, retain: bool, restart: str, renew_before: int, grace: int, timeout: int
+    ) -> None:
+        super().create(interpreter, retain, restart, renew_before, grace, timeout)
+        # Start the first session and come close to its renewal, so the steps play out in
+        # the overlap and the grace after it.
+        self._pass()
+        self._pass()
+        self.aws.advance(36)
+
+    def flip_restart_policy(self, faults: list[str | None], crash_at: int | None, renew: bool) -> None:
+        """Not a rule here: this model stays in restartPolicy Always."""
+
+    # Small steps, so that passes fall inside the 20 s overlap and the grace after it.
+    @rule(seconds=st.sampled_from((1, 5, 10, 20)), faults=fault_lists, crash_at=crash_points)
+    def time_passes(self, seconds: int, faults: list[str | None], crash_at: int | None) -> None:
+        self.aws.advance(seconds)
+        self._pass_with(faults, crash_at)
+
+
+def _run(examples: int, steps: int, machine: type[SessionModel] = SessionModelWithLiveness) -> None:
     run_state_machine_as_test(
-        SessionModelWithLiveness,
+        machine,
         settings=settings(
             max_examples=examples,
             stateful_step_count=steps,
@@ -217,6 +323,11 @@ def test_session_decision_keeps_its_invariants() -> None:
     _run(examples=300, steps=30)
 
 
+def test_renewal_keeps_its_invariants() -> None:
+    _run(examples=200, steps=30, machine=RenewalModel)
+
+
 @pytest.mark.slow
 def test_session_decision_keeps_its_invariants_at_length() -> None:
     _run(examples=1000, steps=50)
+    _run(examples=1000, steps=50, machine=RenewalModel)

@@ -11,8 +11,12 @@ SCOPES = {"watched", "operator-namespace", "cluster"}
 IDS = [f"{p.api_group or 'core'}/{','.join(p.resources)}" for p in PERMISSIONS]
 
 
-def rule(resource: str, api_group: str) -> Permission:
-    (match,) = [p for p in PERMISSIONS if p.api_group == api_group and resource in p.resources]
+def rule(resource: str, api_group: str, scope: str | None = None) -> Permission:
+    (match,) = [
+        p
+        for p in PERMISSIONS
+        if p.api_group == api_group and resource in p.resources and scope in (None, p.scope)
+    ]
     return match
 
 
@@ -38,10 +42,11 @@ def test_no_resource_is_granted_twice() -> None:
     assert len(keys) == len(set(keys))
 
 
-def test_sessions_are_never_created_updated_or_deleted() -> None:
-    """The operator never writes spec: it patches finalizers and writes status, nothing more."""
+def test_sessions_are_never_created_or_updated() -> None:
+    """The operator never writes spec: it patches finalizers and writes status, and deletes a
+    finished resource whose ttlSecondsAfterFinished has passed, nothing more."""
     sessions = rule(PLURAL, GROUP)
-    assert set(sessions.verbs) == {"get", "list", "watch", "patch"}
+    assert set(sessions.verbs) == {"get", "list", "watch", "patch", "delete"}
     assert sessions.scope == "watched"
     status = rule(f"{PLURAL}/status", GROUP)
     assert set(status.verbs) <= {"get", "patch"}
@@ -51,8 +56,10 @@ def test_events_are_only_created() -> None:
     assert rule("events", "").verbs == ("create",)
 
 
-def test_nothing_is_deleted_anywhere() -> None:
-    assert all(not {"delete", "deletecollection"} & set(p.verbs) for p in PERMISSIONS)
+def test_nothing_but_finished_sessions_is_deleted() -> None:
+    deleting = [p for p in PERMISSIONS if {"delete", "deletecollection"} & set(p.verbs)]
+    assert [(p.resources, p.verbs.count("delete")) for p in deleting] == [((PLURAL,), 1)]
+    assert "deletecollection" not in deleting[0].verbs
 
 
 def test_leases_are_only_read_created_and_updated_in_the_operators_namespace() -> None:
@@ -69,8 +76,11 @@ def test_secrets_are_never_read() -> None:
     assert all("secrets" not in p.resources for p in PERMISSIONS)
 
 
-def test_configmaps_are_confined_to_the_operator_namespace() -> None:
-    assert rule("configmaps", "").scope == "operator-namespace"
+def test_configmaps_are_confined_to_the_operator_namespace_and_the_watched_ones() -> None:
+    assert {p.scope for p in PERMISSIONS if "configmaps" in p.resources} == {"operator-namespace", "watched"}
+    # Exports are written by name: no list of a tenant's ConfigMaps, and never a delete
+    # (garbage collection removes them with their session).
+    assert set(rule("configmaps", "", "watched").verbs) == {"get", "create", "update", "patch"}
 
 
 def test_cluster_wide_rules_are_read_only() -> None:

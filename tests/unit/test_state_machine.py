@@ -46,6 +46,7 @@ from agentcore_operator.controller.state_machine import (
     Timing,
     client_token,
     decide,
+    stop_token,
 )
 from agentcore_operator.runtime.errors import ApiError, ErrorKind
 
@@ -77,7 +78,7 @@ TIMING = Timing(
 )
 
 START_TOKEN = client_token(UID, "start")
-STOP_TOKEN = client_token(UID, "stop")
+STOP_TOKEN = stop_token(UID, SESSION)
 LIVE_PHASES = (Phase.PENDING, Phase.STARTING, Phase.READY, Phase.STOPPING)
 
 
@@ -1526,7 +1527,7 @@ def test_every_aws_action_carries_the_token_of_its_purpose(deleting: bool) -> No
         if isinstance(action, StartSession):
             assert action.client_token == START_TOKEN, case
         if isinstance(action, StopSession):
-            assert action.client_token == STOP_TOKEN, case
+            assert action.client_token == stop_token(UID, action.session_id), case
 
 
 @pytest.mark.parametrize("deleting", [False, True], ids=["live", "deleting"])

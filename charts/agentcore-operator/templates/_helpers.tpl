@@ -44,7 +44,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/* The rules the operator needs in watched namespaces (manager/permissions.py, scope "watched"). */}}
 {{- define "agentcore-operator.watchedRules" -}}
 - apiGroups: ["agentcore.dev"]
-  resources: ["codeinterpretersessions", "codeinterpreters"]
+  resources: ["codeinterpretersessions"]
+  verbs: ["get", "list", "watch", "patch", "delete"]
+- apiGroups: ["agentcore.dev"]
+  resources: ["codeinterpreters"]
   verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["agentcore.dev"]
   resources: ["codeinterpretersessions/status", "codeinterpreters/status"]
@@ -52,4 +55,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "create", "update", "patch"]
 {{- end -}}

@@ -83,6 +83,36 @@ class CallFailed:
     error: ApiError
 
 
+@dataclass(frozen=True)
+class Exported:
+    """The export ConfigMap now holds the wanted data; the pass then waits as it meant to."""
+
+    fingerprint: str
+    requeue_after: float | None = None
+    backoff: bool = False
+
+
+@dataclass(frozen=True)
+class ExportRefused:
+    """The export ConfigMap exists and is not ours (ExportConflict), or could not be written."""
+
+    fingerprint: str
+    reason: str
+    message: str
+    requeue_after: float | None = None
+    backoff: bool = False
+
+
+@dataclass(frozen=True)
+class ResourceDeleted:
+    """The resource was deleted (ttlSecondsAfterFinished): the deletion pass comes with its event.
+
+    `failure` says why it could not be (it is tried again after a back-off).
+    """
+
+    failure: str | None = None
+
+
 Observation = (
     InterpreterSeen
     | InterpreterMissing
@@ -92,4 +122,7 @@ Observation = (
     | SessionUnconfirmed
     | SessionStopped
     | CallFailed
+    | Exported
+    | ExportRefused
+    | ResourceDeleted
 )

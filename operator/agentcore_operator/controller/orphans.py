@@ -32,7 +32,7 @@ from agentcore_operator.controller.state_machine import (
     ReadSession,
     StartSession,
     StopSession,
-    client_token,
+    stop_token,
 )
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.runtime.errors import ApiError
@@ -178,7 +178,10 @@ class OrphanSweeper:
             # its token. Stop it; nothing was orphaned, so no warning.
             stopped = await self._sessions.perform(
                 StopSession(
-                    intent.region, intent.interpreter, started.session_id, client_token(intent.uid, "stop")
+                    intent.region,
+                    intent.interpreter,
+                    started.session_id,
+                    stop_token(intent.uid, started.session_id),
                 )
             )
             if isinstance(stopped, CallFailed):
@@ -196,7 +199,7 @@ class OrphanSweeper:
 
     async def _stop(self, entry: LedgerEntry, report: OrphanReport) -> None:
         action = StopSession(
-            entry.region, entry.interpreter, entry.session_id, client_token(entry.uid, "stop")
+            entry.region, entry.interpreter, entry.session_id, stop_token(entry.uid, entry.session_id)
         )
         outcome = await self._sessions.perform(action)
         if isinstance(outcome, CallFailed):

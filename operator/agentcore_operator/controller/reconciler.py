@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from agentcore_operator.api.v1alpha1 import FINALIZER, Phase, SessionSpec, SessionStatus, SpecError
 from agentcore_operator.api.v1alpha1.types import parse_time
 from agentcore_operator.aws.sessions import SessionManager
+from agentcore_operator.controller.export import SessionObjects
 from agentcore_operator.controller.kube import KubeConflict
 from agentcore_operator.controller.ledger import SessionLedger, StartIntent, entry_of
 from agentcore_operator.controller.observations import CallFailed, Observation, SessionStarted
@@ -25,11 +26,13 @@ from agentcore_operator.controller.state_machine import (
     MUTATING_ACTIONS,
     AwsAction,
     Decision,
+    DeleteResource,
+    ExportConfigMap,
     ResourceView,
     StartSession,
     Timing,
-    client_token,
     decide,
+    start_token,
 )
 from agentcore_operator.controller.store import Key, Store, key_of
 from agentcore_operator.interpreters.references import InterpreterLookup, resolve_ref
@@ -57,9 +60,11 @@ class SessionKind:
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utc_now,
         interpreter_of: InterpreterLookup | None = None,
+        objects: SessionObjects | None = None,
     ) -> None:
         self._interpreter_of = interpreter_of
         self._sessions = sessions
+        self._objects = objects
         self._default_region = default_region
         self._timing = timing
         self._quota = quota
@@ -127,6 +132,10 @@ class SessionKind:
         await self._ledger.record_intent(intent)
 
     async def perform(self, action: AwsAction) -> Observation:
+        if isinstance(action, ExportConfigMap | DeleteResource):
+            if self._objects is None:
+                raise RuntimeError(f"{type(action).__name__} needs Kubernetes object access (objects=)")
+            return await self._objects.perform(action)
         return await self._sessions.perform(action)
 
     def acted(self, key: Key, body: dict[str, Any], action: AwsAction, observation: Observation) -> None:
@@ -139,11 +148,10 @@ class SessionKind:
 
     def released(self, key: Key, body: dict[str, Any], before: SessionStatus, after: SessionStatus) -> None:
         if self._ledger is not None:
-            if after.session_id:
-                self._ledger.forget(after.session_id)
-            self._ledger.resolve_intent(
-                client_token(str((body.get("metadata") or {}).get("uid", "")), "start")
-            )
+            for session_id in (after.session_id, after.next_session_id, after.previous_session_id):
+                if session_id:
+                    self._ledger.forget(session_id)
+            self._resolve_intents(str((body.get("metadata") or {}).get("uid", "")), after)
         self._session_ended(before, after)
 
     def settled(
@@ -152,6 +160,8 @@ class SessionKind:
         self._track(body, view, after)
         self._observe_ready(body, before, after)
         self._session_ended(before, after)
+        self._count_restart(before, after)
+        self._handover_bookkeeping(key, body, view, before, after)
         return self._waits_for_quota(key, body, after, view)
 
     def log_fields(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -175,23 +185,73 @@ class SessionKind:
         return True
 
     def _track(self, body: dict[str, Any], view: ResourceView, status: SessionStatus) -> None:
-        """Keep the ledger entry of the session in step with the resource (policy changes included)."""
+        """Keep the ledger entries of the resource's sessions in step with it (policy changes
+        included): the session, a successor being started, a predecessor not yet stopped."""
         if self._ledger is None:
             return
         if status.pending_start_token is None:  # no Start left unresolved: its intent has served
-            self._ledger.resolve_intent(client_token(view.uid, "start"))
-        if not status.session_id or not status.region:
+            self._resolve_intents(view.uid, status)
+        if not status.region:
+            return
+        policy = view.spec.deletion_policy.value if view.spec else "Delete"
+        interpreter = status.code_interpreter_identifier or ""
+        if status.next_session_id:
+            self._ledger.record(entry_of(body, status.next_session_id, status.region, interpreter, policy))
+        if status.previous_session_id:
+            if status.previous_stop_at is not None:
+                entry = entry_of(body, status.previous_session_id, status.region, interpreter, policy)
+                self._ledger.record(entry)
+            else:  # a stopped predecessor is no orphan
+                self._ledger.forget(status.previous_session_id)
+        if not status.session_id:
             return
         if status.phase is Phase.TERMINATED:
             self._ledger.forget(status.session_id)
             return
-        policy = view.spec.deletion_policy.value if view.spec else "Delete"
-        interpreter = status.code_interpreter_identifier or ""
         self._ledger.record(entry_of(body, status.session_id, status.region, interpreter, policy))
+
+    def _resolve_intents(self, uid: str, status: SessionStatus) -> None:
+        """Drop the Start intents of this resource's latest Starts (each restart has its own token)."""
+        if self._ledger is None:
+            return
+        latest = status.restart_count or 0
+        for restart in range(max(0, latest - 2), latest + 1):
+            self._ledger.resolve_intent(start_token(uid, restart))
+
+    def _count_restart(self, before: SessionStatus, after: SessionStatus) -> None:
+        """agentcore_session_restarts_total, by why the restart began: Renewal, Expired or Stopped."""
+        if self._metrics is None or (after.restart_count or 0) <= (before.restart_count or 0):
+            return
+        if after.session_id is not None and after.session_id == before.session_id:
+            reason = "Renewal"
+        elif before.expires_at is not None and self._clock() >= before.expires_at - timedelta(seconds=1):
+            reason = "Expired"
+        else:
+            reason = "Stopped"
+        self._metrics.session_restarts.labels(reason).inc()
+
+    def _handover_bookkeeping(
+        self, key: Key, body: dict[str, Any], view: ResourceView, before: SessionStatus, after: SessionStatus
+    ) -> None:
+        """Two sessions of one resource count against the quota during an overlap: a stopped
+        predecessor frees a slot, and a renewal refused for quota waits in the gate's line."""
+        if self._quota is None or not after.region:
+            return
+        if before.previous_stop_at is not None and after.previous_stop_at is None:
+            self._quota.freed(after.region)
+        handover = after.condition("Handover")
+        if (
+            handover is not None
+            and handover.reason == ErrorKind.QUOTA_EXCEEDED.value
+            and view.spec is not None
+        ):
+            self._quota.park(view.spec.region, key, _created(body))
 
     def _session_ended(self, before: SessionStatus, after: SessionStatus) -> None:
         """A session of ours stopped or expired: its quota slot is free for a waiting one."""
-        if self._quota is not None and after.region and before.phase in LIVE_PHASES:
+        # Only a pass that ends the session: one that merely looks at a live session frees nothing.
+        ended = before.phase in LIVE_PHASES and after.phase not in LIVE_PHASES
+        if self._quota is not None and after.region and ended:
             self._quota.freed(after.region)
 
     def _observe_ready(self, body: dict[str, Any], before: SessionStatus, after: SessionStatus) -> None:
@@ -219,6 +279,7 @@ class Reconciler(ReconcileLoop[ResourceView, SessionStatus, AwsAction, Observati
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utc_now,
         interpreter_of: InterpreterLookup | None = None,
+        objects: SessionObjects | None = None,
     ) -> None:
         kind = SessionKind(
             sessions=sessions,
@@ -229,6 +290,7 @@ class Reconciler(ReconcileLoop[ResourceView, SessionStatus, AwsAction, Observati
             metrics=metrics,
             clock=clock,
             interpreter_of=interpreter_of,
+            objects=objects,
         )
         super().__init__(
             kind,

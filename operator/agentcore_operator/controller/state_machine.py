@@ -27,7 +27,7 @@ Not deleting (metadata.deletionTimestamp unset):
 | any live             | SessionSeen TERMINATED, Missing    | -                   | Terminated / SessionExpired      |
 |                      |                                    |                     |   or SessionStopped [Expired or  |
 |                      |                                    |                     |   StoppedOutOfBand]              |
-| Terminated           | anything                           | - (never restarted) | Terminated                       |
+| Terminated           | anything, restartPolicy Never      | - (never restarted) | Terminated                       |
 | Failed (terminal)    | anything                           | -                   | Failed                           |
 | Failed (retryable)   | - (backoff elapsed)                | as if Pending/Ready | (retry)                          |
 | any                  | CallFailed Throttled, 5xx, Conflict| wait, backoff       | phase kept / Throttled ...       |
@@ -53,6 +53,60 @@ Deleting (finalizer held):
 | Stop throttled, 5xx                         | wait, backoff              | Stopping / Throttled ...     |
 | Stop denied or invalid                      | wait >= 30 s [StopFailed]  | Stopping / StopFailed: how   |
 |                                             |                            | to let go (deletionPolicy)   |
+
+restartPolicy Always, renewal and handover (issue 12). The first session's Start token is
+`start-<uid>` as before; the n-th successor's is `restart-n-<uid>`, with n = restartCount,
+persisted with pendingStartToken before the Start (the unresolved-Start rules below apply to
+a successor's Start too). Each session is stopped with its own token, `stop-<id>-<uid>`.
+
+| phase now / record          | observation this pass             | action              | next / Handover, Ready reason     |
+|-----------------------------|-----------------------------------|---------------------|-----------------------------------|
+| Ready, renewal not due      | -                                 | wait until min(renewal point, expiry, predecessor stop) | Ready |
+| Ready, now >= expiresAt -   | - (no predecessor draining, no    | Start * (successor, | Ready; restartCount+1 /           |
+|   renewBeforeSeconds        |   RestartBackOff pending)         |   next token)       |   Handover True StartingSuccessor |
+| Ready, successor unresolved | -                                 | Start * (replay)    | Ready                             |
+| Ready                       | SessionStarted (other id)         | wait 1 s (settle)   | nextSessionId recorded [Started]  |
+| Ready, nextSessionId        | -                                 | Read (successor)    | Ready                             |
+| Ready, nextSessionId        | SessionSeen successor READY       | wait                | Ready: sessionId = successor,     |
+|                             |                                   |                     |   previousSessionId = old,        |
+|                             |                                   |                     |   previousSessionStopAt = now +   |
+|                             |                                   |                     |   grace / DrainingPredecessor     |
+|                             |                                   |                     |   [Restarted old -> new]          |
+| Ready, nextSessionId        | successor TERMINATED or Missing   | wait (back-off)     | Handover False RestartBackOff     |
+|                             |                                   |                     |   [RestartBackOff]                |
+| Ready, draining, due        | -                                 | Stop * (previous)   | Ready                             |
+| any, draining               | previous Stopped/Missing/TERMINATED| Read (the session) | previousSessionStopAt cleared /   |
+|                             |                                   |                     |   Handover False Complete         |
+| any live, draining          | the session ends                  | Stop * (previous)   | (then the rows below)             |
+| any live, Always or a       | the session ends (TERMINATED,     | Read (successor)    | Starting: successor takes over    |
+|   successor known           |   Missing, Stopped) with next id  |                     |   [Expired/..., Restarted]        |
+| any live, Always            | the session ends, a successor     | Start * (replay)    | Starting                          |
+|                             |   Start unresolved                |                     |                                   |
+| any live, Always            | the session ends >= 60 s after    | Start * (next token)| Starting, restartCount+1          |
+|                             |   it was created                  |                     |   [Expired or StoppedOutOfBand]   |
+| any live, Always            | the session ends < 60 s after it  | wait back-off (10 s | Pending / RestartBackOff,         |
+|                             |   was created                     |   doubling to 300 s)|   restartAfter [RestartBackOff]   |
+| Pending / RestartBackOff    | - before restartAfter             | wait                | Pending                           |
+| Terminated, Always          | - (switched to Always)            | Start * (next token)| Starting                          |
+
+Deleting during a handover: a successor's unresolved Start is replayed (same token) and its
+session stopped; then nextSessionId is stopped, then a draining predecessor, then the session.
+The finalizer stays while any of them may be live (the session's Stop answered while another
+remains only requeues).
+
+After the decision, when it waits (no action), and not deleting:
+
+| record                                       | action                            | then                     |
+|----------------------------------------------|-----------------------------------|--------------------------|
+| spec.export.configMapName, `exported` not the| ExportConfigMap (the wait it meant| Exported: recorded,      |
+|   fingerprint of (name, sessionId if Ready,  |   to make rides on it)            |   Exported True; refused |
+|   interpreter, region, expiresAt, phase)     |                                   |   (not ours): recorded,  |
+|                                              |                                   |   Exported False         |
+|                                              |                                   |   ExportConflict         |
+|                                              |                                   |   [ExportConflict]       |
+| Terminated or final Failed, ttl set          | finishedAt stamped; wait ttl      |                          |
+| finishedAt + ttlSecondsAfterFinished passed  | DeleteResource (uid precondition) | [Deleted]; the deletion  |
+|                                              |                                   |   pass follows           |
 
 A Start whose answer was lost (issue 19):
 
@@ -85,11 +139,14 @@ condition until it succeeds, so a retry is no new transition and posts no second
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from agentcore_operator.api.v1alpha1 import (
+    Condition,
     DeletionPolicy,
     Phase,
     SessionSpec,
@@ -102,9 +159,12 @@ from agentcore_operator.controller.observations import (
     SESSION_READY,
     SESSION_TERMINATED,
     CallFailed,
+    Exported,
+    ExportRefused,
     InterpreterMissing,
     InterpreterSeen,
     Observation,
+    ResourceDeleted,
     SessionMissing,
     SessionSeen,
     SessionStarted,
@@ -117,6 +177,10 @@ from agentcore_operator.runtime.decision import Decision as GenericDecision
 from agentcore_operator.runtime.errors import ApiError, ErrorKind
 
 READY = "Ready"
+HANDOVER = "Handover"
+EXPORTED = "Exported"
+RESTART_BACKOFF = "RestartBackOff"
+EXPORT_CONFLICT = "ExportConflict"
 
 # Ready-condition reasons after which nothing will change without the user acting.
 TERMINAL_REASONS = frozenset(
@@ -151,6 +215,11 @@ class Timing:
     access_denied_retry_seconds: float = 60.0
     stop_failure_retry_seconds: float = 30.0
     expiry_slack_seconds: float = 1.0
+    # A session that ends this soon after it was created is restarted only after a back-off
+    # (RestartBackOff), doubling from the first to the cap, as a Pod's CrashLoopBackOff does.
+    quick_end_seconds: float = 60.0
+    restart_backoff_first_seconds: int = 10
+    restart_backoff_cap_seconds: int = 300
 
 
 DEFAULT_TIMING = Timing()
@@ -207,8 +276,41 @@ class StopSession:
     client_token: str
 
 
-Action = CheckInterpreter | StartSession | ReadSession | StopSession | AddFinalizer | RemoveFinalizer
-AwsAction = CheckInterpreter | StartSession | ReadSession | StopSession
+@dataclass(frozen=True)
+class ExportConfigMap:
+    """Write spec.export.configMapName; `requeue_after`/`backoff` are the wait that follows."""
+
+    namespace: str
+    name: str
+    owner_name: str
+    owner_uid: str
+    data: tuple[tuple[str, str], ...]
+    fingerprint: str
+    requeue_after: float | None = None
+    backoff: bool = False
+
+
+@dataclass(frozen=True)
+class DeleteResource:
+    """Delete the resource itself (ttlSecondsAfterFinished), preconditioned on its uid."""
+
+    namespace: str
+    name: str
+    uid: str
+
+
+KubeAction = ExportConfigMap | DeleteResource
+Action = (
+    CheckInterpreter
+    | StartSession
+    | ReadSession
+    | StopSession
+    | ExportConfigMap
+    | DeleteResource
+    | AddFinalizer
+    | RemoveFinalizer
+)
+AwsAction = CheckInterpreter | StartSession | ReadSession | StopSession | ExportConfigMap | DeleteResource
 MUTATING_ACTIONS = (StartSession, StopSession)
 Decision = GenericDecision[SessionStatus, AwsAction]
 
@@ -227,6 +329,22 @@ def client_token(uid: str, purpose: str) -> str:
     return token[:256].rstrip("-")
 
 
+def start_token(uid: str, restart: int) -> str:
+    """The Start token of the resource's `restart`-th successor session (0: its first session).
+
+    The first keeps the token of operators without restarts, so an upgrade mid-Start
+    replays the same token.
+    """
+    return client_token(uid, "start" if restart == 0 else f"restart-{restart}")
+
+
+def stop_token(uid: str, session_id: str) -> str:
+    """A Stop token per session: a resource stops several over its life (renewals), and
+    AgentCore refuses one token for two different Stop requests."""
+    safe = re.sub(r"[^a-zA-Z0-9]+", "-", session_id).strip("-") or "session"
+    return client_token(uid, f"stop-{safe}")
+
+
 def decide(
     resource: ResourceView,
     status: SessionStatus,
@@ -236,9 +354,35 @@ def decide(
 ) -> Decision:
     """The next action and the new status for one resource. Pure: see the module table."""
     status = replace(status, observed_generation=resource.generation)
-    observation = _about_this_session(observation, status)
+    match observation:
+        case Exported() | ExportRefused():
+            return _export_answered(status, observation, now)
+        case ResourceDeleted(failure=None):
+            return Decision(None, status)
+        case ResourceDeleted():
+            return Decision(None, status, requeue_after=timing.start_poll_seconds, backoff=True)
+    decision = _decide(resource, status, observation, now, timing)
+    return _afterwards(resource, decision, now)
+
+
+def _decide(
+    resource: ResourceView,
+    status: SessionStatus,
+    observation: Observation | None,
+    now: datetime,
+    timing: Timing,
+) -> Decision:
     if resource.deleting:
-        return _deleting(resource, status, observation, now, timing)
+        return _deleting(resource, status, _about_this_session(observation, status), now, timing)
+    handover = _about_other_session(resource, status, observation, now, timing)
+    if handover is not None:
+        return handover
+    observation = _about_this_session(observation, status)
+    if _draining(status) and (status.phase is Phase.TERMINATED or _terminally_failed(status)):
+        return _stop_predecessor(resource, status, now)
+    if status.phase is Phase.TERMINATED and resource.spec is not None and resource.spec.restarts:
+        # Switched to restartPolicy Always after the session ended: it comes back.
+        return _restart(resource, status, status, (), now, now, timing)
     if status.phase is Phase.TERMINATED or _terminally_failed(status):
         return Decision(None, status)
     if resource.spec is None and status.session_id is None:
@@ -265,14 +409,18 @@ def decide(
         case InterpreterMissing():
             message = f"code interpreter {_spec(resource).interpreter_id} does not exist"
             return _note(_set(status, Phase.FAILED, "InterpreterNotFound", message, now), "Warning")
+        case SessionStarted() if (
+            status.session_id is not None and observation.session_id != status.session_id
+        ):
+            return _successor_started(resource, status, observation, now, timing)
         case SessionStarted():
             return _started(status, observation, now, timing)
         case SessionSeen():
-            return _seen(status, observation, now, timing)
+            return _seen(resource, status, observation, now, timing)
         case SessionMissing():
-            return _gone(status, None, now)
+            return _gone(resource, status, None, now, timing)
         case SessionStopped(last_updated_at=when):
-            return _gone(status, when, now)
+            return _gone(resource, status, when, now, timing)
         case SessionUnconfirmed():
             return Decision(_read(status), status)
         case None:
@@ -288,9 +436,13 @@ def _about_this_session(observation: Observation | None, status: SessionStatus) 
             | SessionMissing(session_id=sid)
             | SessionStopped(session_id=sid)
             | SessionUnconfirmed(session_id=sid)
-        ) if sid != status.session_id:
+        ) if sid not in (status.session_id, status.next_session_id, _draining_id(status)):
             return None
     return observation
+
+
+def _draining_id(status: SessionStatus) -> str | None:
+    return status.previous_session_id if _draining(status) else None
 
 
 def _progress(
@@ -308,6 +460,8 @@ def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, tim
     """No fresh observation: work out what to ask AgentCore from what was recorded."""
     if status.session_id is None:
         spec = _spec(resource)
+        if status.restart_after is not None and now < status.restart_after and not _unresolved(status):
+            return Decision(None, status, requeue_after=(status.restart_after - now).total_seconds())
         starting = _unresolved(status) or status.phase is Phase.STARTING
         if resource.interpreter_ref_waiting is not None and not starting:
             message = resource.interpreter_ref_waiting
@@ -323,10 +477,273 @@ def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, tim
             retrying=status.phase is not Phase.STOPPING,
         )
         return Decision(CheckInterpreter(spec.region, spec.interpreter_id), new)
+    if _draining(status) and status.previous_stop_at is not None and now >= status.previous_stop_at:
+        return _stop_predecessor(resource, status, now)
+    if status.next_session_id is not None:
+        return Decision(_read(status, status.next_session_id), status)
+    if _unresolved(status):
+        return _renew(resource, status, now, timing)  # replay the successor's Start
+    if _renewal_due(resource, status, now):
+        return _renew(resource, status, now, timing)
     if status.phase is Phase.READY and status.expires_at is not None and now < status.expires_at:
-        wait = (status.expires_at - now).total_seconds() + timing.expiry_slack_seconds
-        return Decision(None, status, requeue_after=wait)
+        return Decision(None, status, requeue_after=_wake(resource, status, now, timing))
     return Decision(_read(status), status)
+
+
+# -- restarts and renewal (restartPolicy Always) ------------------------------------------------
+
+
+def _draining(status: SessionStatus) -> bool:
+    """A predecessor runs on (renewGraceSeconds) and is to be stopped at previous_stop_at."""
+    return status.previous_session_id is not None and status.previous_stop_at is not None
+
+
+def _renewal_due(resource: ResourceView, status: SessionStatus, now: datetime) -> bool:
+    spec = resource.spec
+    if spec is None or not spec.renews or status.phase is not Phase.READY or status.expires_at is None:
+        return False
+    if _draining(status) or (status.restart_after is not None and now < status.restart_after):
+        return False  # one predecessor at a time: never a third session
+    return now >= status.expires_at - timedelta(seconds=spec.renew_before_seconds)
+
+
+def _wake(resource: ResourceView, status: SessionStatus, now: datetime, timing: Timing) -> float:
+    """Seconds until the next thing due for a Ready session: its expiry, its renewal, or the
+    stop of its predecessor."""
+
+    def until(moment: datetime) -> float:
+        return max(0.0, (moment - now).total_seconds())
+
+    waits: list[float] = []
+    if status.expires_at is not None:
+        waits.append(until(status.expires_at) + timing.expiry_slack_seconds)
+        spec = resource.spec
+        if spec is not None and spec.renews and not _draining(status):
+            renew_at = status.expires_at - timedelta(seconds=spec.renew_before_seconds)
+            waits.append(until(max(renew_at, status.restart_after or renew_at)))
+    if _draining(status) and status.previous_stop_at is not None:
+        waits.append(until(status.previous_stop_at))
+    return min(waits) if waits else timing.start_poll_seconds
+
+
+def _handover(status: SessionStatus, active: bool, reason: str, message: str, now: datetime) -> SessionStatus:
+    """The Handover condition: True while a successor starts or a predecessor drains."""
+    return status.with_condition(
+        Condition(
+            type=HANDOVER,
+            status="True" if active else "False",
+            reason=reason,
+            message=message,
+            last_transition_time=now,
+            observed_generation=status.observed_generation,
+        )
+    )
+
+
+def _renew(resource: ResourceView, status: SessionStatus, now: datetime, timing: Timing) -> Decision:
+    """Start the successor of a Ready session (or replay its Start, same token and parameters).
+
+    The successor has the recorded parameters of the session it follows (all immutable in the
+    spec) and its own token: the uid and its number. The status names the token before the
+    Start is sent, as for a first Start, so a crash cannot lose the attempt.
+    """
+    replay = _unresolved(status)
+    if resource.start_blocked and not replay:
+        message = "the concurrent session quota is reached; the successor starts when a session ends"
+        new = _handover(status, True, ErrorKind.QUOTA_EXCEEDED.value, message, now)
+        return Decision(
+            None, new, requeue_after=min(timing.quota_retry_seconds, _wake(resource, status, now, timing))
+        )
+    count = (status.restart_count or 0) + (0 if replay else 1)
+    recorded = status.region and status.code_interpreter_identifier and status.session_name
+    if recorded and status.session_timeout_seconds:
+        region, interpreter = status.region or "", status.code_interpreter_identifier or ""
+        name, timeout = status.session_name or "", status.session_timeout_seconds
+    else:
+        spec = _spec(resource)
+        region, interpreter = spec.region, spec.code_interpreter_identifier
+        name, timeout = spec.session_name, spec.session_timeout_seconds
+    action = StartSession(region, interpreter, name, timeout, start_token(resource.uid, count))
+    new = replace(
+        status,
+        restart_count=count,
+        pending_start_token=action.client_token,
+        unanswered_starts=_unanswered(status) + 1,
+    )
+    message = f"starting the successor of session {status.session_id} before it expires"
+    return Decision(action, _handover(new, True, "StartingSuccessor", message, now))
+
+
+def _successor_started(
+    resource: ResourceView, status: SessionStatus, seen: SessionStarted, now: datetime, timing: Timing
+) -> Decision:
+    new = replace(status, next_session_id=seen.session_id, pending_start_token=None, unanswered_starts=0)
+    message = f"successor session {seen.session_id} started, waiting for it to be ready"
+    new = _handover(new, True, "StartingSuccessor", message, now)
+    events = (
+        EventNote("Normal", "Started", f"Started session {seen.session_id} to succeed {status.session_id}"),
+    )
+    return Decision(None, new, requeue_after=timing.start_settle_seconds, events=events)
+
+
+def _about_other_session(
+    resource: ResourceView,
+    status: SessionStatus,
+    observation: Observation | None,
+    now: datetime,
+    timing: Timing,
+) -> Decision | None:
+    """News of the successor being started or of the predecessor being stopped."""
+    match observation:
+        case (
+            SessionSeen(session_id=sid) | SessionMissing(session_id=sid) | SessionStopped(session_id=sid)
+        ) if sid == status.previous_session_id and sid != status.session_id:
+            ended = not isinstance(observation, SessionSeen) or observation.status == SESSION_TERMINATED
+            if not ended:
+                return None
+            return _predecessor_stopped(resource, status, now, timing)
+        case SessionSeen(session_id=sid) if sid == status.next_session_id and sid != status.session_id:
+            if observation.status == SESSION_READY:
+                return _promote(resource, status, observation, now, timing)
+            if observation.status == SESSION_TERMINATED:
+                return _successor_lost(resource, status, now, timing)
+            return Decision(
+                None,
+                status,
+                requeue_after=min(timing.start_poll_seconds, _wake(resource, status, now, timing)),
+            )
+        case SessionMissing(session_id=sid) if sid == status.next_session_id and sid != status.session_id:
+            return _successor_lost(resource, status, now, timing)
+    return None
+
+
+def _promote(
+    resource: ResourceView, status: SessionStatus, seen: SessionSeen, now: datetime, timing: Timing
+) -> Decision:
+    """The successor is READY: it becomes the session; its predecessor drains, then is stopped."""
+    old = status.session_id
+    grace = resource.spec.renew_grace_seconds if resource.spec else 0
+    timeout = status.session_timeout_seconds or 0
+    expires_at = seen.created_at + timedelta(seconds=timeout)
+    stop_at = now + timedelta(seconds=grace)
+    new = replace(
+        status,
+        session_id=seen.session_id,
+        next_session_id=None,
+        previous_session_id=old,
+        previous_stop_at=stop_at,
+        created_at=seen.created_at,
+        expires_at=expires_at,
+        restart_after=None,
+    )
+    message = f"session {seen.session_id} is ready until {format_time(expires_at)}"
+    new = _set(new, Phase.READY, "SessionReady", message, now, ready=True)
+    new = _handover(
+        new, True, "DrainingPredecessor", f"session {old} is stopped at {format_time(stop_at)}", now
+    )
+    note = EventNote("Normal", "Restarted", f"Renewed session {old} by {seen.session_id}")
+    return Decision(None, new, requeue_after=_wake(resource, new, now, timing), events=(note,))
+
+
+def _successor_lost(resource: ResourceView, status: SessionStatus, now: datetime, timing: Timing) -> Decision:
+    """The successor ended before it was READY: try another after a back-off."""
+    lost = status.next_session_id
+    delay = _next_backoff(status, timing)
+    new = replace(
+        status,
+        next_session_id=None,
+        restart_backoff_seconds=delay,
+        restart_after=now + timedelta(seconds=delay),
+    )
+    message = f"successor session {lost} ended before it was ready; the next try is in {delay} s"
+    new = _handover(new, False, RESTART_BACKOFF, message, now)
+    event = EventNote("Warning", RESTART_BACKOFF, message)
+    return Decision(None, new, requeue_after=_wake(resource, new, now, timing), events=(event,))
+
+
+def _stop_predecessor(resource: ResourceView, status: SessionStatus, now: datetime) -> Decision:
+    previous = status.previous_session_id or ""
+    action = StopSession(
+        region=status.region or _spec(resource).region,
+        interpreter=status.code_interpreter_identifier or _spec(resource).code_interpreter_identifier,
+        session_id=previous,
+        client_token=stop_token(resource.uid, previous),
+    )
+    return Decision(action, status)
+
+
+def _predecessor_stopped(
+    resource: ResourceView, status: SessionStatus, now: datetime, timing: Timing
+) -> Decision:
+    new = replace(status, previous_stop_at=None)
+    message = f"session {status.previous_session_id} stopped; session {status.session_id} took over"
+    new = _handover(new, False, "Complete", message, now)
+    if status.phase is not Phase.READY:
+        return Decision(None, new, requeue_after=0.0 if status.phase is not Phase.TERMINATED else None)
+    # The current session may have ended while its predecessor drained: look once.
+    return Decision(_read(new), new)
+
+
+def _next_backoff(status: SessionStatus, timing: Timing) -> int:
+    previous = status.restart_backoff_seconds
+    if previous is None:
+        return timing.restart_backoff_first_seconds
+    return min(timing.restart_backoff_cap_seconds, previous * 2)
+
+
+def _restart(
+    resource: ResourceView,
+    status: SessionStatus,
+    ended: SessionStatus,
+    told: tuple[EventNote, ...],
+    moment: datetime,
+    now: datetime,
+    timing: Timing,
+) -> Decision:
+    """The session ended and is replaced (restartPolicy Always, or a successor already started).
+
+    `ended` is the status saying how it ended; the restart keeps its message in the event.
+    """
+    old = status.session_id
+    base = replace(
+        ended,
+        session_id=None,
+        previous_session_id=old,
+        previous_stop_at=None,
+        created_at=None,
+        expires_at=None,
+    )
+    if status.next_session_id is not None:  # the successor takes over at once
+        successor = status.next_session_id
+        new = replace(base, session_id=successor, next_session_id=None)
+        new = _set(
+            new, Phase.STARTING, "Starting", f"session {old} ended; session {successor} takes over", now
+        )
+        new = _handover(new, False, "Complete", f"session {successor} replaced {old}", now)
+        note = EventNote("Normal", "Restarted", f"Session {old} ended; restarted as {successor}")
+        return Decision(_read(new), new, events=(*told, note))
+    if _unresolved(status):  # the successor's Start is unresolved: replay it as the session's
+        new = _handover(base, False, "Complete", f"session {old} ended before its successor was known", now)
+        decision = _start(resource, new, now)
+        return replace(decision, events=(*told, *decision.events))
+    lived = (moment - status.created_at).total_seconds() if status.created_at else timing.quick_end_seconds
+    new = replace(
+        base, restart_count=(status.restart_count or 0) + 1, pending_start_token=None, unanswered_starts=0
+    )
+    if lived < timing.quick_end_seconds:
+        delay = _next_backoff(status, timing)
+        new = replace(new, restart_backoff_seconds=delay, restart_after=now + timedelta(seconds=delay))
+        message = f"session {old} ended {int(lived)} s after it started; restarting in {delay} s"
+        new = _set(new, Phase.PENDING, RESTART_BACKOFF, message, now)
+        return Decision(
+            None,
+            new,
+            requeue_after=float(delay),
+            events=(*told, EventNote("Warning", RESTART_BACKOFF, message)),
+        )
+    new = replace(new, restart_backoff_seconds=None, restart_after=None)
+    decision = _start(resource, new, now)
+    return replace(decision, events=(*told, *decision.events))
 
 
 def _start(resource: ResourceView, status: SessionStatus, now: datetime) -> Decision:
@@ -354,13 +771,14 @@ def _start(resource: ResourceView, status: SessionStatus, now: datetime) -> Deci
         session_timeout_seconds=action.timeout_seconds,
         pending_start_token=action.client_token,
         unanswered_starts=_unanswered(status) + 1,
+        restart_after=None,
     )
     return Decision(action, new)
 
 
 def _start_call(resource: ResourceView, status: SessionStatus) -> StartSession:
     """A replay sends what the lost attempt sent (recorded in the status); a first Start, the spec."""
-    token = client_token(resource.uid, "start")
+    token = start_token(resource.uid, status.restart_count or 0)
     interpreter, region = status.code_interpreter_identifier, status.region
     name, timeout = status.session_name, status.session_timeout_seconds
     mounts = (
@@ -381,8 +799,13 @@ def _start_call(resource: ResourceView, status: SessionStatus) -> StartSession:
 
 
 def _unanswered(status: SessionStatus) -> int:
-    """How many Starts of this resource may have created a session nobody has heard of."""
+    """How many Starts of this resource may have created a session nobody has heard of.
+
+    With a session, only a successor's Start (a renewal) can be unanswered.
+    """
     if status.session_id is not None:
+        if status.next_session_id is None and status.pending_start_token is not None:
+            return status.unanswered_starts or 0
         return 0
     if status.unanswered_starts is not None:
         return status.unanswered_starts
@@ -423,6 +846,9 @@ def _started(status: SessionStatus, seen: SessionStarted, now: datetime, timing:
     message = f"session {seen.session_id} started, waiting for it to be ready"
     new = _set(new, Phase.STARTING, "Starting", message, now)
     events = (EventNote("Normal", "Started", f"Started session {seen.session_id}"),) if is_new else ()
+    if is_new and status.previous_session_id is not None and status.restart_count:
+        note = f"Session {status.previous_session_id} ended; restarted as {seen.session_id}"
+        events = (EventNote("Normal", "Restarted", note),)
     return Decision(None, new, requeue_after=timing.start_settle_seconds, events=events)
 
 
@@ -431,9 +857,11 @@ def _answered(status: SessionStatus, started: SessionStarted) -> SessionStatus:
     return replace(status, session_id=started.session_id, pending_start_token=None, unanswered_starts=0)
 
 
-def _seen(status: SessionStatus, seen: SessionSeen, now: datetime, timing: Timing) -> Decision:
+def _seen(
+    resource: ResourceView, status: SessionStatus, seen: SessionSeen, now: datetime, timing: Timing
+) -> Decision:
     if seen.status == SESSION_TERMINATED:
-        return _gone(status, seen.last_updated_at, now)
+        return _gone(resource, status, seen.last_updated_at, now, timing)
     if seen.status != SESSION_READY:
         # Still starting (no status yet), or a status this operator does not know.
         state = "no status yet" if seen.status is None else f"unknown status {seen.status}"
@@ -449,11 +877,16 @@ def _seen(status: SessionStatus, seen: SessionSeen, now: datetime, timing: Timin
     events = _transition_events(
         status, new, EventNote("Normal", "Ready", f"Session {seen.session_id} is ready")
     )
-    wait = max(0.0, (expires_at - now).total_seconds()) + timing.expiry_slack_seconds
-    return Decision(None, new, requeue_after=wait, events=events)
+    return Decision(None, new, requeue_after=_wake(resource, new, now, timing), events=events)
 
 
-def _gone(status: SessionStatus, last_updated_at: datetime | None, now: datetime) -> Decision:
+def _gone(
+    resource: ResourceView,
+    status: SessionStatus,
+    last_updated_at: datetime | None,
+    now: datetime,
+    timing: Timing,
+) -> Decision:
     """The session ended outside our deletion path: it expired, or someone stopped it."""
     moment = last_updated_at or now
     expired = status.expires_at is not None and moment >= status.expires_at - timedelta(seconds=1)
@@ -470,6 +903,14 @@ def _gone(status: SessionStatus, last_updated_at: datetime | None, now: datetime
             "Warning", "StoppedOutOfBand", f"Session {session} was stopped outside this resource"
         )
         message = f"session {session} was stopped outside Kubernetes; it will not be restarted"
+    restarts = resource.spec is not None and resource.spec.restarts
+    if _draining(status):
+        # Its predecessor still runs: stop it first (never three sessions), then restart.
+        return _stop_predecessor(resource, replace(status, previous_stop_at=now), now)
+    if restarts or status.next_session_id is not None or _unresolved(status):
+        message = message.replace("; it will not be restarted", "")
+        ended = replace(status, message=message)
+        return _restart(resource, status, ended, (event,), moment, now, timing)
     new = _set(status, Phase.TERMINATED, reason, message, now)
     return Decision(None, new, events=_transition_events(status, new, event))
 
@@ -513,12 +954,27 @@ def _deleting(
         return Decision(None, status)
     session = status.session_id
     match observation:
+        case (
+            SessionStopped(session_id=sid) | SessionMissing(session_id=sid) | SessionSeen(session_id=sid)
+        ) if session is not None and sid != session:
+            ended = not isinstance(observation, SessionSeen) or observation.status == SESSION_TERMINATED
+            return _other_stopped_on_delete(status, sid if ended else None)
         case SessionStopped() | SessionMissing():
             return _stopped(status, now)
         case SessionSeen(status=state) if state == SESSION_TERMINATED:
             return _stopped(status, now)
+        case SessionStarted() if session is not None and observation.session_id != session:
+            new = replace(
+                status, next_session_id=observation.session_id, pending_start_token=None, unanswered_starts=0
+            )
+            return _stop(resource, new, now, observation.session_id)
         case SessionStarted():
             return _stop(resource, _answered(status, observation), now)
+        case CallFailed(error=error) if (
+            session is not None and error.operation == START_OPERATION and _unresolved(status)
+        ):
+            # The replayed Start of a successor was refused: settle what it tells, and retry.
+            return _unresolved_on_delete(_settle_start(status, error), error, now, timing)
         case CallFailed(error=error) if session is None:
             # The replayed Start that was to reveal a possibly started session was refused.
             return _unresolved_on_delete(_settle_start(status, error), error, now, timing)
@@ -530,6 +986,13 @@ def _deleting(
         live = session is not None and status.phase not in (Phase.TERMINATED, Phase.FAILED)
         note = EventNote("Normal", "Retained", f"Left session {session} running (deletionPolicy Retain)")
         return Decision(RemoveFinalizer(), status, events=(note,) if live else ())
+    if session is not None and _unresolved(status) and _can_replay(resource, status):
+        # A successor's Start may have gone through: learn its id (same token), then stop it.
+        return _renew(resource, status, now, timing)
+    if status.next_session_id is not None:
+        return _stop(resource, status, now, status.next_session_id)
+    if _draining(status):
+        return _stop(resource, status, now, status.previous_session_id)
     if session is None:
         # A Start may have gone through before its answer was lost: ask again with the same
         # token to learn the id, then stop it.
@@ -541,8 +1004,20 @@ def _deleting(
     return _stop(resource, status, now)
 
 
+def _other_stopped_on_delete(status: SessionStatus, ended: str | None) -> Decision:
+    """A successor or predecessor is stopped: forget it, and go on with the rest next pass."""
+    new = status
+    if ended is not None and ended == status.next_session_id:
+        new = replace(new, next_session_id=None)
+    if ended is not None and ended == status.previous_session_id:
+        new = replace(new, previous_stop_at=None)
+    return Decision(None, new, requeue_after=0.0)
+
+
 def _unresolved_on_delete(status: SessionStatus, error: ApiError, now: datetime, timing: Timing) -> Decision:
     if not _unresolved(status):
+        if status.session_id is not None:
+            return Decision(None, status, requeue_after=0.0)  # go on with stopping the rest
         return Decision(RemoveFinalizer(), status)
     message = (
         f"{error}; retrying. A Start with clientToken {status.pending_start_token} may have created a "
@@ -556,14 +1031,19 @@ def _unresolved_on_delete(status: SessionStatus, error: ApiError, now: datetime,
 
 def _stopped(status: SessionStatus, now: datetime) -> Decision:
     session = status.session_id
+    if status.next_session_id is not None or _draining(status) or _unresolved(status):
+        # Never let go while another session of the resource may be live: stop those first.
+        return Decision(None, status, requeue_after=0.0)
     new = _set(status, Phase.TERMINATED, "Stopped", f"session {session} stopped", now)
     return Decision(
         RemoveFinalizer(), new, events=(EventNote("Normal", "Stopped", f"Stopped session {session}"),)
     )
 
 
-def _stop(resource: ResourceView, status: SessionStatus, now: datetime) -> Decision:
-    session = status.session_id or ""
+def _stop(
+    resource: ResourceView, status: SessionStatus, now: datetime, session_id: str | None = None
+) -> Decision:
+    session = session_id or status.session_id or ""
     new = _progress(
         status,
         Phase.STOPPING,
@@ -576,7 +1056,7 @@ def _stop(resource: ResourceView, status: SessionStatus, now: datetime) -> Decis
         region=status.region or _spec(resource).region,
         interpreter=status.code_interpreter_identifier or _spec(resource).code_interpreter_identifier,
         session_id=session,
-        client_token=client_token(resource.uid, "stop"),
+        client_token=stop_token(resource.uid, session),
     )
     return Decision(action, new)
 
@@ -609,11 +1089,11 @@ def _stop_failed(status: SessionStatus, error: ApiError, now: datetime, timing: 
     )
 
 
-def _read(status: SessionStatus) -> ReadSession:
+def _read(status: SessionStatus, session_id: str | None = None) -> ReadSession:
     return ReadSession(
         region=status.region or "",
         interpreter=status.code_interpreter_identifier or "",
-        session_id=status.session_id or "",
+        session_id=session_id or status.session_id or "",
     )
 
 
@@ -653,3 +1133,101 @@ def _note(new: SessionStatus, type_: str) -> Decision:
     """A final decision with one event describing it (posted once per reason change by the wiring)."""
     reason = _ready_reason(new) or "Unknown"
     return Decision(None, new, events=(EventNote(type_, reason, new.message or reason),))
+
+
+# -- after the decision: export and ttlSecondsAfterFinished -------------------------------------
+
+
+def _afterwards(resource: ResourceView, decision: Decision, now: datetime) -> Decision:
+    """Stamp finishedAt, and when the decision waits: bring the export up to date, or delete a
+    finished resource whose TTL has passed (the wait it meant to make rides on the export)."""
+    status = decision.status
+    if resource.deleting or resource.spec is None or not resource.has_finalizer:
+        return decision
+    finished = status.phase is Phase.TERMINATED or _terminally_failed(status)
+    counted = resource.spec.ttl_seconds_after_finished is not None or status.finished_at is not None
+    if counted and finished != (status.finished_at is not None):
+        status = replace(status, finished_at=now if finished else None)
+        decision = replace(decision, status=status)
+    if decision.action is not None:
+        return decision
+    spec = resource.spec
+    if spec.export_config_map_name is not None:
+        data = export_data(spec, status)
+        fingerprint = _fingerprint(spec.export_config_map_name, data)
+        if status.exported != fingerprint:
+            action = ExportConfigMap(
+                namespace=resource.namespace,
+                name=spec.export_config_map_name,
+                owner_name=resource.name,
+                owner_uid=resource.uid,
+                data=data,
+                fingerprint=fingerprint,
+                requeue_after=decision.requeue_after,
+                backoff=decision.backoff,
+            )
+            return replace(decision, action=action)
+    ttl = spec.ttl_seconds_after_finished
+    if finished and ttl is not None and status.finished_at is not None:
+        due = status.finished_at + timedelta(seconds=ttl)
+        if now >= due:
+            note = EventNote(
+                "Normal",
+                "Deleted",
+                f"Deleted the resource {ttl} s after it finished (ttlSecondsAfterFinished)",
+            )
+            action_delete = DeleteResource(resource.namespace, resource.name, resource.uid)
+            return replace(decision, action=action_delete, events=(*decision.events, note))
+        wait = (due - now).total_seconds()
+        requeue = wait if decision.requeue_after is None else min(wait, decision.requeue_after)
+        return replace(decision, requeue_after=requeue)
+    return decision
+
+
+def export_data(spec: SessionSpec, status: SessionStatus) -> tuple[tuple[str, str], ...]:
+    """The ConfigMap's keys: the session id only while it is Ready, and the phase says why not."""
+    ready = status.phase is Phase.READY and status.session_id is not None
+    return (
+        ("sessionId", status.session_id or "" if ready else ""),
+        ("codeInterpreterIdentifier", status.code_interpreter_identifier or spec.code_interpreter_identifier),
+        ("region", status.region or spec.region),
+        ("expiresAt", format_time(status.expires_at) if ready and status.expires_at else ""),
+        ("phase", (status.phase or Phase.PENDING).value),
+    )
+
+
+def _fingerprint(name: str, data: tuple[tuple[str, str], ...]) -> str:
+    digest = hashlib.sha256(json.dumps([name, data]).encode()).hexdigest()[:16]
+    return f"{name}/{digest}"
+
+
+def _export_answered(status: SessionStatus, answer: Exported | ExportRefused, now: datetime) -> Decision:
+    if isinstance(answer, Exported):
+        condition = Condition(
+            EXPORTED,
+            "True",
+            "Exported",
+            f"ConfigMap {answer.fingerprint.split('/')[0]} is up to date",
+            now,
+            status.observed_generation,
+        )
+        new = replace(status, exported=answer.fingerprint).with_condition(condition)
+        return Decision(None, new, requeue_after=answer.requeue_after, backoff=answer.backoff)
+    condition = Condition(EXPORTED, "False", answer.reason, answer.message, now, status.observed_generation)
+    old = status.condition(EXPORTED)
+    # A conflict is final until the data changes; a failed write is retried on the next pass.
+    recorded = answer.fingerprint if answer.reason == EXPORT_CONFLICT else status.exported
+    new = replace(status, exported=recorded).with_condition(condition)
+    events = (
+        ()
+        if old is not None and old.reason == answer.reason
+        else (EventNote("Warning", answer.reason, answer.message),)
+    )
+    requeue = answer.requeue_after
+    return Decision(
+        None,
+        new,
+        requeue_after=requeue,
+        backoff=answer.backoff or answer.reason != EXPORT_CONFLICT,
+        events=events,
+    )

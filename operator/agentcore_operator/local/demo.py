@@ -113,6 +113,7 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
                 cluster.kubectl("get", "events", "-n", "default", "--sort-by=.lastTimestamp").stdout.rstrip()
             )
             run_workload(cluster, emulator, [n for n in names if n != victim], timeout)
+            show_renewal(cluster, emulator, timeout)
             if keep_running:
                 say(
                     f"still running; KUBECONFIG={cluster.kubeconfig} kubectl get agentcore -A  (Ctrl-C to stop)"
@@ -123,7 +124,8 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
                 except KeyboardInterrupt:
                     pass
         say(
-            "demo finished: every session went Ready, code ran in one, and deleting one stopped it in AgentCore"
+            "demo finished: every session went Ready, code ran in one, one renewed live, and deleting one "
+            "stopped it in AgentCore"
         )
 
 
@@ -253,6 +255,53 @@ def run_workload(cluster: Any, emulator: EmulatorHandle, names: list[str], timeo
     if done.returncode != 0 or done.stdout.strip() != "45":
         raise DemoFailed(f"the workload did not print 45 (exit {done.returncode})")
     say(f"the code ran in {name}'s session, in AgentCore (emulated), and printed {done.stdout.strip()}")
+
+
+def show_renewal(cluster: Any, emulator: EmulatorHandle, timeout: float) -> None:
+    """restartPolicy Always with renewal, live: a 60 s session is renewed 55 s before its end."""
+    import json
+
+    manifest = {
+        "apiVersion": "agentcore.dev/v1alpha1",
+        "kind": "CodeInterpreterSession",
+        "metadata": {"name": "renewing", "namespace": "default"},
+        "spec": {
+            "sessionTimeoutSeconds": 60,
+            "restartPolicy": "Always",
+            "renewBeforeSeconds": 55,
+            "renewGraceSeconds": 2,
+            "export": {"configMapName": "renewing-session"},
+        },
+    }
+    say("$ kubectl apply -f - (a 60 s session, restartPolicy Always, renewBeforeSeconds 55)")
+    print(cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest)).stdout.rstrip())
+
+    def status() -> dict[str, Any]:
+        return dict((cluster.get("codeinterpretersessions", "default", "renewing") or {}).get("status") or {})
+
+    deadline = time.monotonic() + timeout
+    first = None
+    while time.monotonic() < deadline and first is None:
+        first = status().get("sessionId") if status().get("phase") == "Ready" else None
+        time.sleep(0.25)
+    renewed = None
+    while time.monotonic() < deadline and first is not None and renewed is None:
+        current = status()
+        renewed = current if current.get("sessionId") not in (None, first) else None
+        time.sleep(0.25)
+    if first is None or renewed is None:
+        raise DemoFailed(f"the renewing session did not renew within {timeout:.0f}s: {status()}")
+    say(
+        f"renewed: {first} -> {renewed['sessionId']} (restartCount {renewed.get('restartCount')}); "
+        f"{first} keeps running until {renewed.get('previousSessionStopAt')}"
+    )
+    exported = cluster.get("configmaps", "default", "renewing-session", group="", version="v1") or {}
+    say(f"ConfigMap renewing-session now says sessionId={exported.get('data', {}).get('sessionId')}")
+    while time.monotonic() < deadline and emulator_session_status(emulator, first) != "TERMINATED":
+        time.sleep(0.25)
+    if emulator_session_status(emulator, first) != "TERMINATED":
+        raise DemoFailed(f"the predecessor {first} was not stopped")
+    say(f"AgentCore reports {first} TERMINATED after the grace: no gap, no leftover")
 
 
 def say(message: str) -> None:

@@ -80,6 +80,13 @@ class Metrics:
             buckets=(0.0, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0),
             registry=self.registry,
         )
+        self.session_restarts = Counter(
+            "agentcore_session_restarts",
+            "Sessions started to replace one of the same resource (restartPolicy Always), by why: "
+            "Renewal (before expiry), Expired, Stopped (ended out of band).",
+            ["reason"],
+            registry=self.registry,
+        )
         self.orphans_stopped = Counter(
             "agentcore_orphan_sessions_stopped",
             "Live sessions the orphan sweep stopped because their resource was gone without stopping them.",
@@ -107,4 +114,5 @@ METRIC_NAMES: tuple[str, ...] = (
     "agentcore_orphan_sessions_stopped_total",
     "agentcore_leader",
     "agentcore_code_interpreters_ready_total",
+    "agentcore_session_restarts_total",
 )

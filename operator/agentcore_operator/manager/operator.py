@@ -32,6 +32,7 @@ from agentcore_operator.api.v1alpha1.interpreter import (
 )
 from agentcore_operator.aws.clients import ClientFactory
 from agentcore_operator.aws.sessions import SessionManager
+from agentcore_operator.controller.export import SessionObjects
 from agentcore_operator.controller.informer import Informer
 from agentcore_operator.controller.kube import KubeConflict, KubeWriter, connection_info, load_configuration
 from agentcore_operator.controller.ledger import SessionLedger
@@ -129,6 +130,7 @@ class Operator:
             if settings.orphan_sweep_interval > 0
             else None
         )
+        self.objects = SessionObjects(self.kube_configuration)
         self.reconciler = Reconciler(
             store=self.store,
             kube=self.kube,
@@ -141,6 +143,7 @@ class Operator:
             metrics=self.metrics,
             clock=clock,
             interpreter_of=self._interpreter,
+            objects=self.objects,
         )
         self.session_controller: KindController[Observation] = KindController(
             self.reconciler,
@@ -366,6 +369,7 @@ class Operator:
             await self.health.stop()
         self.sessions.close()
         await self.kube.close()
+        self.objects.close()
 
     async def _prepare_clients(self) -> None:
         try:

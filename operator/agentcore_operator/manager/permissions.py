@@ -34,10 +34,17 @@ class Permission:
 PERMISSIONS: tuple[Permission, ...] = (
     Permission(
         api_group="agentcore.dev",
-        resources=("codeinterpretersessions", "codeinterpreters"),
+        resources=("codeinterpretersessions",),
+        verbs=("get", "list", "watch", "patch", "delete"),
+        scope="watched",
+        why="watch sessions; add and remove the finalizer; delete a finished one (ttlSecondsAfterFinished)",
+    ),
+    Permission(
+        api_group="agentcore.dev",
+        resources=("codeinterpreters",),
         verbs=("get", "list", "watch", "patch"),
         scope="watched",
-        why="watch sessions and code interpreters; add and remove their finalizers",
+        why="watch code interpreters; add and remove their finalizer",
     ),
     Permission(
         api_group="agentcore.dev",
@@ -52,6 +59,13 @@ PERMISSIONS: tuple[Permission, ...] = (
         verbs=("create",),
         scope="watched",
         why="tell users what happened (kubectl describe)",
+    ),
+    Permission(
+        api_group="",
+        resources=("configmaps",),
+        verbs=("get", "create", "update", "patch"),
+        scope="watched",
+        why="spec.export.configMapName: hand the session id to workloads (a ConfigMap owned by the session)",
     ),
     Permission(
         api_group="",

@@ -51,6 +51,17 @@ class DeletionPolicy(StrEnum):
     RETAIN = "Retain"
 
 
+class RestartPolicy(StrEnum):
+    NEVER = "Never"
+    ALWAYS = "Always"
+
+
+MAX_RENEW_BEFORE_SECONDS = 3600
+MAX_RENEW_GRACE_SECONDS = 600
+DEFAULT_RENEW_GRACE_SECONDS = 30
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
 class SpecError(ValueError):
     """The spec cannot be acted on; the message is shown to the user as is."""
 
@@ -69,6 +80,20 @@ class SessionSpec:
     code_interpreter_ref: str | None = None
     certificates: tuple[dict[str, Any], ...] = ()
     filesystem_configurations: tuple[dict[str, Any], ...] = ()
+    restart_policy: RestartPolicy = RestartPolicy.NEVER
+    renew_before_seconds: int = 0
+    renew_grace_seconds: int = DEFAULT_RENEW_GRACE_SECONDS
+    ttl_seconds_after_finished: int | None = None
+    export_config_map_name: str | None = None
+
+    @property
+    def restarts(self) -> bool:
+        return self.restart_policy is RestartPolicy.ALWAYS
+
+    @property
+    def renews(self) -> bool:
+        """Whether a successor starts before the session ends (an overlap), not after."""
+        return self.restarts and self.renew_before_seconds > 0
 
     @property
     def interpreter_id(self) -> str:
@@ -140,6 +165,7 @@ class SessionSpec:
             code_interpreter_ref=ref_name,
             certificates=read_certificates(spec),
             filesystem_configurations=read_filesystems(spec),
+            **_lifecycle(spec, timeout),
         )
 
 
@@ -183,6 +209,48 @@ def spec_and_meta(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     if not isinstance(spec, dict):
         raise SpecError("spec is missing or not an object")
     return spec, body.get("metadata") or {}
+
+
+def _lifecycle(spec: dict[str, Any], timeout: int) -> dict[str, Any]:
+    """restartPolicy, renewal, TTL and export (issue 12), checked as the CRD's CEL rules do."""
+    policy = spec.get("restartPolicy", RestartPolicy.NEVER.value)
+    try:
+        restart = RestartPolicy(policy)
+    except ValueError:
+        raise SpecError(f"spec.restartPolicy {policy!r} is not Never or Always") from None
+    before = _bounded(spec, "renewBeforeSeconds", 0, 0, MAX_RENEW_BEFORE_SECONDS)
+    grace = _bounded(spec, "renewGraceSeconds", DEFAULT_RENEW_GRACE_SECONDS, 0, MAX_RENEW_GRACE_SECONDS)
+    if before and restart is not RestartPolicy.ALWAYS:
+        raise SpecError("spec.renewBeforeSeconds needs spec.restartPolicy Always")
+    if before >= timeout:
+        raise SpecError(f"spec.renewBeforeSeconds {before} must be less than sessionTimeoutSeconds {timeout}")
+    ttl = spec.get("ttlSecondsAfterFinished")
+    if ttl is not None:
+        ttl = _bounded(spec, "ttlSecondsAfterFinished", 0, 0, 2**31 - 1)
+        if restart is RestartPolicy.ALWAYS:
+            raise SpecError("spec.ttlSecondsAfterFinished cannot be used with restartPolicy Always")
+    export = spec.get("export") or {}
+    name = export.get("configMapName") if isinstance(export, dict) else None
+    if name is not None and (
+        not isinstance(name, str) or len(name) > 253 or not DNS_LABEL_RE.fullmatch(name)
+    ):
+        raise SpecError(f"spec.export.configMapName {name!r} is not a DNS-1123 subdomain")
+    return {
+        "restart_policy": restart,
+        "renew_before_seconds": before,
+        "renew_grace_seconds": grace,
+        "ttl_seconds_after_finished": ttl,
+        "export_config_map_name": name,
+    }
+
+
+def _bounded(spec: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"spec.{key} {value!r} is not an integer")
+    if not low <= value <= high:
+        raise SpecError(f"spec.{key} {value} is outside {low}..{high}")
+    return value
 
 
 def default_session_name(namespace: str, name: str) -> str:
@@ -262,6 +330,20 @@ class SessionStatus(HasConditions):
     # outcome is unknown (a lost answer, a 5xx, a crash). 0 once an answer settled them.
     pending_start_token: str | None = None
     unanswered_starts: int | None = None
+    # Restarts and renewal (restartPolicy Always). `restart_count` numbers the sessions
+    # started after the first; the successor of a renewal is `next_session_id` until it is
+    # READY, then `session_id`, while its predecessor (`previous_session_id`) runs until
+    # `previous_stop_at` and is then stopped (the field is cleared once it is).
+    restart_count: int | None = None
+    previous_session_id: str | None = None
+    next_session_id: str | None = None
+    previous_stop_at: datetime | None = None
+    restart_backoff_seconds: int | None = None
+    restart_after: datetime | None = None
+    # When the resource reached Terminated or a final Failed (ttlSecondsAfterFinished counts from it).
+    finished_at: datetime | None = None
+    # What was last written to spec.export.configMapName (a fingerprint), or refused.
+    exported: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The status as written to the API: unset fields are left out, not nulled."""
@@ -278,6 +360,11 @@ class SessionStatus(HasConditions):
             ("message", self.message),
             ("pendingStartToken", self.pending_start_token),
             ("unansweredStarts", self.unanswered_starts),
+            ("restartCount", self.restart_count),
+            ("previousSessionId", self.previous_session_id),
+            ("nextSessionId", self.next_session_id),
+            ("restartBackOffSeconds", self.restart_backoff_seconds),
+            ("exported", self.exported),
         ):
             if value is not None:
                 out[key] = value
@@ -285,6 +372,13 @@ class SessionStatus(HasConditions):
             out["createdAt"] = format_time(self.created_at)
         if self.expires_at is not None:
             out["expiresAt"] = format_time(self.expires_at)
+        for key, moment in (
+            ("previousSessionStopAt", self.previous_stop_at),
+            ("restartAfter", self.restart_after),
+            ("finishedAt", self.finished_at),
+        ):
+            if moment is not None:
+                out[key] = format_time(moment)
         if self.conditions:
             out["conditions"] = [c.to_dict() for c in self.conditions]
         return out
@@ -309,6 +403,14 @@ class SessionStatus(HasConditions):
             message=_str_or_none(data.get("message")),
             pending_start_token=_str_or_none(data.get("pendingStartToken")),
             unanswered_starts=_int_or_none(data.get("unansweredStarts")),
+            restart_count=_int_or_none(data.get("restartCount")),
+            previous_session_id=_str_or_none(data.get("previousSessionId")),
+            next_session_id=_str_or_none(data.get("nextSessionId")),
+            previous_stop_at=parse_time(data.get("previousSessionStopAt")),
+            restart_backoff_seconds=_int_or_none(data.get("restartBackOffSeconds")),
+            restart_after=parse_time(data.get("restartAfter")),
+            finished_at=parse_time(data.get("finishedAt")),
+            exported=_str_or_none(data.get("exported")),
             conditions=tuple(
                 Condition.from_dict(c) for c in data.get("conditions") or () if isinstance(c, dict)
             ),
