@@ -53,7 +53,7 @@ def test_kubectl_against_the_cli_server(tmp_path: Path) -> None:
 
         assert "created" in kubectl("apply", "-f", str(REPO / "examples" / "basic-session.yaml"))
         header = kubectl("get", "cis").splitlines()[0].split()
-        assert header == ["NAME", "PHASE", "SESSION", "INTERPRETER", "EXPIRES", "AGE"]
+        assert header == ["NAME", "PHASE", "SESSION", "INTERPRETER", "EXPIRES", "RESTARTS", "AGE"]
         kubectl("patch", "cis", "analysis", "--type=merge", "-p", '{"spec":{"deletionPolicy":"Retain"}}')
         status = {
             "status": {

@@ -102,7 +102,7 @@ def test_kubectl_get_watch_keeps_the_printer_columns(cluster: ClusterHandle, app
     threading.Thread(target=read, daemon=True).start()
     try:
         header = lines.get(timeout=20).split()
-        assert header == ["NAME", "PHASE", "SESSION", "INTERPRETER", "EXPIRES", "AGE"]
+        assert header == ["NAME", "PHASE", "SESSION", "INTERPRETER", "EXPIRES", "RESTARTS", "AGE"]
         assert lines.get(timeout=10).split()[0] == "analysis"
         status = {
             "status": {
