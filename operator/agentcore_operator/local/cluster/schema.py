@@ -331,6 +331,10 @@ def _cel(
 ) -> None:
     if new is None:
         return
+    if has_old and new == old:
+        # Validation ratcheting (KEP-4008, on by default since 1.30): a value left unchanged by
+        # an update is not held to the rules again. A status write leaves the spec's rules be.
+        return
     where = path or "<root>"
     for rule in schema.get("x-kubernetes-validations", ()):
         expression = rule["rule"]
@@ -372,6 +376,22 @@ def _cel(
 
 
 def _evaluate(expression: str, new: Any, old: Any, transition: bool) -> bool:
+    """One rule's verdict. A verdict is a pure function of the rule and its inputs, and
+    cel-python takes milliseconds per rule, so verdicts are remembered (bounded)."""
+    key = (expression, json.dumps(new, sort_keys=True), json.dumps(old, sort_keys=True) if transition else "")
+    verdict = _verdicts.get(key)
+    if verdict is None:
+        if len(_verdicts) >= VERDICT_CACHE_SIZE:
+            _verdicts.clear()
+        verdict = _verdicts[key] = _run_rule(expression, new, old, transition)
+    return verdict
+
+
+VERDICT_CACHE_SIZE = 4096
+_verdicts: dict[tuple[str, str, str], bool] = {}
+
+
+def _run_rule(expression: str, new: Any, old: Any, transition: bool) -> bool:
     from celpy.adapter import json_to_cel  # only the local extra has it
 
     program = _program(expression)
