@@ -146,7 +146,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from agentcore_operator.api.v1alpha1 import (
-    Condition,
     DeletionPolicy,
     Phase,
     SessionSpec,
@@ -171,7 +170,7 @@ from agentcore_operator.controller.observations import (
     SessionStopped,
     SessionUnconfirmed,
 )
-from agentcore_operator.runtime.conditions import on_transition, ready_reason, with_ready
+from agentcore_operator.runtime.conditions import on_transition, ready_reason, with_condition, with_ready
 from agentcore_operator.runtime.decision import AddFinalizer, EventNote, RemoveFinalizer
 from agentcore_operator.runtime.decision import Decision as GenericDecision
 from agentcore_operator.runtime.errors import ApiError, ErrorKind
@@ -528,16 +527,7 @@ def _wake(resource: ResourceView, status: SessionStatus, now: datetime, timing: 
 
 def _handover(status: SessionStatus, active: bool, reason: str, message: str, now: datetime) -> SessionStatus:
     """The Handover condition: True while a successor starts or a predecessor drains."""
-    return status.with_condition(
-        Condition(
-            type=HANDOVER,
-            status="True" if active else "False",
-            reason=reason,
-            message=message,
-            last_transition_time=now,
-            observed_generation=status.observed_generation,
-        )
-    )
+    return with_condition(status, HANDOVER, active, reason, message, now)
 
 
 def _renew(resource: ResourceView, status: SessionStatus, now: datetime, timing: Timing) -> Decision:
@@ -662,14 +652,7 @@ def _successor_lost(resource: ResourceView, status: SessionStatus, now: datetime
 
 
 def _stop_predecessor(resource: ResourceView, status: SessionStatus, now: datetime) -> Decision:
-    previous = status.previous_session_id or ""
-    action = StopSession(
-        region=status.region or _spec(resource).region,
-        interpreter=status.code_interpreter_identifier or _spec(resource).code_interpreter_identifier,
-        session_id=previous,
-        client_token=stop_token(resource.uid, previous),
-    )
-    return Decision(action, status)
+    return Decision(_stop_call(resource, status, status.previous_session_id or ""), status)
 
 
 def _predecessor_stopped(
@@ -1052,13 +1035,17 @@ def _stop(
         now,
         retrying=status.phase is Phase.STOPPING,
     )
-    action = StopSession(
+    return Decision(_stop_call(resource, status, session), new)
+
+
+def _stop_call(resource: ResourceView, status: SessionStatus, session_id: str) -> StopSession:
+    """StopCodeInterpreterSession for one of the resource's sessions, where the status says it runs."""
+    return StopSession(
         region=status.region or _spec(resource).region,
         interpreter=status.code_interpreter_identifier or _spec(resource).code_interpreter_identifier,
-        session_id=session,
-        client_token=stop_token(resource.uid, session),
+        session_id=session_id,
+        client_token=stop_token(resource.uid, session_id),
     )
-    return Decision(action, new)
 
 
 def _stop_failed(status: SessionStatus, error: ApiError, now: datetime, timing: Timing) -> Decision:
@@ -1203,21 +1190,17 @@ def _fingerprint(name: str, data: tuple[tuple[str, str], ...]) -> str:
 
 def _export_answered(status: SessionStatus, answer: Exported | ExportRefused, now: datetime) -> Decision:
     if isinstance(answer, Exported):
-        condition = Condition(
-            EXPORTED,
-            "True",
-            "Exported",
-            f"ConfigMap {answer.fingerprint.split('/')[0]} is up to date",
-            now,
-            status.observed_generation,
+        message = f"ConfigMap {answer.fingerprint.split('/')[0]} is up to date"
+        new = with_condition(
+            replace(status, exported=answer.fingerprint), EXPORTED, True, "Exported", message, now
         )
-        new = replace(status, exported=answer.fingerprint).with_condition(condition)
         return Decision(None, new, requeue_after=answer.requeue_after, backoff=answer.backoff)
-    condition = Condition(EXPORTED, "False", answer.reason, answer.message, now, status.observed_generation)
     old = status.condition(EXPORTED)
     # A conflict is final until the data changes; a failed write is retried on the next pass.
     recorded = answer.fingerprint if answer.reason == EXPORT_CONFLICT else status.exported
-    new = replace(status, exported=recorded).with_condition(condition)
+    new = with_condition(
+        replace(status, exported=recorded), EXPORTED, False, answer.reason, answer.message, now
+    )
     events = (
         ()
         if old is not None and old.reason == answer.reason

@@ -27,20 +27,28 @@ class ConditionedStatus(Protocol):
 StatusT = TypeVar("StatusT", bound=ConditionedStatus)
 
 
-def with_ready(
-    status: StatusT, phase: object, reason: str, message: str, now: datetime, *, ready: bool = False
+def with_condition(
+    status: StatusT, type_: str, true: bool, reason: str, message: str, now: datetime
 ) -> StatusT:
-    """The status with a phase, message and Ready condition (its time kept if its status holds)."""
+    """The status with one condition set (its lastTransitionTime kept if its status holds)."""
     condition = Condition(
-        type=READY,
-        status="True" if ready else "False",
+        type=type_,
+        status="True" if true else "False",
         reason=reason,
         message=message,
         last_transition_time=now,
         observed_generation=status.observed_generation,
     )
-    updated: StatusT = replace(cast(Any, status), phase=phase, message=message).with_condition(condition)
+    updated: StatusT = cast(Any, status).with_condition(condition)
     return updated
+
+
+def with_ready(
+    status: StatusT, phase: object, reason: str, message: str, now: datetime, *, ready: bool = False
+) -> StatusT:
+    """The status with a phase, message and Ready condition (its time kept if its status holds)."""
+    moved: StatusT = replace(cast(Any, status), phase=phase, message=message)
+    return with_condition(moved, READY, ready, reason, message, now)
 
 
 def ready_reason(status: ConditionedStatus) -> str | None:
