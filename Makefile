@@ -38,6 +38,7 @@ demo: install tools
 bench: install tools
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/cluster.py
+	$(BIN)/python bench/failover.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
