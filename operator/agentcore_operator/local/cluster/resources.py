@@ -102,6 +102,23 @@ NAMESPACE_TYPE = _builtin(
     "", "v1", "Namespace", "namespaces", False, short_names=("ns",), status_subresource=True
 )
 EVENT_TYPE = _builtin("", "v1", "Event", "events", True, short_names=("ev",))
+POLICY_TYPE = _builtin(
+    "admissionregistration.k8s.io",
+    "v1",
+    "ValidatingAdmissionPolicy",
+    "validatingadmissionpolicies",
+    False,
+    categories=("api-extensions",),
+    status_subresource=True,
+)
+BINDING_TYPE = _builtin(
+    "admissionregistration.k8s.io",
+    "v1",
+    "ValidatingAdmissionPolicyBinding",
+    "validatingadmissionpolicybindings",
+    False,
+    categories=("api-extensions",),
+)
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
     NAMESPACE_TYPE,
@@ -122,6 +139,8 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _builtin("coordination.k8s.io", "v1", "Lease", "leases", True),
     _builtin("events.k8s.io", "v1", "Event", "events", True, short_names=("ev",)),
     CRD_TYPE,
+    POLICY_TYPE,
+    BINDING_TYPE,
     _builtin(
         "apps",
         "v1",

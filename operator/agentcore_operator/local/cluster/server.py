@@ -28,6 +28,7 @@ import yaml
 from aiohttp import web
 
 from agentcore_operator.local.cluster import (
+    admission,
     fieldmanager,
     fieldpath,
     fieldvalidation,
@@ -145,6 +146,7 @@ class EmulatedCluster:
         self._streams: set[web.StreamResponse] = set()
         self.namespaces = namespace_lifecycle.NamespaceLifecycle(self)
         self.garbage_collector = garbage.GarbageCollector(self)
+        self.admission = admission.Admission(self.store, self.registry)
         self.store.listeners += [self.namespaces.observe, self.garbage_collector.observe]
         for resource_type in BUILTIN_TYPES:
             self.registry.add(resource_type)
@@ -608,10 +610,13 @@ class EmulatedCluster:
         *,
         validation: str,
     ) -> dict[str, Any]:
-        """Schema work for custom resources: unknown fields, pruning, defaults, validation, CEL."""
-        if resource_type.schema is None:
-            return body
+        """Schema work for custom resources: unknown fields, pruning, defaults, validation, CEL;
+        defaults and API validation for the built-in kinds that have them."""
         name = body.get("metadata", {}).get("name", "")
+        if resource_type.schema is None:
+            if builtin_errors := admission.prepare(resource_type, body):
+                raise invalid(resource_type, name, builtin_errors)
+            return body
         unknown = schemas.unknown_fields(resource_type.schema, body)
         refusal = fieldvalidation.unknown_fields(
             resource_type.kind, resource_type.version, unknown, validation
@@ -742,6 +747,9 @@ class EmulatedCluster:
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
         meta["generation"] = 1
+        self.admission.admit(
+            admission.Attributes(resource_type, "CREATE", namespace or "", name, body, None, "", dry_run)
+        )
         if dry_run:
             meta["resourceVersion"] = str(self.store.resource_version)
             return body
@@ -896,6 +904,18 @@ class EmulatedCluster:
                 resource_type, target.subresource, manager, now_rfc3339()
             ).update(old, new)
         fieldmanager.set_managed_fields(new, managed_fields)
+        self.admission.admit(
+            admission.Attributes(
+                resource_type,
+                "UPDATE",
+                meta.get("namespace", ""),
+                name,
+                new,
+                old,
+                target.subresource or "",
+                dry_run,
+            )
+        )
         if new == old:
             return old  # a no-op write changes nothing, not even resourceVersion
         if target.subresource != "status" and _spec_of(new) != _spec_of(old):
@@ -1065,6 +1085,7 @@ class EmulatedCluster:
         old = self._existing(target)
         resource_type = target.resource_type
         meta = old["metadata"]
+        dry_run = dry_run or "All" in (options.get("dryRun") or ())  # kubectl sends it in DeleteOptions
         policy = garbage.propagation_policy(options)
         preconditions = options.get("preconditions") or {}
         if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
@@ -1076,6 +1097,11 @@ class EmulatedCluster:
             raise conflict(resource_type, meta["name"])
         if resource_type is NAMESPACE_TYPE:
             self.namespaces.admit_delete(meta["name"])
+        self.admission.admit(
+            admission.Attributes(
+                resource_type, "DELETE", meta.get("namespace", ""), meta["name"], None, old, "", dry_run
+            )
+        )
         if dry_run:
             return old
         finalizers = garbage.deletion_finalizers(list(meta.get("finalizers") or ()), policy)
