@@ -30,6 +30,8 @@ class ResourceType:
     printer_columns: tuple[dict[str, Any], ...] = ()
     custom: bool = False
     selectable_fields: tuple[str, ...] = ()  # a CRD's selectableFields, as field selector labels
+    # A CRD's scale subresource: (specReplicasPath, statusReplicasPath, labelSelectorPath or "").
+    scale: tuple[str, str, str] | None = None
     verbs: tuple[str, ...] = (
         "create",
         "delete",
@@ -194,9 +196,20 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                     str(selectable.get("jsonPath", "")).lstrip(".")
                     for selectable in version.get("selectableFields") or ()
                 ),
+                scale=_scale_paths((version.get("subresources") or {}).get("scale")),
             )
         )
     return types
+
+
+def _scale_paths(scale: Any) -> tuple[str, str, str] | None:
+    if not isinstance(scale, dict):
+        return None
+    return (
+        str(scale.get("specReplicasPath", "")),
+        str(scale.get("statusReplicasPath", "")),
+        str(scale.get("labelSelectorPath") or ""),
+    )
 
 
 def load_crds(paths: Iterable[Path]) -> list[dict[str, Any]]:
