@@ -301,3 +301,23 @@ def test_policies_and_bindings_travel_in_protobuf(cluster: ClusterHandle) -> Non
 
     bound = binding("b", "max-keys", paramRef={"selector": {}, "parameterNotFoundAction": "Allow"})
     assert protobuf.decode_object(protobuf.encode_object(bound))["spec"] == bound["spec"]
+
+
+def test_a_binding_narrows_by_namespace_and_every_namespace_is_labelled_with_its_name(
+    cluster: ClusterHandle,
+) -> None:
+    cluster.kubectl("create", "namespace", "strict")
+    labels = json.loads(
+        cluster.kubectl("get", "namespace", "strict", "-o", "jsonpath={.metadata.labels}").stdout
+    )
+    assert labels == {"kubernetes.io/metadata.name": "strict"}
+    no_x = policy("no-x", {"expression": "!has(object.data) || !('x' in object.data)", "message": "no x"})
+    only_strict = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "strict"}}}
+    apply(cluster, no_x, binding("no-x-in-strict", "no-x", matchResources=only_strict))
+    assert (
+        "denied request: no x"
+        in cluster.kubectl(
+            "create", "configmap", "c", "-n", "strict", "--from-literal=x=1", check=False
+        ).stderr
+    )
+    assert create_configmap(cluster, "c", "--from-literal=x=1").returncode == 0

@@ -612,6 +612,8 @@ class EmulatedCluster:
         """Schema work for custom resources: unknown fields, pruning, defaults, validation, CEL;
         defaults and API validation for the built-in kinds that have them."""
         name = body.get("metadata", {}).get("name", "")
+        if resource_type is NAMESPACE_TYPE:
+            namespace_lifecycle.label_with_name(body)
         if resource_type.schema is None:
             if builtin_errors := admission.prepare(resource_type, body):
                 raise invalid(resource_type, name, builtin_errors)
