@@ -5,30 +5,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 from agentcore_operator.local.cluster import protobuf
-from agentcore_operator.local.cluster.testing import ClusterHandle, running_cluster
-from kubernetes import client, config
+from agentcore_operator.local.cluster.testing import ClusterHandle
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 API = "admissionregistration.k8s.io/v1"
-
-
-@pytest.fixture
-def cluster() -> Iterator[ClusterHandle]:
-    with running_cluster() as handle:
-        yield handle
-
-
-@pytest.fixture
-def core(cluster: ClusterHandle) -> Iterator[client.CoreV1Api]:
-    api_client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
-    yield client.CoreV1Api(api_client)
-    api_client.close()
 
 
 def policy(name: str, *validations: dict[str, Any], **spec: Any) -> dict[str, Any]:
