@@ -307,3 +307,23 @@ def test_a_binding_narrows_by_namespace_and_every_namespace_is_labelled_with_its
         ).stderr
     )
     assert create_configmap(cluster, "c", "--from-literal=x=1").returncode == 0
+
+
+def test_kubectl_create_get_and_reapply_as_a_list(cluster: ClusterHandle) -> None:
+    created = cluster.kubectl("create", "-f", "-", input=json.dumps(MAX_KEYS))
+    assert created.stdout.strip() == "validatingadmissionpolicy.admissionregistration.k8s.io/max-keys created"
+    ref = {"name": "max-keys", "namespace": "default", "parameterNotFoundAction": "Allow"}
+    cluster.kubectl("create", "-f", "-", input=json.dumps(binding("max-keys", "max-keys", paramRef=ref)))
+    listed = cluster.kubectl(
+        "get", "validatingadmissionpolicies,validatingadmissionpolicybindings", "-o", "yaml"
+    )
+    # kubectl validates a kind: List client-side against /openapi/v2, which must define both kinds.
+    again = cluster.kubectl("apply", "-f", "-", input=listed.stdout)
+    assert again.stdout.split("\n")[:2] == [
+        "validatingadmissionpolicy.admissionregistration.k8s.io/max-keys configured",  # last-applied added
+        "validatingadmissionpolicybinding.admissionregistration.k8s.io/max-keys configured",
+    ]
+    stored = cluster.get(
+        "validatingadmissionpolicies", None, "max-keys", group="admissionregistration.k8s.io", version="v1"
+    )
+    assert stored is not None and stored["spec"]["matchConstraints"]["namespaceSelector"] == {}
