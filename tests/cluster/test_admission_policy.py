@@ -327,3 +327,24 @@ def test_kubectl_create_get_and_reapply_as_a_list(cluster: ClusterHandle) -> Non
         "validatingadmissionpolicies", None, "max-keys", group="admissionregistration.k8s.io", version="v1"
     )
     assert stored is not None and stored["spec"]["matchConstraints"]["namespaceSelector"] == {}
+
+
+@pytest.mark.parametrize(("failure_policy", "created"), [("Fail", False), ("Ignore", True)])
+def test_an_unknown_param_kind_is_a_configuration_error(
+    cluster: ClusterHandle, failure_policy: str, created: bool
+) -> None:
+    unknown = policy(
+        "unknown-params",
+        {"expression": "true"},
+        paramKind={"apiVersion": "example.com/v1", "kind": "Limits"},
+        failurePolicy=failure_policy,
+    )
+    ref = {"name": "x", "parameterNotFoundAction": "Allow"}
+    apply(cluster, unknown, binding("unknown-params", "unknown-params", paramRef=ref))
+    result = create_configmap(cluster, "c")
+    assert (result.returncode == 0) is created
+    if not created:
+        assert result.stderr.strip().endswith(
+            "ValidatingAdmissionPolicy 'unknown-params' denied request: failed to configure policy: "
+            "failed to find resource referenced by paramKind: 'example.com/v1, Kind=Limits'"
+        )
