@@ -154,3 +154,46 @@ def test_discovery_lists_the_scale_subresource(cluster: ClusterHandle) -> None:
         "kind": "Scale",
         "verbs": ["get", "patch", "update"],
     }
+
+
+def test_admission_policies_see_the_scale(cluster: ClusterHandle) -> None:
+    cap = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": "at-most-ten"},
+        "spec": {
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [GROUP],
+                        "apiVersions": [VERSION],
+                        "operations": ["UPDATE"],
+                        "resources": [f"{PLURAL}/scale"],
+                    }
+                ]
+            },
+            "validations": [
+                {
+                    "expression": "request.kind.kind == 'Scale' && object.spec.replicas <= 10",
+                    "messageExpression": "'at most 10 replicas, not ' + string(object.spec.replicas)",
+                }
+            ],
+        },
+    }
+    bound = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": "at-most-ten"},
+        "spec": {"policyName": "at-most-ten", "validationActions": ["Deny"]},
+    }
+    for manifest in (cap, bound):
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    try:
+        create_pool(cluster, "capped", 1)
+        refused = cluster.kubectl("scale", "cisp/capped", "--replicas=11", check=False)
+        assert "denied request: at most 10 replicas, not 11" in refused.stderr
+        cluster.kubectl("scale", "cisp/capped", "--replicas=10")
+        # The policy names only /scale: the resource itself is not held to it.
+        cluster.kubectl("patch", "cisp", "capped", "--type=merge", "-p", '{"spec":{"replicas":12}}')
+    finally:
+        cluster.kubectl("delete", "validatingadmissionpolicybinding", "at-most-ten")

@@ -48,7 +48,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentcore_operator.local.cluster import cel, fieldvalidation, labelselector
+from agentcore_operator.local.cluster import cel, fieldvalidation, labelselector, scale
 from agentcore_operator.local.cluster.errors import ApiError
 from agentcore_operator.local.cluster.resources import (
     BINDING_TYPE,
@@ -83,10 +83,11 @@ class Attributes:
     subresource: str = ""
     dry_run: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    kind: dict[str, str] | None = None  # the object's group/version/kind when not the resource's (Scale)
 
     def request(self) -> dict[str, Any]:
         """The AdmissionRequest CEL reads as `request` (omitempty fields left out, as Go does)."""
-        kind = {
+        kind = self.kind or {
             "group": self.resource_type.group,
             "version": self.resource_type.version,
             "kind": self.resource_type.kind,
@@ -114,6 +115,32 @@ class Attributes:
         if self.namespace:
             request["namespace"] = self.namespace
         return request
+
+
+def update(
+    resource_type: ResourceType,
+    subresource: str | None,
+    new: dict[str, Any],
+    old: dict[str, Any],
+    dry_run: bool,
+) -> Attributes:
+    """An update's attributes; through `/scale` the objects are the autoscaling/v1 Scales, as a
+    real server admits them."""
+    meta = old.get("metadata") or {}
+    namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+    if subresource == "scale" and resource_type.scale is not None:
+        return Attributes(
+            resource_type,
+            "UPDATE",
+            namespace,
+            name,
+            scale.of(resource_type, new),
+            scale.of(resource_type, old),
+            "scale",
+            dry_run,
+            kind={"group": "autoscaling", "version": "v1", "kind": "Scale"},
+        )
+    return Attributes(resource_type, "UPDATE", namespace, name, new, old, subresource or "", dry_run)
 
 
 class ConfigurationError(Exception):

@@ -856,18 +856,7 @@ class EmulatedCluster:
                 resource_type, target.subresource, manager, now_rfc3339()
             ).update(old, new)
         fieldmanager.set_managed_fields(new, managed_fields)
-        self.admission.admit(
-            admission.Attributes(
-                resource_type,
-                "UPDATE",
-                meta.get("namespace", ""),
-                name,
-                new,
-                old,
-                target.subresource or "",
-                dry_run,
-            )
-        )
+        self.admission.admit(admission.update(resource_type, target.subresource, new, old, dry_run))
         if new == old:
             return old  # a no-op write changes nothing, not even resourceVersion
         if target.subresource != "status" and _spec_of(new) != _spec_of(old):
