@@ -348,3 +348,24 @@ def test_an_unknown_param_kind_is_a_configuration_error(
             "ValidatingAdmissionPolicy 'unknown-params' denied request: failed to configure policy: "
             "failed to find resource referenced by paramKind: 'example.com/v1, Kind=Limits'"
         )
+
+
+def test_a_failing_variable_fails_only_the_expressions_that_read_it(cluster: ClusterHandle) -> None:
+    lazy = policy(
+        "lazy",
+        {"expression": "variables.labelled || variables.region == 'eu-west-1'"},
+        variables=[
+            {"name": "labelled", "expression": "has(object.metadata.labels)"},
+            {"name": "region", "expression": "object.data.region"},
+        ],
+    )
+    apply(cluster, lazy, binding("lazy", "lazy"))
+    labelled = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "l", "labels": {"a": "b"}}}
+    assert (
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(labelled)).returncode == 0
+    )  # region never read
+    refused = create_configmap(cluster, "c", "--from-literal=zone=a")
+    assert refused.stderr.strip().endswith(
+        "denied request: expression 'variables.labelled || variables.region == 'eu-west-1'' resulted in error: "
+        "no such key: region"
+    )

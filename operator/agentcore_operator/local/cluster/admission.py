@@ -14,7 +14,7 @@ bindings in name order:
   `paramRef.namespace` or the request's namespace); none found is allowed, or with
   `parameterNotFoundAction: Deny` a configuration error;
 - per param, `matchConditions` (all must be true; an error falls to `failurePolicy`), then
-  `variables` (in order, each seeing the earlier ones; an error surfaces only where read),
+  `variables` (each evaluated when first read, once per param; an error fails only what reads it),
   then each validation: an error falls to `failurePolicy` (Fail: denied, Ignore: admitted),
   a false result is denied with `messageExpression`, else `message`, else
   `failed expression: <expression>`, and `reason` (default Invalid);
@@ -363,16 +363,9 @@ def _validate(
         "params": cel.value(param),
         "namespaceObject": cel.value(namespace),
     }
-    variables: dict[str, Any] = {}
-    activation["variables"] = cel.value({})
-    for variable in spec.get("variables") or ():
-        try:
-            variables[variable["name"]] = cel.evaluate(variable["expression"], activation)
-        except Exception as exc:  # surfaces only in the expressions that read it
-            variables[variable["name"]] = cel.error(
-                f"expression '{variable['expression']}' resulted in error: {cel.error_text(exc)}"
-            )
-        activation["variables"] = _cel_map(variables)
+    activation["variables"] = cel.lazy_map(
+        {variable["name"]: variable["expression"] for variable in spec.get("variables") or ()}, activation
+    )
     errors: list[str] = []
     for condition in spec.get("matchConditions") or ():
         try:
@@ -426,12 +419,6 @@ def _failure_message(validation: Mapping[str, Any], activation: Mapping[str, Any
     if not message:
         message = f"failed expression: {str(validation.get('expression', '')).strip()}"
     return message
-
-
-def _cel_map(values: Mapping[str, Any]) -> Any:
-    from celpy import celtypes
-
-    return celtypes.MapType({celtypes.StringType(key): value for key, value in values.items()})
 
 
 def _refusal(attributes: Attributes, denial: Denial) -> ApiError:

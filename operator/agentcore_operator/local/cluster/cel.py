@@ -52,6 +52,26 @@ def evaluate(expression: str, activation: Mapping[str, Any]) -> Any:
     return program(expression).evaluate(dict(activation))
 
 
+def lazy_map(expressions: Mapping[str, str], activation: dict[str, Any]) -> Any:
+    """A CEL map whose values are expressions evaluated over `activation` on first read, then
+    kept: composition variables as the API server evaluates them (lazily, once per request). A
+    value that fails is an error value, which fails only the expressions that read it."""
+    from celpy import celtypes
+
+    class LazyMap(celtypes.MapType):
+        def __getitem__(self, key: Any) -> Any:
+            if key not in done:
+                expression = expressions[str(key)]
+                try:
+                    done[key] = evaluate(expression, activation)
+                except Exception as exc:  # the reader's error then reads as cel-go's: the cause itself
+                    done[key] = error(error_text(exc))
+            return done[key]
+
+    done: dict[Any, Any] = {}
+    return LazyMap({celtypes.StringType(name): None for name in expressions})
+
+
 def boolean(result: Any) -> bool | None:
     """A CEL result as a Python bool, or None if it is not a boolean."""
     from celpy import celtypes
