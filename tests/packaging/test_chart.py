@@ -92,6 +92,12 @@ MATRIX: dict[str, list[str]] = {
         "log.level=debug",
     ],
     "no-sa": ["--set", "serviceAccount.create=false", "--set", "serviceAccount.name=existing"],
+    "admission-policy": [
+        "--set",
+        "admissionPolicy.enabled=true",
+        "--set",
+        "admissionPolicy.validationActions={Warn,Audit}",
+    ],
     "credentials-secret-and-volumes": [
         "--set",
         "aws.credentials.secretName=agentcore-aws",
@@ -164,6 +170,8 @@ def test_every_manifest_validates_against_the_kubernetes_schema(
         for doc in docs:
             if doc["kind"] == "ServiceMonitor":
                 continue  # a CRD of the Prometheus operator: not in the Kubernetes schemas
+            if doc["kind"].startswith("ValidatingAdmissionPolicy") and version < "1.30":
+                continue  # admissionregistration.k8s.io/v1 from 1.30 on; the template refuses older clusters
             try:
                 kubernetes_validate.validate(doc, version, strict=True)
             except kubernetes_validate.ValidationError as error:
@@ -193,6 +201,11 @@ def test_values_change_what_they_should(rendered: dict[str, list[dict[str, Any]]
         "StartCodeInterpreterSession=20",
         "GetCodeInterpreterSession=25",
     }
+    assert not of_kind(rendered["defaults"], "ValidatingAdmissionPolicy")
+    (policy,) = of_kind(rendered["admission-policy"], "ValidatingAdmissionPolicy")
+    (policy_binding,) = of_kind(rendered["admission-policy"], "ValidatingAdmissionPolicyBinding")
+    assert policy_binding["spec"]["validationActions"] == ["Warn", "Audit"]
+    assert policy_binding["spec"]["policyName"] == policy["metadata"]["name"]
     assert env("pull-secrets-env")["HTTPS_PROXY"] == "http://proxy:3128"
     assert env("pull-secrets-env")["AGENTCORE_LOG_FORMAT"] == "text"
     (account,) = of_kind(rendered["irsa"], "ServiceAccount")

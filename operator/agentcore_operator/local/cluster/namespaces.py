@@ -54,6 +54,18 @@ OK_CONDITIONS: tuple[tuple[str, str, str], ...] = (
 log = logging.getLogger(__name__)
 
 
+NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def label_with_name(namespace: dict[str, Any]) -> None:
+    """Every namespace carries `kubernetes.io/metadata.name: <name>` (set by the API server on
+    create and update since Kubernetes 1.22), so selectors can pick namespaces by name."""
+    meta = namespace.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+        labels = meta.get("labels")
+        meta["labels"] = {**(labels if isinstance(labels, dict) else {}), NAME_LABEL: meta["name"]}
+
+
 def terminating(namespace: dict[str, Any] | None) -> bool:
     return namespace is not None and bool(namespace["metadata"].get("deletionTimestamp"))
 

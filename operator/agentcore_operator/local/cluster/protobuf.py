@@ -36,6 +36,8 @@ PACKAGE_GROUP_VERSIONS = {
     "policy.v1": "policy/v1",
     "coordination.v1": "coordination.k8s.io/v1",
     "events.v1": "events.k8s.io/v1",
+    "admissionregistration.v1": "admissionregistration.k8s.io/v1",
+    "autoscaling.v1": "autoscaling/v1",
 }
 META_KINDS = {"Status", "DeleteOptions", "WatchEvent"}
 

@@ -1,7 +1,7 @@
 """The protobuf field table of the built-in kinds the emulated cluster serves.
 
 Transcribed from the struct tags of kubernetes/api (core, apps, rbac, policy, coordination,
-events v1) and kubernetes/apimachinery (meta v1) as of July 2026 (Kubernetes 1.36
+events, admissionregistration and autoscaling v1) and kubernetes/apimachinery (meta v1) as of July 2026 (Kubernetes 1.36
 development), which carry the same field numbers as their `generated.proto`: every message
 the served kinds reach, their Lists, and meta's Status, DeleteOptions and WatchEvent. Field
 numbers never change across releases; a field newer than this table is dropped on decode,
@@ -22,6 +22,25 @@ what the client sent.
 """
 
 MESSAGES: dict[str, str] = {
+    "admissionregistration.v1.AuditAnnotation": "1 key string V, 2 valueExpression string V",
+    "admissionregistration.v1.ExpressionWarning": "2 fieldRef string V, 3 warning string V",
+    "admissionregistration.v1.MatchCondition": "1 name string V, 2 expression string V",
+    "admissionregistration.v1.MatchResources": "1 namespaceSelector meta.v1.LabelSelector p, 2 objectSelector meta.v1.LabelSelector p, 3 resourceRules admissionregistration.v1.NamedRuleWithOperations r, 4 excludeResourceRules admissionregistration.v1.NamedRuleWithOperations r, 7 matchPolicy string p",
+    "admissionregistration.v1.NamedRuleWithOperations": "1 resourceNames string r, 2 ruleWithOperations admissionregistration.v1.RuleWithOperations i",
+    "admissionregistration.v1.ParamKind": "1 apiVersion string v, 2 kind string v",
+    "admissionregistration.v1.ParamRef": "1 name string v, 2 namespace string v, 3 selector meta.v1.LabelSelector p, 4 parameterNotFoundAction string p",
+    "admissionregistration.v1.Rule": "1 apiGroups string r, 2 apiVersions string r, 3 resources string r, 4 scope string p",
+    "admissionregistration.v1.RuleWithOperations": "1 operations string r, 2 rule admissionregistration.v1.Rule i",
+    "admissionregistration.v1.TypeChecking": "1 expressionWarnings admissionregistration.v1.ExpressionWarning r",
+    "admissionregistration.v1.ValidatingAdmissionPolicy": "1 metadata meta.v1.ObjectMeta v, 2 spec admissionregistration.v1.ValidatingAdmissionPolicySpec v, 3 status admissionregistration.v1.ValidatingAdmissionPolicyStatus v",
+    "admissionregistration.v1.ValidatingAdmissionPolicyBinding": "1 metadata meta.v1.ObjectMeta v, 2 spec admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec v",
+    "admissionregistration.v1.ValidatingAdmissionPolicyBindingList": "1 metadata meta.v1.ListMeta v, 2 items admissionregistration.v1.ValidatingAdmissionPolicyBinding r",
+    "admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec": "1 policyName string v, 2 paramRef admissionregistration.v1.ParamRef p, 3 matchResources admissionregistration.v1.MatchResources p, 4 validationActions string r",
+    "admissionregistration.v1.ValidatingAdmissionPolicyList": "1 metadata meta.v1.ListMeta v, 2 items admissionregistration.v1.ValidatingAdmissionPolicy r",
+    "admissionregistration.v1.ValidatingAdmissionPolicySpec": "1 paramKind admissionregistration.v1.ParamKind p, 2 matchConstraints admissionregistration.v1.MatchResources p, 3 validations admissionregistration.v1.Validation r, 4 failurePolicy string p, 5 auditAnnotations admissionregistration.v1.AuditAnnotation r, 6 matchConditions admissionregistration.v1.MatchCondition r, 7 variables admissionregistration.v1.Variable r",
+    "admissionregistration.v1.ValidatingAdmissionPolicyStatus": "1 observedGeneration int64 v, 2 typeChecking admissionregistration.v1.TypeChecking p, 3 conditions meta.v1.Condition r",
+    "admissionregistration.v1.Validation": "1 expression string V, 2 message string v, 3 reason string p, 4 messageExpression string v",
+    "admissionregistration.v1.Variable": "1 name string V, 2 expression string V",
     "apps.v1.Deployment": "1 metadata meta.v1.ObjectMeta v, 2 spec apps.v1.DeploymentSpec v, 3 status apps.v1.DeploymentStatus v",
     "apps.v1.DeploymentCondition": "1 type string V, 2 status string V, 4 reason string v, 5 message string v, 6 lastUpdateTime Time v, 7 lastTransitionTime Time v",
     "apps.v1.DeploymentList": "1 metadata meta.v1.ListMeta v, 2 items apps.v1.Deployment r",
@@ -29,6 +48,9 @@ MESSAGES: dict[str, str] = {
     "apps.v1.DeploymentStatus": "1 observedGeneration int64 v, 2 replicas int32 v, 3 updatedReplicas int32 v, 4 availableReplicas int32 v, 5 unavailableReplicas int32 v, 6 conditions apps.v1.DeploymentCondition r, 7 readyReplicas int32 v, 8 collisionCount int32 p, 9 terminatingReplicas int32 p",
     "apps.v1.DeploymentStrategy": "1 type string v, 2 rollingUpdate apps.v1.RollingUpdateDeployment p",
     "apps.v1.RollingUpdateDeployment": "1 maxUnavailable IntOrString p, 2 maxSurge IntOrString p",
+    "autoscaling.v1.Scale": "1 metadata meta.v1.ObjectMeta v, 2 spec autoscaling.v1.ScaleSpec v, 3 status autoscaling.v1.ScaleStatus v",
+    "autoscaling.v1.ScaleSpec": "1 replicas int32 v",
+    "autoscaling.v1.ScaleStatus": "1 replicas int32 V, 2 selector string v",
     "coordination.v1.Lease": "1 metadata meta.v1.ObjectMeta v, 2 spec coordination.v1.LeaseSpec v",
     "coordination.v1.LeaseList": "1 metadata meta.v1.ListMeta v, 2 items coordination.v1.Lease r",
     "coordination.v1.LeaseSpec": "1 holderIdentity string p, 2 leaseDurationSeconds int32 p, 3 acquireTime MicroTime p, 4 renewTime MicroTime p, 5 leaseTransitions int32 p, 6 strategy string p, 7 preferredHolder string p",

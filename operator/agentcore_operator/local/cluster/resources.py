@@ -30,6 +30,8 @@ class ResourceType:
     printer_columns: tuple[dict[str, Any], ...] = ()
     custom: bool = False
     selectable_fields: tuple[str, ...] = ()  # a CRD's selectableFields, as field selector labels
+    # A CRD's scale subresource: (specReplicasPath, statusReplicasPath, labelSelectorPath or "").
+    scale: tuple[str, str, str] | None = None
     verbs: tuple[str, ...] = (
         "create",
         "delete",
@@ -102,6 +104,23 @@ NAMESPACE_TYPE = _builtin(
     "", "v1", "Namespace", "namespaces", False, short_names=("ns",), status_subresource=True
 )
 EVENT_TYPE = _builtin("", "v1", "Event", "events", True, short_names=("ev",))
+POLICY_TYPE = _builtin(
+    "admissionregistration.k8s.io",
+    "v1",
+    "ValidatingAdmissionPolicy",
+    "validatingadmissionpolicies",
+    False,
+    categories=("api-extensions",),
+    status_subresource=True,
+)
+BINDING_TYPE = _builtin(
+    "admissionregistration.k8s.io",
+    "v1",
+    "ValidatingAdmissionPolicyBinding",
+    "validatingadmissionpolicybindings",
+    False,
+    categories=("api-extensions",),
+)
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
     NAMESPACE_TYPE,
@@ -122,6 +141,8 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _builtin("coordination.k8s.io", "v1", "Lease", "leases", True),
     _builtin("events.k8s.io", "v1", "Event", "events", True, short_names=("ev",)),
     CRD_TYPE,
+    POLICY_TYPE,
+    BINDING_TYPE,
     _builtin(
         "apps",
         "v1",
@@ -175,9 +196,20 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                     str(selectable.get("jsonPath", "")).lstrip(".")
                     for selectable in version.get("selectableFields") or ()
                 ),
+                scale=_scale_paths((version.get("subresources") or {}).get("scale")),
             )
         )
     return types
+
+
+def _scale_paths(scale: Any) -> tuple[str, str, str] | None:
+    if not isinstance(scale, dict):
+        return None
+    return (
+        str(scale.get("specReplicasPath", "")),
+        str(scale.get("statusReplicasPath", "")),
+        str(scale.get("labelSelectorPath") or ""),
+    )
 
 
 def load_crds(paths: Iterable[Path]) -> list[dict[str, Any]]:

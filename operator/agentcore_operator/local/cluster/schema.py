@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from agentcore_operator.local.cluster import cel
+
 ROOT_META_FIELDS = ("apiVersion", "kind", "metadata")
 
 
@@ -392,18 +394,7 @@ _verdicts: dict[tuple[str, str, str], bool] = {}
 
 
 def _run_rule(expression: str, new: Any, old: Any, transition: bool) -> bool:
-    from celpy.adapter import json_to_cel  # only the local extra has it
-
-    program = _program(expression)
-    context = {"self": json_to_cel(new)}
+    context = {"self": cel.value(new)}
     if transition:
-        context["oldSelf"] = json_to_cel(old)
-    return bool(program.evaluate(context))
-
-
-@lru_cache(maxsize=256)
-def _program(expression: str) -> Any:
-    import celpy
-
-    environment = celpy.Environment()
-    return environment.program(environment.compile(expression))
+        context["oldSelf"] = cel.value(old)
+    return bool(cel.evaluate(expression, context))

@@ -28,13 +28,17 @@ import yaml
 from aiohttp import web
 
 from agentcore_operator.local.cluster import (
+    admission,
+    discovery,
     fieldmanager,
     fieldpath,
     fieldvalidation,
     garbage,
     gnostic,
+    objectmeta,
     openapi,
     protobuf,
+    scale,
     strategic,
     tables,
 )
@@ -49,7 +53,6 @@ from agentcore_operator.local.cluster.patch import PatchError, json_patch, load_
 from agentcore_operator.local.cluster.resources import (
     BUILTIN_TYPES,
     CRD_TYPE,
-    EVENT_TYPE,
     NAMESPACE_TYPE,
     Registry,
     ResourceType,
@@ -77,13 +80,6 @@ SERVER_VERSION = {
     "platform": "linux/amd64",
 }
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-SUBDOMAIN_HELP = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
-    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -145,6 +141,7 @@ class EmulatedCluster:
         self._streams: set[web.StreamResponse] = set()
         self.namespaces = namespace_lifecycle.NamespaceLifecycle(self)
         self.garbage_collector = garbage.GarbageCollector(self)
+        self.admission = admission.Admission(self.store, self.registry)
         self.store.listeners += [self.namespaces.observe, self.garbage_collector.observe]
         for resource_type in BUILTIN_TYPES:
             self.registry.add(resource_type)
@@ -272,43 +269,10 @@ class EmulatedCluster:
         return web.json_response(SERVER_VERSION)
 
     async def _api_versions(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "kind": "APIVersions",
-                "versions": ["v1"],
-                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": request.host}],
-            }
-        )
-
-    def _group(self, name: str, versions: list[str]) -> dict[str, Any]:
-        entries = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
-        return {"name": name, "versions": entries, "preferredVersion": entries[0]}
+        return web.json_response(discovery.api_versions(request.host))
 
     async def _api_groups(self, request: web.Request) -> web.Response:
-        groups = [self._group(name, versions) for name, versions in sorted(self.registry.groups().items())]
-        return web.json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
-
-    def _resource_list(self, group: str, version: str) -> dict[str, Any]:
-        resources = []
-        for resource_type in sorted(self.registry.in_group_version(group, version), key=lambda t: t.plural):
-            resources.append(resource_type.api_resource())
-            if resource_type.status_subresource:
-                resources.append(
-                    {
-                        "name": f"{resource_type.plural}/status",
-                        "singularName": "",
-                        "namespaced": resource_type.namespaced,
-                        "kind": resource_type.kind,
-                        "verbs": ["get", "patch", "update"],
-                    }
-                )
-        group_version = f"{group}/{version}" if group else version
-        return {
-            "kind": "APIResourceList",
-            "apiVersion": "v1",
-            "groupVersion": group_version,
-            "resources": resources,
-        }
+        return web.json_response(discovery.api_groups(self.registry))
 
     # -- OpenAPI (kubectl explain, field validation support) ---------------------------
 
@@ -361,12 +325,12 @@ class EmulatedCluster:
                 versions = self.registry.groups().get(parts[1])
                 if not versions:
                     raise ApiError(404, "NotFound", "the server could not find the requested resource")
-                return {"kind": "APIGroup", "apiVersion": "v1", **self._group(parts[1], versions)}
+                return {"kind": "APIGroup", "apiVersion": "v1", **discovery.group(parts[1], versions)}
             group, version, rest = parts[1], parts[2], parts[3:]
         if not rest:
             if not self.registry.in_group_version(group, version):
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
-            return self._resource_list(group, version)
+            return discovery.resource_list(self.registry, group, version)
         namespace: str | None = None
         if (
             rest[0] == "namespaces"
@@ -385,6 +349,7 @@ class EmulatedCluster:
         if subresource is not None and not (
             (subresource == "status" and resource_type.status_subresource)
             or (subresource == "finalize" and resource_type is NAMESPACE_TYPE)
+            or (subresource == "scale" and resource_type.scale is not None)
         ):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         return Target(resource_type, namespace, name, subresource)
@@ -424,6 +389,8 @@ class EmulatedCluster:
             raise ApiError(
                 405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
             )
+        if target.subresource == "scale":
+            return await self._scale(request, target, dry_run, validation, manager)
         if method == "GET":
             current = self._existing(target)
             if query_flag(query.get("watch")):
@@ -449,6 +416,37 @@ class EmulatedCluster:
             405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
         )
 
+    async def _scale(
+        self, request: web.Request, target: Target, dry_run: bool, validation: str, manager: str
+    ) -> web.Response:
+        """GET, PUT and PATCH of a custom resource's scale subresource (scale.py)."""
+        current = self._existing(target)
+        if request.method in ("PUT", "PATCH"):
+            raw = await request.read()
+            wanted = (
+                scale.patched(scale.of(target.resource_type, current), request.content_type, raw)
+                if request.method == "PATCH"
+                else self._json_object(raw)
+            )
+            new, expected = scale.written(target.resource_type, current, wanted)
+            current = self._write(
+                target,
+                current,
+                new,
+                dry_run=dry_run,
+                expected_version=expected,
+                validation=validation,
+                manager=manager,
+            )
+        elif request.method != "GET":
+            raise ApiError(
+                405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+            )
+        answer = scale.of(target.resource_type, current)
+        if scale.wants_table(request.headers.get("Accept", "")):
+            return web.json_response(scale.table(target.resource_type, answer))
+        return self._reply(request, answer, 200)
+
     async def _delete_options(self, request: web.Request, target: Target) -> dict[str, Any]:
         """DeleteOptions from the body, or from query parameters as the API server also reads them."""
         options = await self._body(request, target) if request.can_read_body else {}
@@ -462,10 +460,13 @@ class EmulatedCluster:
         raw = await request.read()
         if request.content_type == protobuf.PROTOBUF:
             return self._protobuf_body(raw, target)
+        return self._json_object(raw, yaml_body="yaml" in (request.content_type or ""))
+
+    def _json_object(self, raw: bytes, *, yaml_body: bool = False) -> dict[str, Any]:
         if not raw.strip():
             return {}
         try:
-            body = load_yaml(raw) if "yaml" in (request.content_type or "") else json.loads(raw)
+            body = load_yaml(raw) if yaml_body else json.loads(raw)
         except (ValueError, yaml.YAMLError) as exc:
             raise bad_request(f"the body of the request was in an unknown format: {exc}") from exc
         if not isinstance(body, dict):
@@ -608,10 +609,15 @@ class EmulatedCluster:
         *,
         validation: str,
     ) -> dict[str, Any]:
-        """Schema work for custom resources: unknown fields, pruning, defaults, validation, CEL."""
-        if resource_type.schema is None:
-            return body
+        """Schema work for custom resources: unknown fields, pruning, defaults, validation, CEL;
+        defaults and API validation for the built-in kinds that have them."""
         name = body.get("metadata", {}).get("name", "")
+        if resource_type is NAMESPACE_TYPE:
+            namespace_lifecycle.label_with_name(body)
+        if resource_type.schema is None:
+            if builtin_errors := admission.prepare(resource_type, body):
+                raise invalid(resource_type, name, builtin_errors)
+            return body
         unknown = schemas.unknown_fields(resource_type.schema, body)
         refusal = fieldvalidation.unknown_fields(
             resource_type.kind, resource_type.version, unknown, validation
@@ -625,55 +631,6 @@ class EmulatedCluster:
         if errors:
             raise invalid(resource_type, name, errors)
         return body
-
-    def _check_metadata(self, resource_type: ResourceType, body: dict[str, Any]) -> None:
-        meta = body["metadata"]
-        name = meta.get("name")
-        if not isinstance(name, str) or not name:
-            raise invalid(
-                resource_type,
-                "",
-                [
-                    schemas.FieldError(
-                        "metadata.name",
-                        "FieldValueRequired",
-                        "Required value: name or generateName is required",
-                    )
-                ],
-            )
-        pattern = DNS_LABEL_RE if resource_type is NAMESPACE_TYPE else DNS_SUBDOMAIN_RE
-        limit = 63 if resource_type is NAMESPACE_TYPE else 253
-        problems = []
-        if len(name) > limit:
-            problems.append(
-                schemas.FieldError(
-                    "metadata.name",
-                    "FieldValueInvalid",
-                    f"Invalid value: {json.dumps(name)}: must be no more than {limit} characters",
-                )
-            )
-        if resource_type is not EVENT_TYPE and not pattern.match(name):
-            problems.append(
-                schemas.FieldError(
-                    "metadata.name",
-                    "FieldValueInvalid",
-                    f"Invalid value: {json.dumps(name)}: {SUBDOMAIN_HELP}",
-                )
-            )
-        for key in ("labels", "annotations"):
-            value = meta.get(key)
-            if value is not None and (
-                not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())
-            ):
-                problems.append(
-                    schemas.FieldError(
-                        f"metadata.{key}",
-                        "FieldValueTypeInvalid",
-                        f"Invalid value: {key} must be a map of strings",
-                    )
-                )
-        if problems:
-            raise invalid(resource_type, name, problems)
 
     def _create(
         self,
@@ -712,7 +669,7 @@ class EmulatedCluster:
         if not meta.get("name") and meta.get("generateName"):
             suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
             meta["name"] = f"{meta['generateName']}{suffix}"
-        self._check_metadata(resource_type, body)
+        objectmeta.check(resource_type, body)
         name = meta["name"]
         if self.store.get(resource_type, namespace or "", name) is not None:
             raise ApiError(
@@ -742,6 +699,9 @@ class EmulatedCluster:
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
         meta["generation"] = 1
+        self.admission.admit(
+            admission.Attributes(resource_type, "CREATE", namespace or "", name, body, None, "", dry_run)
+        )
         if dry_run:
             meta["resourceVersion"] = str(self.store.resource_version)
             return body
@@ -879,7 +839,7 @@ class EmulatedCluster:
                 meta.pop(server_field, None)
         meta["name"] = name
         meta["resourceVersion"] = old_meta["resourceVersion"]
-        self._check_metadata(resource_type, new)
+        objectmeta.check(resource_type, new)
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
             if added:
@@ -896,6 +856,7 @@ class EmulatedCluster:
                 resource_type, target.subresource, manager, now_rfc3339()
             ).update(old, new)
         fieldmanager.set_managed_fields(new, managed_fields)
+        self.admission.admit(admission.update(resource_type, target.subresource, new, old, dry_run))
         if new == old:
             return old  # a no-op write changes nothing, not even resourceVersion
         if target.subresource != "status" and _spec_of(new) != _spec_of(old):
@@ -1065,6 +1026,7 @@ class EmulatedCluster:
         old = self._existing(target)
         resource_type = target.resource_type
         meta = old["metadata"]
+        dry_run = dry_run or "All" in (options.get("dryRun") or ())  # kubectl sends it in DeleteOptions
         policy = garbage.propagation_policy(options)
         preconditions = options.get("preconditions") or {}
         if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
@@ -1076,6 +1038,11 @@ class EmulatedCluster:
             raise conflict(resource_type, meta["name"])
         if resource_type is NAMESPACE_TYPE:
             self.namespaces.admit_delete(meta["name"])
+        self.admission.admit(
+            admission.Attributes(
+                resource_type, "DELETE", meta.get("namespace", ""), meta["name"], None, old, "", dry_run
+            )
+        )
         if dry_run:
             return old
         finalizers = garbage.deletion_finalizers(list(meta.get("finalizers") or ()), policy)
