@@ -328,6 +328,8 @@ def test_renewal_keeps_its_invariants() -> None:
 
 
 @pytest.mark.slow
+# About 100 s alone; the suite's 120 s default is too tight when another worker shares the CPU.
+@pytest.mark.timeout(400)
 def test_session_decision_keeps_its_invariants_at_length() -> None:
     _run(examples=1000, steps=50)
     _run(examples=1000, steps=50, machine=RenewalModel)
