@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import requests
-from agentcore_operator.cli import main
 from agentcore_operator.local.agentcore.testing import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 
 from .conftest import ACCOUNT, BUILTIN
@@ -172,28 +171,3 @@ def test_the_aws_cli_assumes_roles_the_emulator_cli_was_given(tmp_path: Path) ->
         assert (
             "(ExpiredTokenException) when calling the ListCodeInterpreterSessions operation" in expired.stderr
         )
-
-
-@pytest.mark.parametrize(
-    ("argv", "fragment"),
-    [
-        (["--access-key", "AKIDX"], "expected ACCESS_KEY_ID=ACCOUNT_ID"),
-        (["--access-key", "AKIDX=12"], "12-digit"),
-        (["--role", "arn:aws:iam::111122223333:user/alice"], "not an IAM role ARN"),
-        (["--role", f"{ROLE_A},external"], "expected NAME=VALUE"),
-        (["--role", f"{ROLE_A},color=red"], "unknown role option 'color'"),
-        (["--role", f"{ROLE_A},trusted-account=abc"], "12-digit"),
-        (["--role", f"{ROLE_A},max-session-duration=60"], "3600..43200"),
-        (["--credential-lifetime", "0"], "must be positive"),
-        (["--account", "me"], "12-digit"),
-    ],
-)
-def test_bad_account_flags_exit_2_with_one_line(
-    capsys: pytest.CaptureFixture[str], argv: list[str], fragment: str
-) -> None:
-    try:
-        code = main(["emulator", *argv])
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    assert code == 2
-    assert fragment in capsys.readouterr().err

@@ -190,6 +190,7 @@ class EmulatorConfig:
             check_account(account, f"the account of access key {key}")
         for arn in self.roles:
             role_account(arn)
+        self.role_seeds()  # a bad seed is refused here, not at the first AssumeRole
         if self.credential_lifetime_seconds is not None and self.credential_lifetime_seconds <= 0:
             raise ValueError(
                 f"credential_lifetime_seconds must be positive, got {self.credential_lifetime_seconds}"
