@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import threading
 import time
 import uuid
@@ -33,29 +32,17 @@ from agentcore_operator.local.agentcore.config import FAULT_KINDS, EmulatorClock
 from agentcore_operator.local.agentcore.invoke import OPERATION as INVOKE
 from agentcore_operator.local.agentcore.invoke import CodeInterpreterTools
 from agentcore_operator.local.agentcore.sandbox import Sandboxes
+from agentcore_operator.local.agentcore.sigv4 import Signature, read_signature
 from agentcore_operator.local.agentcore.wire import SIGNING_NAME, AwsError, Protocol, Route, render_error
 
 log = logging.getLogger(__name__)
 
-CREDENTIAL_RE = re.compile(
-    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/(?P<service>[^/]+)/aws4_request,"
-    r"\s*SignedHeaders=[^,]+,\s*Signature=[0-9a-f]{64}$"
-)
 CALL_LOG_SIZE = 20_000
 # AWS does not publish InvokeCodeInterpreter's request limit; bigger bodies are refused with
 # the model's ValidationException rather than read into memory.
 MAX_REQUEST_BYTES = 5 * 1024**2
 INVOKE_WORKERS = 32  # tool calls running at once, across sessions (one per session at a time)
 SANDBOX_REAP_INTERVAL = 1.0  # seconds between sweeps for sandboxes of ended sessions
-
-
-@dataclass(frozen=True)
-class Signature:
-    """What a SigV4 Authorization header claims: who, for which region and service."""
-
-    access_key: str
-    region: str
-    service: str
 
 
 @dataclass(frozen=True)
@@ -168,7 +155,7 @@ class AgentCoreEmulator:
         operation = "Unknown"
         account = ""
         try:
-            signature = self._signature(request)
+            signature = read_signature(request.headers)
             region = signature.region
             if signature.service == sts.SERVICE:
                 return await self._sts(request, signature, query, request_id)
@@ -180,7 +167,7 @@ class AgentCoreEmulator:
                 )
             matched = self.protocol.match(request.method, raw_path)
             operation = matched[0].name if matched else operation  # counted by name, even if refused
-            account = self._account(request, signature)
+            account = self._account(signature)
             if matched is None:
                 raise AwsError(
                     "UnknownOperationException", f"No operation at {request.method} {raw_path}", 404
@@ -260,43 +247,21 @@ class AgentCoreEmulator:
         self, request: web.Request, signature: Signature, query: str, request_id: str
     ) -> web.Response:
         body = await request.read()
-        token = request.headers.get("X-Amz-Security-Token")
-        answer = self.sts.answer(signature.access_key, token, query, body, request_id)
+        answer = self.sts.answer(signature.access_key, signature.session_token, query, body, request_id)
         self._record(
             answer.operation, signature.region, answer.outcome, answer.status, request, answer.account
         )
         headers = {"Content-Type": sts.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id}
         return web.Response(status=answer.status, body=answer.body, headers=headers)
 
-    def _account(self, request: web.Request, signature: Signature) -> str:
+    def _account(self, signature: Signature) -> str:
         """The caller's account, or the 403 AWS answers credentials that name no one (any longer)."""
         try:
-            principal = self.accounts.authenticate(
-                signature.access_key, request.headers.get("X-Amz-Security-Token")
-            )
+            principal = self.accounts.authenticate(signature.access_key, signature.session_token)
         except CredentialError as error:
             code = "ExpiredTokenException" if error.expired else "UnrecognizedClientException"
             raise AwsError(code, error.message, 403) from None
         return principal.account
-
-    def _signature(self, request: web.Request) -> Signature:
-        """The request must be SigV4-signed; the signature itself is not checked."""
-        header = request.headers.get("Authorization")
-        if not header:
-            raise AwsError(
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token: requests must be signed with AWS Signature Version 4",
-                403,
-            )
-        found = CREDENTIAL_RE.match(header)
-        if found is None or not request.headers.get("X-Amz-Date"):
-            raise AwsError(
-                "IncompleteSignatureException",
-                "Authorization header is not a valid AWS4-HMAC-SHA256 signature (Credential, SignedHeaders, "
-                "Signature and an X-Amz-Date header are required)",
-                403,
-            )
-        return Signature(found.group("key"), found.group("region"), found.group("service"))
 
     def _throttle(self, scope: Scope, operation: str) -> None:
         """One token bucket per account, region and operation, as AWS publishes the rates."""
