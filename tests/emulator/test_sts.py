@@ -111,7 +111,7 @@ def test_assume_role_issues_credentials_of_the_roles_account(emulator: EmulatorH
         assumed_arn,
         answer["AssumedRoleUser"]["AssumedRoleId"],
     )
-    [issued] = emulator.emulator.accounts.issued()
+    [issued] = emulator.issued_credentials()
     assert issued["tags"] == {"team": "a", "cost-center": "42"}
     assert (issued["externalId"], issued["roleArn"], issued["account"]) == (EXTERNAL_ID, ROLE_A, TEAM_A)
     assert issued["sourceArn"] == f"arn:aws:iam::{ACCOUNT}:user/emulator"
@@ -156,7 +156,7 @@ def test_a_refused_role_is_access_denied(
         f"not authorized to perform: sts:AssumeRole on resource: {params['RoleArn']}"
         in (response["Error"]["Message"])
     )
-    assert emulator.emulator.accounts.issued() == []
+    assert emulator.issued_credentials() == []
 
 
 @pytest.mark.parametrize(
@@ -189,9 +189,7 @@ def test_role_chaining_acts_in_the_last_roles_account_for_at_most_an_hour(
     assert response["Error"]["Code"] == "ValidationError" and "role chaining" in response["Error"]["Message"]
     chained = first.assume_role(RoleArn=ROLE_B, RoleSessionName="chained")
     assert chained["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{TEAM_B}:assumed-role/agentcore-team-b/chained"
-    assert emulator.emulator.accounts.issued()[-1]["sourceArn"].endswith(
-        "assumed-role/agentcore-team-a/operator"
-    )
+    assert emulator.issued_credentials()[-1]["sourceArn"].endswith("assumed-role/agentcore-team-a/operator")
     dummy = emulator.client("sts")
     assert code_of(lambda: dummy.assume_role(RoleArn=ROLE_B, RoleSessionName="s1")) == ("AccessDenied", 403)
 
@@ -219,7 +217,7 @@ def test_expired_credentials_are_refused_on_both_protocols(start_emulator: Start
         assert code_of(lambda: get(data, session_id)) == ("ExpiredTokenException", 403)
         assert code_of(lambda: start(data)) == ("ExpiredTokenException", 403)
         assert code_of(sts.get_caller_identity) == ("ExpiredToken", 403)
-        assert emulator.emulator.accounts.issued()[0]["expired"] is True
+        assert emulator.issued_credentials()[0]["expired"] is True
         fresh = client_of(emulator, assume_a(emulator.client("sts"))["Credentials"])
         assert get(fresh, session_id)["status"] == "READY"  # the same account, new credentials
 
@@ -272,7 +270,7 @@ def test_a_profile_with_role_arn_refreshes_across_expiries(
     )
     assert set(calls["StartCodeInterpreterSession"]) == set(calls["GetCodeInterpreterSession"]) == {"Success"}
     assert calls["AssumeRole"] == {"Success": agentcore}  # one refresh per call: all inside the windows
-    assert len({c["accessKeyId"] for c in emulator.emulator.accounts.issued()}) == agentcore
+    assert len({c["accessKeyId"] for c in emulator.issued_credentials()}) == agentcore
 
 
 class ShortWindowAssumeRole(CredentialProvider):  # type: ignore[misc]

@@ -53,6 +53,10 @@ class EmulatorHandle:
     def sessions(self, region: str | None = None, account: str | None = None) -> list[dict[str, Any]]:
         return self.emulator.backend.sessions(region, account)
 
+    def issued_credentials(self, account: str | None = None) -> list[dict[str, Any]]:
+        """Credentials AssumeRole issued (of one account), oldest first, without secrets."""
+        return self.emulator.accounts.issued(account)
+
     def assumed_client(
         self, role_arn: str, service: str = "bedrock-agentcore", region: str = "us-east-1", **assume: Any
     ) -> Any:
