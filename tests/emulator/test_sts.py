@@ -19,6 +19,7 @@ import botocore.session
 import pytest
 from agentcore_operator.local.agentcore import AgentCoreEmulator, EmulatorConfig
 from agentcore_operator.local.agentcore.testing import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, EmulatorHandle
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.credentials import (
     AssumeRoleCredentialFetcher,
@@ -229,6 +230,18 @@ def test_operations_the_emulator_does_not_serve_are_invalid_actions(sts: Any) ->
         400,
     )
     assert "AssumeRole and GetCallerIdentity" in response["Error"]["Message"]
+
+
+def test_an_unsigned_call_is_answered_in_stss_own_format(emulator: EmulatorHandle) -> None:
+    unsigned = boto3.session.Session(region_name="us-east-1").client(
+        "sts", endpoint_url=emulator.endpoint_url, config=Config(signature_version=UNSIGNED)
+    )
+    assert code_of(unsigned.get_caller_identity) == ("MissingAuthenticationToken", 403)
+    # botocore sends this one unsigned (IRSA): the answer says it is not served.
+    web_identity = lambda: unsigned.assume_role_with_web_identity(  # noqa: E731
+        RoleArn=ROLE_A, RoleSessionName="pod", WebIdentityToken="x" * 10
+    )
+    assert code_of(web_identity) == ("InvalidAction", 400)
 
 
 # -- botocore's refreshable credentials ---------------------------------------------------------

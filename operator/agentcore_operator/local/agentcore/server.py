@@ -155,6 +155,8 @@ class AgentCoreEmulator:
         operation = "Unknown"
         account = ""
         try:
+            if sts.is_unsigned_sts(request.method, raw_path, request.content_type, request.headers):
+                return await self._sts(request, None, query, request_id)
             signature = read_signature(request.headers)
             region = signature.region
             if signature.service == sts.SERVICE:
@@ -244,13 +246,13 @@ class AgentCoreEmulator:
             return web.Response(status=status, body=payload, headers=headers)
 
     async def _sts(
-        self, request: web.Request, signature: Signature, query: str, request_id: str
+        self, request: web.Request, signature: Signature | None, query: str, request_id: str
     ) -> web.Response:
         body = await request.read()
-        answer = self.sts.answer(signature.access_key, signature.session_token, query, body, request_id)
-        self._record(
-            answer.operation, signature.region, answer.outcome, answer.status, request, answer.account
-        )
+        key, token = (signature.access_key, signature.session_token) if signature else (None, None)
+        answer = self.sts.answer(key, token, query, body, request_id)
+        region = signature.region if signature else "unknown"
+        self._record(answer.operation, region, answer.outcome, answer.status, request, answer.account)
         headers = {"Content-Type": sts.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id}
         return web.Response(status=answer.status, body=answer.body, headers=headers)
 

@@ -35,6 +35,19 @@ from agentcore_operator.local.agentcore.accounts import (
 from agentcore_operator.local.agentcore.wire import AwsError, format_timestamp, validate
 
 SERVICE = "sts"  # the signing name, and the botocore model's name
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+def is_unsigned_sts(method: str, path: str, content_type: str, headers: Mapping[str, str]) -> bool:
+    """An unsigned query-protocol POST to `/`: no AgentCore route looks like it."""
+    return (
+        method == "POST"
+        and path == "/"
+        and content_type == FORM_CONTENT_TYPE
+        and "Authorization" not in headers
+    )
+
+
 OPERATIONS = ("AssumeRole", "GetCallerIdentity")
 XML_CONTENT_TYPE = "text/xml"
 
@@ -66,29 +79,27 @@ class Sts:
         self.namespace = str(self.model.metadata["xmlNamespace"])
 
     def answer(
-        self, access_key: str, session_token: str | None, query: str, body: bytes, request_id: str
+        self, access_key: str | None, session_token: str | None, query: str, body: bytes, request_id: str
     ) -> StsAnswer:
-        """Answer one request; never raises."""
+        """Answer one request (`access_key` None: it was not signed); never raises."""
         fields = dict(parse_qsl(query, keep_blank_values=True))
         fields.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         action = fields.get("Action", "")
         operation = action if action in OPERATIONS else "Unknown"
         account = ""
         try:
+            if access_key is None:
+                # Some STS calls are unsigned (AssumeRoleWithWebIdentity): say that one is not
+                # served before saying a served one needs a signature.
+                self._check_action(action, fields)
+                raise StsError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
             try:
                 caller = self.accounts.authenticate(access_key, session_token)
             except CredentialError as error:
                 code = "ExpiredToken" if error.expired else "InvalidClientTokenId"
                 raise StsError(code, error.message, 403) from None
             account = caller.account
-            if action not in OPERATIONS or fields.get("Version") != self.version:
-                served = " and ".join(OPERATIONS)
-                raise StsError(
-                    "InvalidAction",
-                    f"Could not find operation {action or '(no Action)'} for version "
-                    f"{fields.get('Version') or '(no Version)'}; the emulator serves {served} of {self.version}",
-                    400,
-                )
+            self._check_action(action, fields)
             op_model = self.model.operation_model(action)
             params = read_members(op_model.input_shape, fields) if op_model.input_shape else {}
             if op_model.input_shape is not None:
@@ -116,6 +127,16 @@ class Sts:
                 f"<RequestId>{request_id}</RequestId></ErrorResponse>"
             )
             return StsAnswer(operation, account, error.status, payload.encode(), error.code)
+
+    def _check_action(self, action: str, fields: Mapping[str, str]) -> None:
+        if action not in OPERATIONS or fields.get("Version") != self.version:
+            served = " and ".join(OPERATIONS)
+            raise StsError(
+                "InvalidAction",
+                f"Could not find operation {action or '(no Action)'} for version "
+                f"{fields.get('Version') or '(no Version)'}; the emulator serves {served} of {self.version}",
+                400,
+            )
 
     def _assume_role(self, caller: Principal, params: Mapping[str, Any]) -> dict[str, Any]:
         tags = {tag["Key"]: tag.get("Value", "") for tag in params.get("Tags") or ()}
