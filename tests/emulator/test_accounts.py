@@ -186,11 +186,12 @@ def test_a_fault_can_match_one_account(start_emulator: StartEmulator) -> None:
         ({"roles": {TEAM_A_ROLE: {"trusted_accounts": ["x"]}}}, "12-digit"),
         ({"roles": {TEAM_A_ROLE: {"max_session_duration": 60}}}, "3600..43200"),
         ({"credential_lifetime_seconds": 0}, "positive"),
+        ({"interpreters": {CUSTOM: {"account": "team-b"}}}, "12-digit"),
     ],
 )
 def test_bad_account_config_is_refused(config: dict[str, object], fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
-        EmulatorConfig(**config)  # type: ignore[arg-type]
+        EmulatorConfig(**config).seeds()  # type: ignore[arg-type]
 
 
 def test_fault_rules_name_accounts_by_their_12_digits() -> None:

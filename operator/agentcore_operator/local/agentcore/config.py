@@ -60,6 +60,10 @@ class InterpreterSeed:
     name: str | None = None  # default: the id without its random suffix
     account: str | None = None  # only in this account; None: in every account, as the built-in
 
+    def __post_init__(self) -> None:
+        if self.account is not None:
+            check_account(self.account, "an interpreter seed's account")
+
 
 def check_account(account: str, what: str) -> None:
     if not ACCOUNT_RE.match(account):
