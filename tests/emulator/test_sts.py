@@ -101,7 +101,7 @@ def test_assume_role_issues_credentials_of_the_roles_account(emulator: EmulatorH
     credentials = answer["Credentials"]
     assert credentials["AccessKeyId"].startswith("ASIA") and len(credentials["AccessKeyId"]) == 20
     assert credentials["SecretAccessKey"] and credentials["SessionToken"]
-    assert 895 <= seconds_left(credentials) <= 900  # botocore parsed the ISO 8601 Expiration
+    assert 880 <= seconds_left(credentials) <= 900  # botocore parsed the ISO 8601 Expiration
     assumed_arn = f"arn:aws:sts::{TEAM_A}:assumed-role/agentcore-team-a/ns-team-a"
     assert answer["AssumedRoleUser"]["Arn"] == assumed_arn
     assert answer["AssumedRoleUser"]["AssumedRoleId"].startswith("AROA")
@@ -124,15 +124,15 @@ def test_duration_defaults_to_an_hour_and_a_role_name_keeps_only_its_last_segmen
     emulator: EmulatorHandle, sts: Any
 ) -> None:
     answer = sts.assume_role(RoleArn=ROLE_B, RoleSessionName="s1", DurationSeconds=43200)
-    assert 43195 <= seconds_left(answer["Credentials"]) <= 43200  # ROLE_B allows 12 hours
+    assert 43180 <= seconds_left(answer["Credentials"]) <= 43200  # ROLE_B allows 12 hours
     assert answer["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{TEAM_B}:assumed-role/agentcore-team-b/s1"
-    assert 3595 <= seconds_left(assume_a(sts)["Credentials"]) <= 3600
+    assert 3580 <= seconds_left(assume_a(sts)["Credentials"]) <= 3600
 
 
 def test_the_lifetime_cap_shortens_what_is_asked(start_emulator: StartEmulator) -> None:
-    emulator = start_emulator(roles=ROLES, credential_lifetime_seconds=5)
+    emulator = start_emulator(roles=ROLES, credential_lifetime_seconds=60)
     left = seconds_left(assume_a(emulator.client("sts"), DurationSeconds=3600)["Credentials"])
-    assert 3 <= left <= 5
+    assert 40 <= left <= 60
 
 
 @pytest.mark.parametrize(
@@ -253,10 +253,10 @@ def test_a_profile_with_role_arn_refreshes_across_expiries(
     """botocore's own AssumeRoleProvider, from a shared config profile, as a user sets it up.
 
     botocore refreshes when less than 15 minutes are left (advisory) and blocks for it under
-    10 (mandatory). With a 1-second lifetime every request is inside both windows, so
+    10 (mandatory). With a 2-second lifetime every request is inside both windows, so
     botocore assumes the role again before each one: no call ever carries expired credentials.
     """
-    emulator = start_emulator(roles=ROLES, credential_lifetime_seconds=1)
+    emulator = start_emulator(roles=ROLES, credential_lifetime_seconds=2)
     config = tmp_path / "config"
     config.write_text(
         f"[profile base]\naws_access_key_id = {DUMMY_ACCESS_KEY}\naws_secret_access_key = {DUMMY_SECRET_KEY}\n"
@@ -272,7 +272,7 @@ def test_a_profile_with_role_arn_refreshes_across_expiries(
     data = session.client("bedrock-agentcore", config=Config(retries={"total_max_attempts": 1}))
     began = time.monotonic()
     started = [start(data)["sessionId"] for _ in range(3)]
-    while time.monotonic() - began < 3.5:  # three lifetimes and a half
+    while time.monotonic() - began < 5:  # two lifetimes and a half
         assert [get(data, session_id)["status"] for session_id in started] == ["READY"] * 3
         time.sleep(0.4)
     assert session.get_credentials().method == "assume-role"
@@ -325,12 +325,12 @@ def botocore_session_with(provider: CredentialProvider) -> botocore.session.Sess
 
 
 def test_refreshes_in_the_advisory_window_and_reuses_fresh_credentials(start_emulator: StartEmulator) -> None:
-    """Lifetime 2 s, advisory window 1 s, mandatory 0.5 s (the defaults' 15 and 10 minutes,
-    scaled down): each credential serves the calls of its first second, then botocore
+    """Lifetime 3 s, advisory window 1.5 s, mandatory 0.75 s (the defaults' 15 and 10 minutes,
+    scaled down): each credential serves the calls of its first 1.5 seconds, then botocore
     assumes the role again; several lifetimes pass and no call is refused."""
-    emulator = start_emulator(roles=ROLES, credential_lifetime_seconds=2)
+    emulator = start_emulator(roles=ROLES, credential_lifetime_seconds=3)
     session = boto3.Session(
-        botocore_session=botocore_session_with(ShortWindowAssumeRole(emulator.endpoint_url, 1, 0.5)),
+        botocore_session=botocore_session_with(ShortWindowAssumeRole(emulator.endpoint_url, 1.5, 0.75)),
         region_name="us-east-1",
     )
     data = session.client(
@@ -340,15 +340,15 @@ def test_refreshes_in_the_advisory_window_and_reuses_fresh_credentials(start_emu
     )
     session_id = start(data)["sessionId"]
     began, done = time.monotonic(), 1
-    while time.monotonic() - began < 7:  # three and a half lifetimes
+    while time.monotonic() - began < 8:  # two lifetimes and a half
         assert get(data, session_id)["status"] == "READY"
         done += 1
         time.sleep(0.05)
     calls = emulator.calls()
     assert calls["GetCodeInterpreterSession"] == {"Success": done - 1}
     refreshes = calls["AssumeRole"]["Success"]
-    assert 4 <= refreshes <= 10, refreshes  # about one per second after the first
-    assert done / refreshes >= 5  # credentials are reused while fresh
+    assert 3 <= refreshes <= 12, refreshes  # about one per 1.5 s (a slow machine adds some)
+    assert done >= 3 * refreshes  # credentials are reused while fresh
     assert {s["account"] for s in emulator.sessions()} == {TEAM_A}
 
 
