@@ -148,6 +148,15 @@ def test_bad_flags_exit_2_with_a_clear_message(argv: list[str], fragment: str) -
         (["--port", "http"], "invalid int value"),
         (["--start-delay", "later"], "invalid float value"),
         (["--no-such-flag"], "unrecognized arguments"),
+        (["--access-key", "AKIDX"], "expected ACCESS_KEY_ID=ACCOUNT_ID"),
+        (["--access-key", "AKIDX=12"], "12-digit"),
+        (["--role", "arn:aws:iam::111122223333:user/alice"], "not an IAM role ARN"),
+        (["--role", "arn:aws:iam::111122223333:role/team-a,external"], "expected NAME=VALUE"),
+        (["--role", "arn:aws:iam::111122223333:role/team-a,color=red"], "unknown role option 'color'"),
+        (["--role", "arn:aws:iam::111122223333:role/team-a,trusted-account=abc"], "12-digit"),
+        (["--role", "arn:aws:iam::111122223333:role/team-a,max-session-duration=60"], "3600..43200"),
+        (["--credential-lifetime", "0"], "must be positive"),
+        (["--account", "me"], "12-digit"),
     ],
 )
 def test_every_bad_flag_is_refused(

@@ -66,7 +66,9 @@ def emulator() -> Iterator[EmulatorHandle]:
         yield handle
 
 
-def run_with_sdk(emulator: EmulatorHandle, script: str) -> dict[str, Any]:
+def run_with_sdk(emulator: EmulatorHandle, script: str, **credentials: str) -> dict[str, Any]:
+    """Run `script` with the SDK pointed at the emulator; `credentials` override the dummy
+    ones (AWS_ACCESS_KEY_ID=..., AWS_SESSION_TOKEN=...)."""
     env = {
         **os.environ,
         "BEDROCK_AGENTCORE_DP_ENDPOINT": emulator.endpoint_url,
@@ -78,6 +80,7 @@ def run_with_sdk(emulator: EmulatorHandle, script: str) -> dict[str, Any]:
     }
     env.pop("AWS_PROFILE", None)
     env.pop("AWS_SESSION_TOKEN", None)
+    env.update(credentials)
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
     )

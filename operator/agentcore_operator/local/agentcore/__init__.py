@@ -8,7 +8,16 @@ from agentcore_operator.local.agentcore.config import (
     EmulatorConfig,
     FaultRule,
     InterpreterSeed,
+    RoleSeed,
 )
 from agentcore_operator.local.agentcore.server import AgentCoreEmulator, Serving
 
-__all__ = ["AgentCoreEmulator", "EmulatorClock", "EmulatorConfig", "FaultRule", "InterpreterSeed", "Serving"]
+__all__ = [
+    "AgentCoreEmulator",
+    "EmulatorClock",
+    "EmulatorConfig",
+    "FaultRule",
+    "InterpreterSeed",
+    "RoleSeed",
+    "Serving",
+]

@@ -1,6 +1,7 @@
-"""The emulated account: interpreters, sessions, client tokens and the session quota.
+"""The emulated accounts: interpreters, sessions, client tokens and the session quota.
 
-State is per region, as in AWS. Session status is derived from the clock when read, so
+State is per account and region (a `Scope`), as in AWS: a session of one account is not
+found by another, and each account has its own quota. Session status is derived from the clock when read, so
 expiry needs no background task and a test that advances the clock sees it at once.
 Everything is behind one lock: the HTTP server and a test's thread read it together.
 """
@@ -17,7 +18,7 @@ import string
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentcore_operator.local.agentcore.config import EmulatorConfig, InterpreterSeed
 from agentcore_operator.local.agentcore.wire import (
@@ -113,6 +114,7 @@ class Interpreter:
 @dataclass
 class Session:
     seq: int
+    account: str
     region: str
     interpreter_id: str
     session_id: str
@@ -144,6 +146,7 @@ class Session:
 
     def to_dict(self, now: float) -> dict[str, Any]:
         return {
+            "account": self.account,
             "region": self.region,
             "codeInterpreterIdentifier": self.interpreter_id,
             "sessionId": self.session_id,
@@ -159,6 +162,13 @@ class Session:
         }
 
 
+class Scope(NamedTuple):
+    """Where a call's state lives: the caller's account and the region it signed for."""
+
+    account: str
+    region: str
+
+
 @dataclass
 class Region:
     interpreters: dict[str, Interpreter] = field(default_factory=dict)
@@ -170,62 +180,69 @@ class Region:
 
 
 class Backend:
-    """One AWS account as the code interpreter APIs see it."""
+    """AWS accounts as the code interpreter APIs see them, one `Region` per scope.
+
+    One lock, one id generator and one sequence for all of them: ids stay unique across
+    accounts (the sandboxes are keyed by region and session id), and a seed reproduces a run.
+    """
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.clock: Callable[[], float] = config.clock
         self._lock = threading.RLock()
         self._random = random.Random(config.seed)
-        self._regions: dict[str, Region] = {}
+        self._regions: dict[Scope, Region] = {}
         self._seq = 0
         self._seeds = config.seeds()
         self._seeded_at = self.clock()
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _region(self, name: str) -> Region:
-        region = self._regions.get(name)
+    def _region(self, scope: Scope | str) -> Region:
+        if isinstance(scope, str):  # a region of the default account (older callers, tests)
+            scope = Scope(self.config.account, scope)
+        region = self._regions.get(scope)
         if region is None:
-            region = self._regions[name] = Region()
+            region = self._regions[scope] = Region()
             region.interpreters[BUILTIN_INTERPRETER] = Interpreter(
                 id=BUILTIN_INTERPRETER,
                 name="aws_codeinterpreter_v1",  # the model's name pattern has no dots
-                arn=f"arn:aws:bedrock-agentcore:{name}:aws:code-interpreter/{BUILTIN_INTERPRETER}",
+                arn=f"arn:aws:bedrock-agentcore:{scope.region}:aws:code-interpreter/{BUILTIN_INTERPRETER}",
                 created_at=BUILTIN_CREATED_AT,
                 ready_at=BUILTIN_CREATED_AT,
                 network_mode="SANDBOX",
                 system=True,
             )
             for interpreter_id, seed in self._seeds.items():
-                region.interpreters[interpreter_id] = self._seeded(name, interpreter_id, seed)
+                if seed.account in (None, scope.account):
+                    region.interpreters[interpreter_id] = self._seeded(scope, interpreter_id, seed)
         return region
 
-    def _seeded(self, region: str, interpreter_id: str, seed: InterpreterSeed) -> Interpreter:
+    def _seeded(self, scope: Scope, interpreter_id: str, seed: InterpreterSeed) -> Interpreter:
         return Interpreter(
             id=interpreter_id,
             name=seed.name or interpreter_id.rsplit("-", 1)[0],
-            arn=self._custom_arn(region, interpreter_id),
+            arn=self._custom_arn(scope, interpreter_id),
             created_at=self._seeded_at,
             ready_at=self._seeded_at + seed.create_delay,
             network_mode=seed.network_mode,
             failure_reason=seed.failure_reason,
         )
 
-    def _custom_arn(self, region: str, interpreter_id: str) -> str:
-        return f"arn:aws:bedrock-agentcore:{region}:{self.config.account}:code-interpreter-custom/{interpreter_id}"
+    def _custom_arn(self, scope: Scope, interpreter_id: str) -> str:
+        return f"arn:aws:bedrock-agentcore:{scope.region}:{scope.account}:code-interpreter-custom/{interpreter_id}"
 
     def _random_id(self, length: int, alphabet: str = string.ascii_uppercase + string.digits) -> str:
         return "".join(self._random.choice(alphabet) for _ in range(length))
 
-    def _interpreter(self, region_name: str, identifier: str) -> Interpreter:
+    def _interpreter(self, scope: Scope, identifier: str) -> Interpreter:
         """Resolve an id or ARN; an ARN for another region or account names nothing here."""
-        region = self._region(region_name)
+        region = self._region(scope)
         bare = identifier
         arn = ARN_RE.match(identifier)
         if arn:
             owner = arn.group("account")
-            if arn.group("region") != region_name or owner not in ("aws", self.config.account):
+            if arn.group("region") != scope.region or owner not in ("aws", scope.account):
                 raise not_found(f"Code interpreter {identifier} not found")
             bare = arn.group("id")
         interpreter = region.interpreters.get(bare)
@@ -251,8 +268,8 @@ class Backend:
                 session = region.sessions.pop(session_id)
                 region.by_interpreter[session.interpreter_id].remove(session)
 
-    def _session(self, region_name: str, interpreter: Interpreter, session_id: str) -> Session:
-        region = self._region(region_name)
+    def _session(self, scope: Scope, interpreter: Interpreter, session_id: str) -> Session:
+        region = self._region(scope)
         self._purge(region, self.clock())
         session = region.sessions.get(session_id)
         if session is None or session.interpreter_id != interpreter.id:
@@ -289,9 +306,9 @@ class Backend:
 
     # -- data plane --------------------------------------------------------------------
 
-    def start_session(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def start_session(self, scope: Scope, params: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            region = self._region(region_name)
+            region = self._region(scope)
             now = self.clock()
             self._purge(region, now)
             token = params.get("clientToken")
@@ -299,7 +316,7 @@ class Backend:
             replay = self._idempotent(region, "StartCodeInterpreterSession", token, identity)
             if replay is not None:
                 return replay
-            interpreter = self._interpreter(region_name, params["codeInterpreterIdentifier"])
+            interpreter = self._interpreter(scope, params["codeInterpreterIdentifier"])
             check_mount_paths(params.get("filesystemConfigurations"))
             timeout = params.get("sessionTimeoutSeconds", DEFAULT_TIMEOUT)
             if not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
@@ -322,13 +339,14 @@ class Backend:
                 raise AwsError(
                     "ServiceQuotaExceededException",
                     f"You have reached the maximum of {self.config.max_sessions} concurrent code interpreter "
-                    f"sessions in {region_name}. Stop a session or request a quota increase.",
+                    f"sessions in {scope.region}. Stop a session or request a quota increase.",
                     402,
                 )
             self._seq += 1
             session = Session(
                 seq=self._seq,
-                region=region_name,
+                account=scope.account,
+                region=scope.region,
                 interpreter_id=interpreter.id,
                 session_id=self._random_id(26),
                 name=params.get("name"),
@@ -350,10 +368,10 @@ class Backend:
             self._remember(region, "StartCodeInterpreterSession", token, identity, answer)
             return answer
 
-    def get_session(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def get_session(self, scope: Scope, params: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            interpreter = self._interpreter(region_name, params["codeInterpreterIdentifier"])
-            session = self._session(region_name, interpreter, params["sessionId"])
+            interpreter = self._interpreter(scope, params["codeInterpreterIdentifier"])
+            session = self._session(scope, interpreter, params["sessionId"])
             now = self.clock()
             return {
                 "codeInterpreterIdentifier": interpreter.id,
@@ -366,10 +384,10 @@ class Backend:
                 "filesystemConfigurations": session.filesystem_configurations,
             }
 
-    def list_sessions(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def list_sessions(self, scope: Scope, params: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            interpreter = self._interpreter(region_name, params["codeInterpreterIdentifier"])
-            region = self._region(region_name)
+            interpreter = self._interpreter(scope, params["codeInterpreterIdentifier"])
+            region = self._region(scope)
             now = self.clock()
             self._purge(region, now)
             wanted = params.get("status")
@@ -409,16 +427,16 @@ class Backend:
                 answer["nextToken"] = encode_token({"i": interpreter.id, "s": wanted, "after": last_seq})
             return answer
 
-    def stop_session(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def stop_session(self, scope: Scope, params: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            region = self._region(region_name)
+            region = self._region(scope)
             token = params.get("clientToken")
             identity = {k: params.get(k) for k in ("codeInterpreterIdentifier", "sessionId")}
             replay = self._idempotent(region, "StopCodeInterpreterSession", token, identity)
             if replay is not None:
                 return replay
-            interpreter = self._interpreter(region_name, params["codeInterpreterIdentifier"])
-            session = self._session(region_name, interpreter, params["sessionId"])
+            interpreter = self._interpreter(scope, params["codeInterpreterIdentifier"])
+            session = self._session(scope, interpreter, params["sessionId"])
             now = self.clock()
             if session.status(now) != "TERMINATED":
                 session.stopped_at = now
@@ -431,11 +449,11 @@ class Backend:
             self._remember(region, "StopCodeInterpreterSession", token, identity, answer)
             return answer
 
-    def invocable_session(self, region_name: str, identifier: str, session_id: str) -> None:
+    def invocable_session(self, scope: Scope, identifier: str, session_id: str) -> None:
         """A session code can run in: READY. Unknown or ended: 404; still starting: 409."""
         with self._lock:
-            interpreter = self._interpreter(region_name, identifier)
-            session = self._session(region_name, interpreter, session_id)
+            interpreter = self._interpreter(scope, identifier)
+            session = self._session(scope, interpreter, session_id)
             status = session.status(self.clock())
             if status == "TERMINATED":
                 raise not_found(f"Session {session_id} not found: it is TERMINATED")
@@ -445,9 +463,15 @@ class Backend:
     def session_alive(self, region_name: str, session_id: str) -> bool:
         """Not TERMINATED (nor forgotten): its sandbox may stay."""
         with self._lock:
-            region = self._regions.get(region_name)
-            session = region.sessions.get(session_id) if region else None
+            session = self._find(region_name, session_id)
             return session is not None and session.status(self.clock()) != "TERMINATED"
+
+    def _find(self, region_name: str, session_id: str) -> Session | None:
+        """A session by id in whichever account has it (ids are unique across accounts)."""
+        for scope, region in self._regions.items():
+            if scope.region == region_name and session_id in region.sessions:
+                return region.sessions[session_id]
+        return None
 
     # -- control plane -----------------------------------------------------------------
 
@@ -470,14 +494,14 @@ class Backend:
             "lastUpdatedAt": epoch_to_datetime(interpreter.last_updated(now)),
         }
 
-    def get_interpreter(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def get_interpreter(self, scope: Scope, params: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            interpreter = self._interpreter(region_name, params["codeInterpreterId"])
+            interpreter = self._interpreter(scope, params["codeInterpreterId"])
             return self._describe_interpreter(interpreter, self.clock())
 
-    def list_interpreters(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def list_interpreters(self, scope: Scope, params: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            region = self._region(region_name)
+            region = self._region(scope)
             now = self.clock()
             wanted = params.get("type")
             visible = [
@@ -509,9 +533,9 @@ class Backend:
                 answer["nextToken"] = encode_token({"t": wanted, "offset": offset + limit})
             return answer
 
-    def create_interpreter(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def create_interpreter(self, scope: Scope, params: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            region = self._region(region_name)
+            region = self._region(scope)
             now = self.clock()
             token = params.get("clientToken")
             identity = {k: v for k, v in params.items() if k != "clientToken"}
@@ -530,7 +554,7 @@ class Backend:
             interpreter = Interpreter(
                 id=interpreter_id,
                 name=name,
-                arn=self._custom_arn(region_name, interpreter_id),
+                arn=self._custom_arn(scope, interpreter_id),
                 created_at=now,
                 ready_at=now + self.config.create_delay,
                 network_mode=params["networkConfiguration"]["networkMode"],
@@ -556,9 +580,9 @@ class Backend:
             self._remember(region, "CreateCodeInterpreter", token, identity, answer)
             return answer
 
-    def delete_interpreter(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def delete_interpreter(self, scope: Scope, params: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            interpreter = self._interpreter(region_name, params["codeInterpreterId"])
+            interpreter = self._interpreter(scope, params["codeInterpreterId"])
             if interpreter.system:
                 raise invalid(f"{interpreter.id} is a system code interpreter and cannot be deleted")
             now = self.clock()
@@ -570,25 +594,21 @@ class Backend:
                 "lastUpdatedAt": epoch_to_datetime(now),
             }
 
-    def _taggable(self, region_name: str, arn: str) -> Interpreter:
+    def _taggable(self, scope: Scope, arn: str) -> Interpreter:
         """The custom interpreter an ARN names (the only taggable resource the emulator has)."""
         found = ARN_RE.match(arn)
-        if (
-            found is None
-            or found.group("region") != region_name
-            or found.group("account") != self.config.account
-        ):
+        if found is None or found.group("region") != scope.region or found.group("account") != scope.account:
             raise not_found(f"Resource {arn} not found")
-        interpreter = self._region(region_name).interpreters.get(found.group("id"))
+        interpreter = self._region(scope).interpreters.get(found.group("id"))
         if interpreter is None or interpreter.system or interpreter.arn != arn:
             raise not_found(f"Resource {arn} not found")
         if interpreter.status(self.clock()) in GONE:
             raise not_found(f"Resource {arn} not found")
         return interpreter
 
-    def tag_resource(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def tag_resource(self, scope: Scope, params: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            interpreter = self._taggable(region_name, params["resourceArn"])
+            interpreter = self._taggable(scope, params["resourceArn"])
             merged = {**interpreter.tags, **params["tags"]}
             if len(merged) > MAX_TAGS:
                 raise invalid(
@@ -597,30 +617,41 @@ class Backend:
             interpreter.tags = merged
             return {}
 
-    def untag_resource(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def untag_resource(self, scope: Scope, params: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            interpreter = self._taggable(region_name, params["resourceArn"])
+            interpreter = self._taggable(scope, params["resourceArn"])
             for key in params["tagKeys"]:
                 interpreter.tags.pop(key, None)
             return {}
 
-    def list_tags(self, region_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def list_tags(self, scope: Scope, params: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
-            return {"tags": dict(self._taggable(region_name, params["resourceArn"]).tags)}
+            return {"tags": dict(self._taggable(scope, params["resourceArn"]).tags)}
 
     # -- introspection (tests and benchmarks, never the AWS routes) ----------------------
 
-    def sessions(self, region_name: str | None = None) -> list[dict[str, Any]]:
+    def sessions(self, region_name: str | None = None, account: str | None = None) -> list[dict[str, Any]]:
+        """Every session (of one region, of one account), by region, oldest first."""
         with self._lock:
             now = self.clock()
-            regions = [region_name] if region_name else sorted(self._regions)
             return [
                 session.to_dict(now)
-                for name in regions
-                for session in sorted(self._region(name).sessions.values(), key=lambda s: s.seq)
+                for session in sorted(
+                    (
+                        session
+                        for scope, region in self._regions.items()
+                        if region_name in (None, scope.region) and account in (None, scope.account)
+                        for session in region.sessions.values()
+                    ),
+                    key=lambda s: (s.region, s.seq),
+                )
             ]
 
-    def interpreters(self, region_name: str = "us-east-1") -> list[dict[str, Any]]:
+    def interpreters(
+        self, region_name: str = "us-east-1", account: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The interpreters of one account (default: the default account's) in one region."""
+        scope = Scope(account or self.config.account, region_name)
         with self._lock:
             now = self.clock()
             return [
@@ -639,25 +670,25 @@ class Backend:
                     "createdAt": i.created_at,
                     "deletedAt": i.deleted_at,
                 }
-                for i in self._region(region_name).interpreters.values()
+                for i in self._region(scope).interpreters.values()
             ]
 
-    def active_sessions(self, region_name: str) -> int:
+    def active_sessions(self, region_name: str, account: str | None = None) -> int:
         with self._lock:
-            region = self._region(region_name)
+            region = self._region(Scope(account or self.config.account, region_name))
             self._purge(region, self.clock())
             return len(region.active)
 
     def stop_out_of_band(self, region_name: str, session_id: str) -> None:
         """Stop a session as someone else would (the console, another tool)."""
         with self._lock:
-            session = self._region(region_name).sessions.get(session_id)
+            session = self._find(region_name, session_id)
             if session is None:
                 raise KeyError(session_id)
             now = self.clock()
             if session.status(now) != "TERMINATED":
                 session.stopped_at = now
-                self._region(region_name).active.discard(session_id)
+                self._region(Scope(session.account, region_name)).active.discard(session_id)
 
     def reset(self) -> None:
         with self._lock:

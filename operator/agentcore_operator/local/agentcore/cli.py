@@ -14,6 +14,9 @@ from agentcore_operator.local.agentcore.config import (
     EmulatorConfig,
     FaultRule,
     InterpreterSeed,
+    RoleSeed,
+    check_account,
+    role_account,
 )
 from agentcore_operator.local.agentcore.server import AgentCoreEmulator
 from agentcore_operator.local.agentcore.wire import interpreter_id_pattern
@@ -54,6 +57,48 @@ def interpreter_arg(text: str) -> tuple[str, InterpreterSeed]:
             f"ID {parts[0]!r} does not match the model's codeInterpreterId pattern {pattern}"
         )
     return parts[0], InterpreterSeed(create_delay=delay, failure_reason=parts[2] if len(parts) > 2 else None)
+
+
+def access_key_arg(text: str) -> tuple[str, str]:
+    """AKID=ACCOUNT, e.g. AKIDTEAMA=111122223333."""
+    key, sep, account = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected ACCESS_KEY_ID=ACCOUNT_ID, got {text!r}")
+    try:
+        check_account(account, f"the account of {key}")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return key, account
+
+
+ROLE_OPTIONS = "external-id=X, trusted-account=ID (repeatable), max-session-duration=SECONDS"
+
+
+def role_arg(text: str) -> tuple[str, RoleSeed]:
+    """ROLE_ARN[,external-id=X][,trusted-account=ID]...[,max-session-duration=S]."""
+    arn, *options = text.split(",")
+    external_id: str | None = None
+    trusted: set[str] = set()
+    max_duration: int | None = None
+    try:
+        role_account(arn)
+        for option in options:
+            name, sep, value = option.partition("=")
+            if not sep:
+                raise ValueError(f"expected NAME=VALUE after the role ARN ({ROLE_OPTIONS}), got {option!r}")
+            if name == "external-id":
+                external_id = value
+            elif name == "trusted-account":
+                trusted.add(value)
+            elif name == "max-session-duration":
+                max_duration = int(value)
+            else:
+                raise ValueError(f"unknown role option {name!r}; one of {ROLE_OPTIONS}")
+        extra = {} if max_duration is None else {"max_session_duration": max_duration}
+        seed = RoleSeed(trusted_accounts=frozenset(trusted) or None, external_id=external_id, **extra)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return arn, seed
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -129,6 +174,31 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="characters of stdout (and of stderr) one tool call returns",
     )
     parser.add_argument(
+        "--access-key",
+        action="append",
+        default=[],
+        type=access_key_arg,
+        metavar="AKID=ACCOUNT",
+        help="a known access key and its account (repeatable); with any, unknown keys get 403 "
+        "(the dummy key AKIDEXAMPLEAGENTCORE stays --account's)",
+    )
+    parser.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        type=role_arg,
+        metavar="ROLE_ARN[,external-id=X][,trusted-account=ID][,max-session-duration=S]",
+        help="a role STS AssumeRole may assume (repeatable); it trusts every account unless "
+        "trusted-account is given",
+    )
+    parser.add_argument(
+        "--credential-lifetime",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="cap the lifetime of credentials AssumeRole issues (default: DurationSeconds as asked)",
+    )
+    parser.add_argument(
         "--seed", type=int, default=0, help="seed for ids and fault draws (reproducible runs)"
     )
     return parser
@@ -141,6 +211,14 @@ def main(*, prog: str, argv: list[str]) -> int:
         return 2
     if args.invoke_timeout <= 0 or args.output_cap <= 0:
         print(f"{prog}: --invoke-timeout and --output-cap must be positive", file=sys.stderr)
+        return 2
+    if args.credential_lifetime is not None and args.credential_lifetime <= 0:
+        print(f"{prog}: --credential-lifetime must be positive", file=sys.stderr)
+        return 2
+    try:
+        check_account(args.account, "--account")
+    except ValueError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     config = EmulatorConfig(
         account=args.account,
@@ -155,6 +233,9 @@ def main(*, prog: str, argv: list[str]) -> int:
         seed=args.seed,
         invoke_timeout=args.invoke_timeout,
         output_cap=args.output_cap,
+        accounts=dict(args.access_key),
+        roles=dict(args.role),
+        credential_lifetime_seconds=args.credential_lifetime,
     )
     try:
         asyncio.run(serve(AgentCoreEmulator(config), args.host, args.port))
@@ -177,6 +258,11 @@ async def serve(emulator: AgentCoreEmulator, host: str, port: int) -> None:
         print(
             f"  AWS CLI: aws bedrock-agentcore list-code-interpreter-sessions --endpoint-url {serving.endpoint_url} "
             "--code-interpreter-identifier aws.codeinterpreter.v1",
+            flush=True,
+        )
+        print(
+            f"  STS:     aws sts assume-role --endpoint-url {serving.endpoint_url} --role-arn ARN "
+            "--role-session-name NAME",
             flush=True,
         )
         print(f"  introspection: {serving.endpoint_url}/_emulator/sessions", flush=True)

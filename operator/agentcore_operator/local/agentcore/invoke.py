@@ -22,7 +22,7 @@ from typing import Any
 from botocore.model import Shape
 
 from agentcore_operator.local.agentcore import eventstream
-from agentcore_operator.local.agentcore.backend import Backend
+from agentcore_operator.local.agentcore.backend import Backend, Scope
 from agentcore_operator.local.agentcore.sandbox import Execution, Sandbox, SandboxError, Sandboxes
 from agentcore_operator.local.agentcore.wire import AwsError, serialize, validation_error
 
@@ -81,7 +81,7 @@ class CodeInterpreterTools:
             "removeFiles": self._remove_files,
         }
 
-    def invoke(self, region: str, params: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
+    def invoke(self, scope: Scope, params: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
         """Headers and body of the answer; blocking (the server runs it in a thread)."""
         session_id = params.get("sessionId")
         if not session_id:
@@ -93,7 +93,7 @@ class CodeInterpreterTools:
                     )
                 ]
             )
-        self.backend.invocable_session(region, params["codeInterpreterIdentifier"], session_id)
+        self.backend.invocable_session(scope, params["codeInterpreterIdentifier"], session_id)
         name = params["name"]
         tool = self._tools.get(name)
         if tool is None:
@@ -105,7 +105,7 @@ class CodeInterpreterTools:
                 fieldList=[{"name": "name", "message": f"Tool {name} is not emulated"}],
             )
         arguments = params.get("arguments") or {}
-        sandbox = self.sandboxes.get(region, session_id)
+        sandbox = self.sandboxes.get(scope.region, session_id)
         try:
             result = tool(sandbox, arguments)
         except SandboxError as error:

@@ -3,6 +3,9 @@
 A request goes through the same gates as at AWS, in the same order: authentication,
 routing and validation, the per-operation request rate, then the operation itself.
 Injected faults come before the operation (or after it, with `latency_after`).
+Authentication names the caller's account (`accounts.py`), and everything after it is
+that account's: its interpreters and sessions, its quota, its rate buckets. A request
+signed for `sts` goes to `sts.py` instead (STS shares the port, as LocalStack's does).
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import threading
 import time
 import uuid
@@ -23,19 +25,18 @@ from typing import Any
 
 from aiohttp import web
 
-from agentcore_operator.local.agentcore.backend import Backend
+from agentcore_operator.local.agentcore import sts
+from agentcore_operator.local.agentcore.accounts import Accounts, CredentialError
+from agentcore_operator.local.agentcore.backend import Backend, Scope
 from agentcore_operator.local.agentcore.config import FAULT_KINDS, EmulatorClock, EmulatorConfig, FaultRule
 from agentcore_operator.local.agentcore.invoke import OPERATION as INVOKE
 from agentcore_operator.local.agentcore.invoke import CodeInterpreterTools
 from agentcore_operator.local.agentcore.sandbox import Sandboxes
+from agentcore_operator.local.agentcore.sigv4 import Signature, read_signature
 from agentcore_operator.local.agentcore.wire import SIGNING_NAME, AwsError, Protocol, Route, render_error
 
 log = logging.getLogger(__name__)
 
-CREDENTIAL_RE = re.compile(
-    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/(?P<service>[^/]+)/aws4_request,"
-    r"\s*SignedHeaders=[^,]+,\s*Signature=[0-9a-f]{64}$"
-)
 CALL_LOG_SIZE = 20_000
 # AWS does not publish InvokeCodeInterpreter's request limit; bigger bodies are refused with
 # the model's ValidationException rather than read into memory.
@@ -52,11 +53,13 @@ class CallRecord:
     status: int
     at: float
     user_agent: str = ""  # who called: the operator puts its replica identity here
+    account: str = ""  # whose credentials ("" when they named no one)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "operation": self.operation,
             "region": self.region,
+            "account": self.account,
             "outcome": self.outcome,
             "status": self.status,
             "at": self.at,
@@ -83,13 +86,22 @@ class TokenBucket:
 
 
 class AgentCoreEmulator:
-    """Both AgentCore planes on one aiohttp app, backed by one emulated account."""
+    """Both AgentCore planes and STS on one aiohttp app, backed by the emulated accounts.
+
+    `monotonic` is the throttle's clock, `wall_clock` the clock credentials expire by.
+    """
 
     def __init__(
-        self, config: EmulatorConfig | None = None, *, monotonic: Callable[[], float] = time.monotonic
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config or EmulatorConfig()
         self.protocol = Protocol()
+        self.accounts = Accounts(self.config, wall_clock)
+        self.sts = sts.Sts(self.accounts)
         self.backend = Backend(self.config)
         self.sandboxes = Sandboxes(self.config.invoke_timeout, self.config.output_cap)
         result_shape = self.protocol.operation(INVOKE).output_shape.members["stream"].members["result"]  # type: ignore[union-attr]
@@ -99,12 +111,12 @@ class AgentCoreEmulator:
         self._invoke_pool = ThreadPoolExecutor(max_workers=INVOKE_WORKERS, thread_name_prefix="invoke")
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._buckets: dict[tuple[str, str, str], TokenBucket] = {}  # (account, region, operation)
         self._faults: list[list[Any]] = [[rule, rule.count] for rule in self.config.faults]
         self._random = random.Random(self.config.seed + 1)
         self._counts: Counter[tuple[str, str]] = Counter()
         self._log: deque[CallRecord] = deque(maxlen=CALL_LOG_SIZE)
-        self._handlers: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] = {
+        self._handlers: dict[str, Callable[[Scope, Mapping[str, Any]], dict[str, Any]]] = {
             "StartCodeInterpreterSession": self.backend.start_session,
             "GetCodeInterpreterSession": self.backend.get_session,
             "ListCodeInterpreterSessions": self.backend.list_sessions,
@@ -125,6 +137,7 @@ class AgentCoreEmulator:
         app.router.add_get("/_emulator/calls", self._get_calls)
         app.router.add_get("/_emulator/sessions", self._get_sessions)
         app.router.add_get("/_emulator/interpreters", self._get_interpreters)
+        app.router.add_get("/_emulator/credentials", self._get_credentials)
         app.router.add_get("/_emulator/faults", self._get_faults)
         app.router.add_post("/_emulator/faults", self._post_fault)
         app.router.add_delete("/_emulator/faults", self._delete_faults)
@@ -140,9 +153,23 @@ class AgentCoreEmulator:
         route: Route | None = None
         region = "unknown"
         operation = "Unknown"
+        account = ""
         try:
-            region = self._authenticate(request)
+            if sts.is_unsigned_sts(request.method, raw_path, request.content_type, request.headers):
+                return await self._sts(request, None, query, request_id)
+            signature = read_signature(request.headers)
+            region = signature.region
+            if signature.service == sts.SERVICE:
+                return await self._sts(request, signature, query, request_id)
+            if signature.service != SIGNING_NAME:
+                raise AwsError(
+                    "InvalidSignatureException",
+                    f"Credential should be scoped to correct service: '{SIGNING_NAME}', not '{signature.service}'",
+                    403,
+                )
             matched = self.protocol.match(request.method, raw_path)
+            operation = matched[0].name if matched else operation  # counted by name, even if refused
+            account = self._account(signature)
             if matched is None:
                 raise AwsError(
                     "UnknownOperationException", f"No operation at {request.method} {raw_path}", 404
@@ -159,8 +186,9 @@ class AgentCoreEmulator:
                     reason="FieldValidationFailed",
                 ) from exc
             params = self.protocol.parse_input(route, labels, query, request.headers, body)
-            self._throttle(region, operation)
-            rule = self._fault_for(operation)
+            scope = Scope(account, region)
+            self._throttle(scope, operation)
+            rule = self._fault_for(operation, account)
             if rule is not None and rule.latency and not rule.latency_after:
                 await asyncio.sleep(rule.latency)
             # The model's ValidationException requires a reason.
@@ -179,10 +207,10 @@ class AgentCoreEmulator:
             headers = {"Content-Type": "application/json"}
             if operation == INVOKE:  # runs code: off the event loop, answered as an event stream
                 headers, payload = await asyncio.get_running_loop().run_in_executor(
-                    self._invoke_pool, self.tools.invoke, region, params
+                    self._invoke_pool, self.tools.invoke, scope, params
                 )
             else:
-                result = self._handlers[operation](region, params)
+                result = self._handlers[operation](scope, params)
                 payload = self.protocol.render_output(route, result)
                 if operation == "StopCodeInterpreterSession" and self.sandboxes.has(
                     region, result["sessionId"]
@@ -198,9 +226,7 @@ class AgentCoreEmulator:
                     FAULT_KINDS[rule.error],
                     **extra,
                 )
-            self._record(
-                operation, region, "Success", status, request
-            )  # done, whether or not the answer arrives
+            self._record(operation, region, "Success", status, request, account)  # done, answer or not
             if rule is not None and rule.latency and rule.latency_after:
                 await asyncio.sleep(rule.latency)
             return web.Response(
@@ -209,61 +235,58 @@ class AgentCoreEmulator:
         except AwsError as error:
             error.status = self.protocol.error_status(route, error.code, error.status)
             status, headers, payload = render_error(error, request_id)
-            self._record(operation, region, error.code, status, request)
+            self._record(operation, region, error.code, status, request, account)
             return web.Response(status=status, body=payload, headers=headers)
         except Exception:  # a bug of ours: still a modelled answer, never aiohttp's text/plain 500
             log.exception("the emulator failed on %s", operation)
             status, headers, payload = render_error(
                 AwsError("InternalServerException", f"The emulator failed on {operation}", 500), request_id
             )
-            self._record(operation, region, "InternalServerException", status, request)
+            self._record(operation, region, "InternalServerException", status, request, account)
             return web.Response(status=status, body=payload, headers=headers)
 
-    def _authenticate(self, request: web.Request) -> str:
-        """Any credentials will do, but the request must be SigV4-signed for this service."""
-        header = request.headers.get("Authorization")
-        if not header:
-            raise AwsError(
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token: requests must be signed with AWS Signature Version 4",
-                403,
-            )
-        found = CREDENTIAL_RE.match(header)
-        if found is None or not request.headers.get("X-Amz-Date"):
-            raise AwsError(
-                "IncompleteSignatureException",
-                "Authorization header is not a valid AWS4-HMAC-SHA256 signature (Credential, SignedHeaders, "
-                "Signature and an X-Amz-Date header are required)",
-                403,
-            )
-        if found.group("service") != SIGNING_NAME:
-            raise AwsError(
-                "InvalidSignatureException",
-                f"Credential should be scoped to correct service: '{SIGNING_NAME}', not '{found.group('service')}'",
-                403,
-            )
-        return found.group("region")
+    async def _sts(
+        self, request: web.Request, signature: Signature | None, query: str, request_id: str
+    ) -> web.Response:
+        body = await request.read()
+        key, token = (signature.access_key, signature.session_token) if signature else (None, None)
+        answer = self.sts.answer(key, token, query, body, request_id)
+        region = signature.region if signature else "unknown"
+        self._record(answer.operation, region, answer.outcome, answer.status, request, answer.account)
+        headers = {"Content-Type": sts.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id}
+        return web.Response(status=answer.status, body=answer.body, headers=headers)
 
-    def _throttle(self, region: str, operation: str) -> None:
+    def _account(self, signature: Signature) -> str:
+        """The caller's account, or the 403 AWS answers credentials that name no one (any longer)."""
+        try:
+            principal = self.accounts.authenticate(signature.access_key, signature.session_token)
+        except CredentialError as error:
+            code = "ExpiredTokenException" if error.expired else "UnrecognizedClientException"
+            raise AwsError(code, error.message, 403) from None
+        return principal.account
+
+    def _throttle(self, scope: Scope, operation: str) -> None:
+        """One token bucket per account, region and operation, as AWS publishes the rates."""
         rate = self.config.rate_for(operation)
         if rate <= 0:
             return
         now = self._monotonic()
+        key = (scope.account, scope.region, operation)
         with self._lock:
-            bucket = self._buckets.get((region, operation))
+            bucket = self._buckets.get(key)
             if bucket is None:
-                bucket = self._buckets[(region, operation)] = TokenBucket(rate, now)
+                bucket = self._buckets[key] = TokenBucket(rate, now)
             allowed = bucket.take(now)
         if not allowed:
             raise AwsError(
                 "ThrottlingException", f"Rate exceeded for {operation} ({rate:g} requests per second)", 429
             )
 
-    def _fault_for(self, operation: str) -> FaultRule | None:
+    def _fault_for(self, operation: str, account: str) -> FaultRule | None:
         with self._lock:
             for entry in self._faults:
                 rule, remaining = entry
-                if not rule.matches(operation) or remaining == 0:
+                if not rule.matches(operation, account) or remaining == 0:
                     continue
                 if rule.rate < 1.0 and self._random.random() >= rule.rate:
                     continue
@@ -272,11 +295,13 @@ class AgentCoreEmulator:
                 return rule  # type: ignore[no-any-return]
         return None
 
-    def _record(self, operation: str, region: str, outcome: str, status: int, request: web.Request) -> None:
+    def _record(
+        self, operation: str, region: str, outcome: str, status: int, request: web.Request, account: str = ""
+    ) -> None:
         agent = request.headers.get("User-Agent", "")
         with self._lock:
             self._counts[(operation, outcome)] += 1
-            self._log.append(CallRecord(operation, region, outcome, status, time.time(), agent))
+            self._log.append(CallRecord(operation, region, outcome, status, time.time(), agent, account))
 
     # -- Python introspection (thread-safe) --------------------------------------------
 
@@ -314,7 +339,8 @@ class AgentCoreEmulator:
 
     def reset(self) -> None:
         """Back to the configured start: sessions (and their sandboxes), custom interpreters,
-        call counts and buckets forgotten; the configured faults, and their seeded draws, anew."""
+        call counts and buckets forgotten; the configured faults, and their seeded draws, anew.
+        Issued credentials stay valid until they expire: callers hold them, as at AWS."""
         self.backend.reset()
         self.sandboxes.close_all()
         with self._lock:
@@ -332,12 +358,18 @@ class AgentCoreEmulator:
         )
 
     async def _get_sessions(self, request: web.Request) -> web.Response:
-        return web.json_response({"sessions": self.backend.sessions(request.query.get("region"))})
+        query = request.query
+        return web.json_response(
+            {"sessions": self.backend.sessions(query.get("region"), query.get("account"))}
+        )
 
     async def _get_interpreters(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {"interpreters": self.backend.interpreters(request.query.get("region", "us-east-1"))}
-        )
+        query = request.query
+        interpreters = self.backend.interpreters(query.get("region", "us-east-1"), query.get("account"))
+        return web.json_response({"interpreters": interpreters})
+
+    async def _get_credentials(self, request: web.Request) -> web.Response:
+        return web.json_response({"credentials": self.accounts.issued(request.query.get("account"))})
 
     async def _get_faults(self, request: web.Request) -> web.Response:
         return web.json_response({"faults": self.faults()})

@@ -13,12 +13,12 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from agentcore_operator.local.agentcore.accounts import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from agentcore_operator.local.agentcore.config import EmulatorConfig, FaultRule
 from agentcore_operator.local.agentcore.server import AgentCoreEmulator
 from agentcore_operator.local.background import serving_in_thread
 
-DUMMY_ACCESS_KEY = "AKIDEXAMPLEAGENTCORE"
-DUMMY_SECRET_KEY = "emulator-secret"
+__all__ = ["DUMMY_ACCESS_KEY", "DUMMY_SECRET_KEY", "EmulatorHandle", "running_emulator"]
 
 
 @dataclass
@@ -26,10 +26,23 @@ class EmulatorHandle:
     endpoint_url: str
     emulator: AgentCoreEmulator
 
-    def client(self, service: str = "bedrock-agentcore", region: str = "us-east-1", **config: Any) -> Any:
-        """A boto3 client pointed here, with dummy credentials and no hidden retries."""
+    def client(
+        self,
+        service: str = "bedrock-agentcore",
+        region: str = "us-east-1",
+        *,
+        access_key: str = DUMMY_ACCESS_KEY,
+        secret_key: str = DUMMY_SECRET_KEY,
+        session_token: str | None = None,
+        **config: Any,
+    ) -> Any:
+        """A boto3 client pointed here (`sts` too), with the dummy credentials unless told
+        otherwise, and no hidden retries; `config` is botocore Config keyword arguments."""
         session = boto3.session.Session(
-            aws_access_key_id=DUMMY_ACCESS_KEY, aws_secret_access_key=DUMMY_SECRET_KEY, region_name=region
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            aws_session_token=session_token,
+            region_name=region,
         )
         return session.client(  # type: ignore[call-overload]
             service,
@@ -37,8 +50,27 @@ class EmulatorHandle:
             config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, **config),
         )
 
-    def sessions(self, region: str | None = None) -> list[dict[str, Any]]:
-        return self.emulator.backend.sessions(region)
+    def sessions(self, region: str | None = None, account: str | None = None) -> list[dict[str, Any]]:
+        return self.emulator.backend.sessions(region, account)
+
+    def issued_credentials(self, account: str | None = None) -> list[dict[str, Any]]:
+        """Credentials AssumeRole issued (of one account), oldest first, without secrets."""
+        return self.emulator.accounts.issued(account)
+
+    def assumed_client(
+        self, role_arn: str, service: str = "bedrock-agentcore", region: str = "us-east-1", **assume: Any
+    ) -> Any:
+        """A client with credentials from AssumeRole (asked with the dummy key): one-shot,
+        not refreshed. `assume` is AssumeRole's other members (ExternalId=..., Tags=...)."""
+        assume.setdefault("RoleSessionName", "emulator-test")
+        credentials = self.client("sts", region).assume_role(RoleArn=role_arn, **assume)["Credentials"]
+        return self.client(
+            service,
+            region,
+            access_key=credentials["AccessKeyId"],
+            secret_key=credentials["SecretAccessKey"],
+            session_token=credentials["SessionToken"],
+        )
 
     def calls(self) -> dict[str, dict[str, int]]:
         return self.emulator.calls()

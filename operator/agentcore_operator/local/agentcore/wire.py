@@ -8,6 +8,7 @@ model version changes the emulator without anyone retyping shapes from the docs.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -238,6 +239,18 @@ def validation_error(problems: list[tuple[str, str]]) -> AwsError:
     )
 
 
+# Java's Unicode classes, which some models (STS's tag keys) use and Python's re lacks: the
+# nearest Python classes, a little wider (\w also takes "_" and marks, \s also line breaks).
+_JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\w", r"\p{Z}": r"\s"}
+
+
+@functools.lru_cache(maxsize=256)
+def model_pattern(pattern: str) -> re.Pattern[str]:
+    for java, python in _JAVA_CLASSES.items():
+        pattern = pattern.replace(java, python)
+    return re.compile(pattern)
+
+
 def validate(shape: StructureShape, params: Mapping[str, Any]) -> None:
     problems: list[tuple[str, str]] = []
     _check_structure(shape, params, "", problems)
@@ -287,7 +300,7 @@ def _check_value(shape: Shape, value: Any, path: str, problems: list[tuple[str, 
             problems.append((path, f"{prefix} have length greater than or equal to {meta['min']}"))
         if "max" in meta and len(value) > meta["max"]:
             problems.append((path, f"{prefix} have length less than or equal to {meta['max']}"))
-        if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+        if "pattern" in meta and not model_pattern(meta["pattern"]).fullmatch(value):
             problems.append((path, f"{prefix} satisfy regular expression pattern: {meta['pattern']}"))
         enum = meta.get("enum")
         if enum and value not in enum:
