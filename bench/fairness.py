@@ -59,6 +59,7 @@ from harness import (
     free_port,
     operator_command,
     percentile,
+    print_rows,
     process,
     session_manifest,
     until,
@@ -214,12 +215,8 @@ def print_table(args: argparse.Namespace, outcomes: list[Outcome]) -> None:
     )
     rows.append(("big sessions Ready by then", *(str(o.big_ready_when_small_done) for o in outcomes)))
     rows.append(("Starts sent / refused for quota", *(f"{o.starts} / {o.refused_starts}" for o in outcomes)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     print()
-    for index, row in enumerate(rows):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if index == 0:
-            print("  ".join("-" * w for w in widths))
+    print_rows(rows)
     print(
         f"ideal = L + n_small * (w_big + w_small) / w_small / min(R, Q / (L + H)) = {latency:g} + "
         f"{args.small} * 2 / min({START_TPS:g}, {args.quota} / ({latency:g} + {args.hold:g})) = {ideal:.1f}s "

@@ -152,6 +152,15 @@ async def until(predicate: Any, within: float, interval: float = 0.05) -> bool:
     return False
 
 
+def print_rows(rows: list[tuple[str, ...]]) -> None:
+    """A table in columns, the first row its header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for index, row in enumerate(rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")

@@ -64,6 +64,7 @@ from harness import (
     free_port,
     operator_command,
     percentile,
+    print_rows,
     process,
     rss_and_cpu,
     session_manifest,
@@ -515,12 +516,8 @@ def print_table(results: list[Result], args: argparse.Namespace, memory: list[Me
     )
     rows.append(("operator peak RSS", *(f"{max(x.peak_rss_mb for x in r.runs):.0f} MB" for r in results)))
     rows.append(("operator CPU seconds, whole run 1", *(f"{r.first.cpu_s:.1f}" for r in results)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     print()
-    for index, row in enumerate(rows):
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-        if index == 0:
-            print("  ".join("-" * w for w in widths))
+    print_rows(rows)
     for result in results:
         for run in result.runs:
             for note in run.notes:

@@ -82,15 +82,23 @@ async def start(
     return action, observation
 
 
+async def one_sent_one_waiting(
+    first: str, second: str
+) -> tuple[QuotaGate, Sessions, SessionKind, asyncio.Future[Any], asyncio.Future[Any]]:
+    """A window of one: `first`'s Start is sent and not yet answered; `second`'s waits its turn."""
+    gate = QuotaGate(lambda key: None, window=1)
+    sessions = Sessions()
+    sessions.answer = asyncio.Event()
+    kind = session_kind(gate, sessions)
+    sent = asyncio.ensure_future(start(kind, body("team-a", first)))
+    waiting = asyncio.ensure_future(start(kind, body("team-a", second)))
+    await asyncio.sleep(0.01)
+    return gate, sessions, kind, sent, waiting
+
+
 def test_a_first_start_waits_for_its_turn() -> None:
     async def scenario() -> None:
-        gate = QuotaGate(lambda key: None, window=1)
-        sessions = Sessions()
-        sessions.answer = asyncio.Event()
-        kind = session_kind(gate, sessions)
-        first = asyncio.ensure_future(start(kind, body("team-a", "one")))
-        second = asyncio.ensure_future(start(kind, body("team-a", "two")))
-        await asyncio.sleep(0.01)
+        gate, sessions, _, first, second = await one_sent_one_waiting("one", "two")
         assert len(sessions.sent) == 1  # the second waits for the first's answer
         assert gate.waiting(("111122223333", REGION)) == 1
         sessions.answer.set()
@@ -125,14 +133,7 @@ def test_a_replayed_start_never_waits() -> None:
 
 def test_a_start_waiting_when_the_quota_fills_is_answered_without_being_sent() -> None:
     async def scenario() -> None:
-        released: list[tuple[str, str]] = []
-        gate = QuotaGate(released.append, window=1)
-        sessions = Sessions()
-        sessions.answer = asyncio.Event()
-        kind = session_kind(gate, sessions)
-        first = asyncio.ensure_future(start(kind, body("team-a", "one")))
-        second = asyncio.ensure_future(start(kind, body("team-a", "two")))
-        await asyncio.sleep(0.01)
+        gate, sessions, _, first, second = await one_sent_one_waiting("one", "two")
         gate.exceeded(("111122223333", REGION), ("team-a", "one"), "1")  # one's Start was refused
         _, observation = await second
         assert isinstance(observation, CallFailed)
@@ -163,13 +164,7 @@ def test_the_scope_is_the_namespaces_account_and_region() -> None:
 
 def test_a_free_pool_child_waits_while_a_cold_session_waits() -> None:
     async def scenario() -> None:
-        gate = QuotaGate(lambda key: None, window=1)
-        sessions = Sessions()
-        sessions.answer = asyncio.Event()
-        kind = session_kind(gate, sessions)
-        first = asyncio.ensure_future(start(kind, body("team-a", "first")))
-        cold = asyncio.ensure_future(start(kind, body("team-a", "cold")))  # waits for its turn
-        await asyncio.sleep(0.01)
+        _, sessions, kind, first, cold = await one_sent_one_waiting("first", "cold")
         assert kind.view(body("team-a", "p-abcde", pooled=True)).start_blocked
         assert not kind.view(body("team-a", "p-abcde")).start_blocked  # claimed: an ordinary session
         assert not kind.view(body("team-b", "p-fghij", pooled=True)).start_blocked  # another account
