@@ -81,7 +81,7 @@ class SessionKind:
         # Starts that wait for their turn at the gate, by client token: set in prepare(),
         # taken in perform(). Replays and Starts of a resource being deleted never wait.
         self._turns: dict[str, tuple[Scope, Key, Place]] = {}
-        self._replays: set[str] = set()
+        self._replays: dict[str, bool] = {}  # by client token, as the latest decision saw it
         self._sessions = sessions
         self._objects = objects
         self._default_region = default_region
@@ -131,8 +131,9 @@ class SessionKind:
     ) -> Decision:
         decision = decide(view, status, observation, now, self._timing)
         action = decision.action
-        if isinstance(action, StartSession) and status.pending_start_token == action.client_token:
-            self._replays.add(action.client_token)  # it may have started a session: never held back
+        if isinstance(action, StartSession):
+            # A replay may have started a session already: it is never held back.
+            self._replays[action.client_token] = status.pending_start_token == action.client_token
         return decision
 
     def mutates(self, action: AwsAction) -> bool:
@@ -143,8 +144,7 @@ class SessionKind:
         a first Start (not a replay, not while deleting) will wait for its turn at the gate."""
         if not isinstance(action, StartSession):
             return
-        replay = action.client_token in self._replays
-        self._replays.discard(action.client_token)
+        replay = self._replays.pop(action.client_token, False)
         if self._quota is not None and not replay and not view.deleting:
             self._turns[action.client_token] = (self._scope(body, action.region), key, self._place(body))
         if self._ledger is None:
