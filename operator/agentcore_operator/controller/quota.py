@@ -23,7 +23,9 @@ the gate orders Starts before the rate limiter, not only after a QuotaExceeded:
   gets a turn (`probe`): capacity others freed in the account is found that way. A Start
   through a probe that succeeds opens the gate; a Start through a freed slot does not (it
   only took the slot that was freed), so a full quota never releases the whole line at
-  once. A freed slot with nobody waiting opens the gate too.
+  once. A freed slot with nobody waiting opens the gate too. A turn not used (the Start
+  was throttled, or the resource's pass did not Start within UNUSED_TURN_SECONDS) goes to
+  the next in line, with the slot it held.
 
 The line (`FairLine`, pure: no clock, no I/O): per namespace, oldest first (by
 creationTimestamp, then name); across namespaces, smooth weighted round-robin (nginx's:
@@ -37,6 +39,10 @@ Pooled sessions (children of a CodeInterpreterSessionPool still labelled
 when no other resource waits in its scope, and a pooled Start counts as blocked while any
 does. A warm pool therefore never takes the quota slots that cold sessions wait for; it
 fills with what is left.
+
+A pass waiting for its turn holds one of the controller's reconcile slots (2,048): beyond
+that many at once, later resources wait in the work queue, first come first served, until
+the gate closes (the waiting passes are then answered and parked) or the queue drains.
 
 Not held back: a replayed Start (same client token: it may have started a session already,
 which must be found and perhaps stopped) and any Start of a resource being deleted.
@@ -60,6 +66,9 @@ from agentcore_operator.controller.store import Key
 
 Scope = Hashable  # (account, region) in the operator
 DEFAULT_WINDOW = 16
+# A parked resource given a turn comes for it within a pass; one that has not within this
+# long never will (its spec changed, say): the turn goes to the next in line.
+UNUSED_TURN_SECONDS = 30.0
 
 
 class Order(StrEnum):
@@ -345,7 +354,7 @@ class QuotaGate:
         """Probe closed scopes: one Start per interval finds out if capacity came back."""
         while True:
             await asyncio.sleep(self._probe_interval)
-            self.expire_turns(self._probe_interval)
+            self.expire_turns(UNUSED_TURN_SECONDS)
             for scope in list(self._scopes):
                 self.probe(scope)
 
