@@ -39,6 +39,7 @@ bench: install tools
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/failover.py
+	$(BIN)/python bench/fairness.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

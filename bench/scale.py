@@ -38,146 +38,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import flamegraph
+from harness import (
+    DEFAULT_NAMESPACE,
+    REPO,
+    Watcher,
+    aws_env,
+    cluster_command,
+    create_session,
+    delete_session,
+    emulator_calls,
+    emulator_command,
+    for_each,
+    free_port,
+    operator_command,
+    percentile,
+    print_rows,
+    process,
+    rss_and_cpu,
+    session_manifest,
+    until,
+    wait_file,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-CLI = str(Path(sys.executable).parent / "agentcore-operator")
 KOPF = str(Path(sys.executable).parent / "kopf")
-GROUP_PATH = "/apis/agentcore.dev/v1alpha1"
-NAMESPACE = "default"
+NAMESPACE = DEFAULT_NAMESPACE
 PUBLISHED_TPS = 30.0
 PRODUCTION_SWEEP_SECONDS = 60.0
 BASELINE_INTERVAL = 10.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not listen on {port} within {timeout}s")
-
-
-@contextmanager
-def process(
-    args: list[str], what: str, port: int | None, env: dict[str, str] | None = None, log: Path | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        if port is not None:
-            wait_port(port, proc, what)
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if log:
-            out.close()  # type: ignore[union-attr]
-
-
-def rss_and_cpu(pid: int) -> tuple[float, float]:
-    """Peak RSS (MB, VmHWM) and CPU seconds (user + system) of a live process."""
-    peak = 0.0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            peak = int(line.split()[1]) / 1024
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return peak, cpu
-
-
-def manifest(index: int, timeout: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "agentcore.dev/v1alpha1",
-        "kind": "CodeInterpreterSession",
-        "metadata": {"name": f"bench-{index:05}", "namespace": NAMESPACE},
-        "spec": {"sessionTimeoutSeconds": timeout},
-    }
-
-
-@dataclass
-class Watcher:
-    """Follows the resources on a watch and notes when each was first seen in each phase."""
-
-    base: str
-    created: dict[str, float] = field(default_factory=dict)
-    ready: dict[str, float] = field(default_factory=dict)
-    phases: dict[str, str] = field(default_factory=dict)
-    throttled_in_status: set[str] = field(default_factory=set)
-    gone: set[str] = field(default_factory=set)
-
-    async def run(self, session: aiohttp.ClientSession) -> None:
-        url = f"{self.base}{GROUP_PATH}/namespaces/{NAMESPACE}/codeinterpretersessions"
-        async with session.get(url) as response:
-            listing = await response.json()
-        version = listing["metadata"]["resourceVersion"]
-        while True:
-            params = {"watch": "true", "resourceVersion": version, "allowWatchBookmarks": "true"}
-            async with session.get(url, params=params, timeout=aiohttp.ClientTimeout(total=None)) as stream:
-                async for line in stream.content:
-                    if not line.strip():
-                        continue
-                    event = json.loads(line)
-                    body = event["object"]
-                    version = body["metadata"].get("resourceVersion", version)
-                    if event["type"] == "BOOKMARK":
-                        continue
-                    self.note(event["type"], body)
-
-    def note(self, kind: str, body: dict[str, Any]) -> None:
-        name = body["metadata"]["name"]
-        now = time.monotonic()
-        if kind == "DELETED":
-            self.gone.add(name)
-            return
-        status = body.get("status") or {}
-        phase = status.get("phase")
-        if phase:
-            self.phases[name] = phase
-        if phase == "Ready" and name not in self.ready:
-            self.ready[name] = now
-        for condition in status.get("conditions") or []:
-            if condition.get("reason") == "Throttled":
-                self.throttled_in_status.add(name)
-
-
-async def emulator_calls(session: aiohttp.ClientSession, endpoint: str) -> dict[str, dict[str, int]]:
-    async with session.get(f"{endpoint}/_emulator/calls") as response:
-        counts: dict[str, dict[str, int]] = (await response.json())["counts"]
-        return counts
 
 
 def total(counts: dict[str, dict[str, int]], operation: str | None = None, outcome: str | None = None) -> int:
@@ -200,47 +99,16 @@ def diff(after: dict[str, dict[str, int]], before: dict[str, dict[str, int]]) ->
 async def create_all(
     session: aiohttp.ClientSession, base: str, n: int, lifetime: int, watcher: Watcher
 ) -> None:
-    url = f"{base}{GROUP_PATH}/namespaces/{NAMESPACE}/codeinterpretersessions"
-    semaphore = asyncio.Semaphore(64)
-
     async def create(index: int) -> None:
-        async with semaphore:
-            body = manifest(index, lifetime)
-            watcher.created[body["metadata"]["name"]] = time.monotonic()
-            async with session.post(url, json=body) as response:
-                if response.status >= 300:
-                    raise RuntimeError(f"create failed: {response.status} {await response.text()}")
+        body = session_manifest(NAMESPACE, f"bench-{index:05}", lifetime)
+        watcher.created[body["metadata"]["name"]] = time.monotonic()
+        await create_session(session, base, body)
 
-    await asyncio.gather(*(create(i) for i in range(n)))
+    await for_each(list(range(n)), create)
 
 
 async def delete_all(session: aiohttp.ClientSession, base: str, names: list[str]) -> None:
-    semaphore = asyncio.Semaphore(64)
-
-    async def delete(name: str) -> None:
-        async with semaphore:
-            url = f"{base}{GROUP_PATH}/namespaces/{NAMESPACE}/codeinterpretersessions/{name}"
-            async with session.delete(url) as response:
-                await response.read()
-
-    await asyncio.gather(*(delete(name) for name in names))
-
-
-async def until(predicate: Any, within: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(interval)
-    return False
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+    await for_each(names, lambda name: delete_session(session, base, NAMESPACE, name))
 
 
 SETTLE_SECONDS = 2.0
@@ -354,36 +222,18 @@ async def scenario(
     result = Run(n)
     cluster_port, emulator_port, health_port = free_port(), free_port(), free_port()
     kubeconfig = workdir / f"kubeconfig-{label}"
-    cluster_args = [
-        CLI,
-        "cluster",
-        "--port",
-        str(cluster_port),
-        "--crds",
-        str(REPO / "crds"),
-        "--kubeconfig",
-        str(kubeconfig),
-    ]
-    emulator_args = [
-        CLI,
-        "emulator",
-        "--port",
-        str(emulator_port),
+    cluster_args = cluster_command(cluster_port, kubeconfig)
+    emulator_args = emulator_command(
+        emulator_port,
         "--tps",
         str(PUBLISHED_TPS),
         "--max-sessions",
         "1000",
         "--start-delay",
         str(args.start_delay),
-    ]
+    )
     endpoint = f"http://127.0.0.1:{emulator_port}"
     base = f"http://127.0.0.1:{cluster_port}"
-    aws_env = {
-        "AWS_ACCESS_KEY_ID": "AKIDBENCH",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_REGION": "us-east-1",
-        "AGENTCORE_ENDPOINT_URL": endpoint,
-    }
     if baseline:
         operator_args = [
             KOPF,
@@ -394,29 +244,21 @@ async def scenario(
             "--quiet",
         ]  # kopf finds the cluster through KUBECONFIG
         operator_env = {
-            **aws_env,
+            **aws_env(endpoint),
             "BASELINE_TIMER_INTERVAL": str(BASELINE_INTERVAL),
             "KUBECONFIG": str(kubeconfig),
         }
         operator_port = None
     else:
-        operator_args = [
-            CLI,
-            "run",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--http-host",
-            "127.0.0.1",
-            "--http-port",
-            str(health_port),
+        operator_args = operator_command(
+            kubeconfig,
+            health_port,
             "--sweep-interval",
             str(args.sweep_interval),
             "--ledger-namespace",
             NAMESPACE,
-            "--log-level",
-            "warning",
-        ]
-        operator_env = aws_env
+        )
+        operator_env = aws_env(endpoint)
         operator_port = health_port
     with (
         process(cluster_args, "cluster", cluster_port, log=workdir / f"cluster-{label}.log"),
@@ -530,53 +372,31 @@ async def memory_at(args: argparse.Namespace, workdir: Path, n: int) -> Memory:
     kubeconfig = workdir / f"kubeconfig-mem-{n}"
     endpoint = f"http://127.0.0.1:{emulator_port}"
     base = f"http://127.0.0.1:{cluster_port}"
-    env = {
-        "AWS_ACCESS_KEY_ID": "AKIDBENCH",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_REGION": "us-east-1",
-        "AGENTCORE_ENDPOINT_URL": endpoint,
-    }
+    env = aws_env(endpoint)
     with (
         process(
-            [
-                CLI,
-                "cluster",
-                "--port",
-                str(cluster_port),
-                "--crds",
-                str(REPO / "crds"),
-                "--kubeconfig",
-                str(kubeconfig),
-            ],
+            cluster_command(cluster_port, kubeconfig),
             "cluster",
             cluster_port,
             log=workdir / f"cluster-mem-{n}.log",
         ),
         process(
-            [CLI, "emulator", "--port", str(emulator_port), "--tps", "0", "--max-sessions", str(n)],
+            emulator_command(emulator_port, "--tps", "0", "--max-sessions", str(n)),
             "emulator",
             emulator_port,
         ),
     ):
         wait_file(kubeconfig)
-        operator_args = [
-            CLI,
-            "run",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--http-host",
-            "127.0.0.1",
-            "--http-port",
-            str(health_port),
+        operator_args = operator_command(
+            kubeconfig,
+            health_port,
             "--ledger-namespace",
             NAMESPACE,
-            "--log-level",
-            "warning",
             "--tps",
             "StartCodeInterpreterSession=1000",
             "--tps",
             "GetCodeInterpreterSession=1000",
-        ]
+        )
         with process(
             operator_args, "operator", health_port, env=env, log=workdir / f"operator-mem-{n}.log"
         ) as op:
@@ -592,14 +412,6 @@ async def memory_at(args: argparse.Namespace, workdir: Path, n: int) -> Memory:
                 watch.cancel()
                 rss, cpu = rss_and_cpu(op.pid)
                 return Memory(n, len(watcher.ready), took, rss, cpu)
-
-
-def wait_file(path: Path, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{path} not written")
-        time.sleep(0.05)
 
 
 def fmt(value: float | None, unit: str = "", digits: int = 1) -> str:
@@ -704,12 +516,8 @@ def print_table(results: list[Result], args: argparse.Namespace, memory: list[Me
     )
     rows.append(("operator peak RSS", *(f"{max(x.peak_rss_mb for x in r.runs):.0f} MB" for r in results)))
     rows.append(("operator CPU seconds, whole run 1", *(f"{r.first.cpu_s:.1f}" for r in results)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     print()
-    for index, row in enumerate(rows):
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-        if index == 0:
-            print("  ".join("-" * w for w in widths))
+    print_rows(rows)
     for result in results:
         for run in result.runs:
             for note in run.notes:

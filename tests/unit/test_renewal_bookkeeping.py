@@ -18,6 +18,7 @@ from tests.unit.test_state_machine import NOW, OTHER_SESSION, REGION, SESSION, v
 
 KEY = ("team-a", "sandbox")
 WAITING = ("team-a", "waiting")
+SCOPE = ("", REGION)  # the operator's own account
 BODY: dict[str, Any] = {
     "metadata": {"namespace": "team-a", "name": "sandbox", "creationTimestamp": "2026-01-01T00:00:00Z"}
 }
@@ -39,7 +40,7 @@ def kind(
 def test_a_stopped_predecessor_frees_its_quota_slot_for_a_waiting_resource() -> None:
     released: list[tuple[str, str]] = []
     gate = QuotaGate(released.append)
-    gate.exceeded(REGION, WAITING, "2026-01-01T00:00:00Z")
+    gate.exceeded(SCOPE, WAITING, "2026-01-01T00:00:00Z")
     before = draining()
     kind(gate).settled(KEY, BODY, view(RENEWING), before, replace(before, previous_stop_at=None))
     assert released == [WAITING]
@@ -48,7 +49,7 @@ def test_a_stopped_predecessor_frees_its_quota_slot_for_a_waiting_resource() -> 
 def test_the_predecessor_still_draining_frees_nothing() -> None:
     released: list[tuple[str, str]] = []
     gate = QuotaGate(released.append)
-    gate.exceeded(REGION, WAITING, "2026-01-01T00:00:00Z")
+    gate.exceeded(SCOPE, WAITING, "2026-01-01T00:00:00Z")
     kind(gate).settled(KEY, BODY, view(RENEWING), draining(), draining())
     assert released == []
 
@@ -56,7 +57,7 @@ def test_the_predecessor_still_draining_frees_nothing() -> None:
 def test_a_renewal_held_back_by_the_quota_waits_in_line_and_keeps_its_requeue() -> None:
     released: list[tuple[str, str]] = []
     gate = QuotaGate(released.append)
-    gate.exceeded(REGION, WAITING, "2026-01-01T00:00:00Z")
+    gate.exceeded(SCOPE, WAITING, "2026-01-01T00:00:00Z")
     resource = replace(view(RENEWING), start_blocked=True)
     decision = kind(gate).decide(resource, ready(), None, ready().expires_at - timedelta(seconds=60))  # type: ignore[operator]
     assert decision.action is None and decision.requeue_after is not None
@@ -64,8 +65,8 @@ def test_a_renewal_held_back_by_the_quota_waits_in_line_and_keeps_its_requeue() 
     assert handover is not None and handover.reason == "QuotaExceeded"
     parked = kind(gate).settled(KEY, BODY, resource, ready(), decision.status)
     assert parked is False  # its expiry check still comes
-    gate.freed(REGION)
-    gate.freed(REGION)
+    gate.freed(SCOPE)
+    gate.freed(SCOPE)
     assert KEY in released
 
 

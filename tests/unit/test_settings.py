@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from agentcore_operator.controller.quota import Order
 from agentcore_operator.manager.settings import ConfigError, parse_settings
 
 
@@ -37,6 +38,12 @@ def test_all_namespaces_overrides_the_environment_list() -> None:
     assert settings.namespaces == ()
 
 
+def test_the_quota_order_is_fair_unless_asked_for_oldest_first() -> None:
+    assert parse_settings(["--region", "us-east-1"], {}).quota_order is Order.FAIR
+    env = {"AWS_REGION": "us-east-1", "AGENTCORE_QUOTA_ORDER": "Oldest-First"}
+    assert parse_settings([], env).quota_order is Order.OLDEST_FIRST
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "needle"),
     [
@@ -57,6 +64,7 @@ def test_all_namespaces_overrides_the_environment_list() -> None:
         (["--region", "us-east-1", "--bogus"], {}, "unrecognized arguments"),
         ([], {"AWS_REGION": "us-east-1", "AGENTCORE_LOG_LEVEL": "verbose"}, "AGENTCORE_LOG_LEVEL"),
         ([], {"AWS_REGION": "us-east-1", "AGENTCORE_TPS": "x=1"}, "AGENTCORE_TPS"),
+        (["--region", "us-east-1", "--quota-order", "newest-first"], {}, "fair, oldest-first"),
     ],
 )
 def test_bad_values_are_refused_with_a_message_naming_them(

@@ -3,8 +3,12 @@
 The loop (runtime/reconcile.py) owns the finalizer, the status write before every mutating
 call, events, requeue and backoff. This module gives it what is the session's own:
 `decide()` from controller/state_machine.py, the AgentCore calls of aws/sessions.py, and
-the bookkeeping around a pass: the quota gate (a Start answered, a slot freed, a resource
-parked while the quota is full), the orphan ledger, and the time-to-Ready metric.
+the bookkeeping around a pass: the quota gate (a Start waiting for its turn, a Start
+answered, a slot freed, a resource parked while the quota is full; see controller/quota.py),
+the orphan ledger, and the time-to-Ready metric.
+
+The gate's scope is (account, region); the account and the namespace's fair-share weight
+come from `share_of(namespace)` (the tenancy index; ("", 1) without one).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from agentcore_operator.controller.export import SessionObjects
 from agentcore_operator.controller.kube import KubeConflict
 from agentcore_operator.controller.ledger import SessionLedger, StartIntent, entry_of
 from agentcore_operator.controller.observations import CallFailed, Observation, SessionStarted
-from agentcore_operator.controller.quota import QuotaGate
+from agentcore_operator.controller.quota import Place, QuotaGate
 from agentcore_operator.controller.state_machine import (
     MUTATING_ACTIONS,
     AwsAction,
@@ -38,12 +42,21 @@ from agentcore_operator.controller.store import Key, Store, key_of
 from agentcore_operator.interpreters.references import InterpreterLookup, resolve_ref
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.runtime.backoff import Backoff
-from agentcore_operator.runtime.errors import ErrorKind
+from agentcore_operator.runtime.errors import ApiError, ErrorKind
 from agentcore_operator.runtime.reconcile import KubeWrites, Outcome, ReconcileLoop, utc_now
 
 __all__ = ["Outcome", "Reconciler", "SessionKind", "utc_now"]
 
 LIVE_PHASES = (Phase.READY, Phase.STARTING, Phase.STOPPING)
+POOL_STATE_LABEL = "agentcore.dev/pool-state"
+# account (the quota's owner; "" is the operator's own) and fair-share weight of a namespace
+NamespaceShare = Callable[[str], tuple[str, int]]
+Scope = tuple[str, str]  # (account, region): what AgentCore's session quota counts
+
+
+def own_account(namespace: str) -> tuple[str, int]:
+    """Every namespace in the operator's own account, with equal weight."""
+    return "", 1
 
 
 class SessionKind:
@@ -61,8 +74,14 @@ class SessionKind:
         clock: Callable[[], datetime] = utc_now,
         interpreter_of: InterpreterLookup | None = None,
         objects: SessionObjects | None = None,
+        share_of: NamespaceShare = own_account,
     ) -> None:
         self._interpreter_of = interpreter_of
+        self._share_of = share_of
+        # Starts that wait for their turn at the gate, by client token: set in prepare(),
+        # taken in perform(). Replays and Starts of a resource being deleted never wait.
+        self._turns: dict[str, tuple[Scope, Key, Place]] = {}
+        self._replays: dict[str, bool] = {}  # by client token, as the latest decision saw it
         self._sessions = sessions
         self._objects = objects
         self._default_region = default_region
@@ -84,7 +103,9 @@ class SessionKind:
         if spec is not None and spec.code_interpreter_ref is not None:
             spec, waiting = resolve_ref(spec, str(meta.get("namespace", "")), self._interpreter_of)
         blocked = (
-            spec is not None and self._quota is not None and self._quota.blocked(spec.region, key_of(body))
+            spec is not None
+            and self._quota is not None
+            and self._quota.blocked(self._scope(body, spec.region), key_of(body), pooled=_pooled(body))
         )
         return ResourceView(
             uid=str(meta.get("uid", "")),
@@ -108,14 +129,25 @@ class SessionKind:
     def decide(
         self, view: ResourceView, status: SessionStatus, observation: Observation | None, now: datetime
     ) -> Decision:
-        return decide(view, status, observation, now, self._timing)
+        decision = decide(view, status, observation, now, self._timing)
+        action = decision.action
+        if isinstance(action, StartSession):
+            # A replay may have started a session already: it is never held back.
+            self._replays[action.client_token] = status.pending_start_token == action.client_token
+        return decision
 
     def mutates(self, action: AwsAction) -> bool:
         return isinstance(action, MUTATING_ACTIONS)
 
     async def prepare(self, key: Key, body: dict[str, Any], view: ResourceView, action: AwsAction) -> None:
-        """A Start's intent is in the ledger before the Start is sent (see controller/ledger.py)."""
-        if self._ledger is None or not isinstance(action, StartSession):
+        """A Start's intent is in the ledger before the Start is sent (see controller/ledger.py);
+        a first Start (not a replay, not while deleting) will wait for its turn at the gate."""
+        if not isinstance(action, StartSession):
+            return
+        replay = self._replays.pop(action.client_token, False)
+        if self._quota is not None and not replay and not view.deleting:
+            self._turns[action.client_token] = (self._scope(body, action.region), key, self._place(body))
+        if self._ledger is None:
             return
         policy = view.spec.deletion_policy.value if view.spec else "Delete"
         intent = StartIntent(
@@ -136,15 +168,29 @@ class SessionKind:
             if self._objects is None:
                 raise RuntimeError(f"{type(action).__name__} needs Kubernetes object access (objects=)")
             return await self._objects.perform(action)
-        return await self._sessions.perform(action)
+        turn = self._turns.pop(action.client_token, None) if isinstance(action, StartSession) else None
+        if turn is None or self._quota is None:
+            return await self._sessions.perform(action)
+        scope, key, place = turn
+        if not await self._quota.admit(scope, key, place):
+            return CallFailed(_not_sent(scope))
+        try:
+            return await self._sessions.perform(action)
+        except BaseException:
+            self._quota.answered(scope, key)  # nothing was answered: the turn goes to the next
+            raise
 
     def acted(self, key: Key, body: dict[str, Any], action: AwsAction, observation: Observation) -> None:
         if self._quota is None or not isinstance(action, StartSession):
             return
+        scope = self._scope(body, action.region)
         if isinstance(observation, SessionStarted):
-            self._quota.started(action.region, key)
+            self._quota.started(scope, key)
         elif isinstance(observation, CallFailed) and observation.error.kind is ErrorKind.QUOTA_EXCEEDED:
-            self._quota.exceeded(action.region, key, _created(body))
+            place = self._place(body)
+            self._quota.exceeded(scope, key, place.created, weight=place.weight, pooled=place.pooled)
+        else:
+            self._quota.answered(scope, key)
 
     def released(self, key: Key, body: dict[str, Any], before: SessionStatus, after: SessionStatus) -> None:
         if self._ledger is not None:
@@ -152,14 +198,14 @@ class SessionKind:
                 if session_id:
                     self._ledger.forget(session_id)
             self._resolve_intents(str((body.get("metadata") or {}).get("uid", "")), after)
-        self._session_ended(before, after)
+        self._session_ended(body, before, after)
 
     def settled(
         self, key: Key, body: dict[str, Any], view: ResourceView, before: SessionStatus, after: SessionStatus
     ) -> bool:
         self._track(body, view, after)
         self._observe_ready(body, before, after)
-        self._session_ended(before, after)
+        self._session_ended(body, before, after)
         self._count_restart(before, after)
         self._handover_bookkeeping(key, body, view, before, after)
         return self._waits_for_quota(key, body, after, view)
@@ -181,8 +227,22 @@ class SessionKind:
             return False
         if self.ready_reason(status) != ErrorKind.QUOTA_EXCEEDED.value:
             return False
-        self._quota.park(view.spec.region, key, _created(body))
+        self._park(key, body, view.spec.region)
         return True
+
+    def _scope(self, body: dict[str, Any], region: str) -> Scope:
+        account, _ = self._share_of(str((body.get("metadata") or {}).get("namespace", "")))
+        return account, region
+
+    def _place(self, body: dict[str, Any]) -> Place:
+        _, weight = self._share_of(str((body.get("metadata") or {}).get("namespace", "")))
+        return Place(_created(body), weight, _pooled(body))
+
+    def _park(self, key: Key, body: dict[str, Any], region: str) -> None:
+        if self._quota is not None:
+            place = self._place(body)
+            scope = self._scope(body, region)
+            self._quota.park(scope, key, place.created, weight=place.weight, pooled=place.pooled)
 
     def _track(self, body: dict[str, Any], view: ResourceView, status: SessionStatus) -> None:
         """Keep the ledger entries of the resource's sessions in step with it (policy changes
@@ -238,21 +298,21 @@ class SessionKind:
         if self._quota is None or not after.region:
             return
         if before.previous_stop_at is not None and after.previous_stop_at is None:
-            self._quota.freed(after.region)
+            self._quota.freed(self._scope(body, after.region))
         handover = after.condition("Handover")
         if (
             handover is not None
             and handover.reason == ErrorKind.QUOTA_EXCEEDED.value
             and view.spec is not None
         ):
-            self._quota.park(view.spec.region, key, _created(body))
+            self._park(key, body, view.spec.region)
 
-    def _session_ended(self, before: SessionStatus, after: SessionStatus) -> None:
+    def _session_ended(self, body: dict[str, Any], before: SessionStatus, after: SessionStatus) -> None:
         """A session of ours stopped or expired: its quota slot is free for a waiting one."""
         # Only a pass that ends the session: one that merely looks at a live session frees nothing.
         ended = before.phase in LIVE_PHASES and after.phase not in LIVE_PHASES
         if self._quota is not None and after.region and ended:
-            self._quota.freed(after.region)
+            self._quota.freed(self._scope(body, after.region))
 
     def _observe_ready(self, body: dict[str, Any], before: SessionStatus, after: SessionStatus) -> None:
         if self._metrics is None or before.phase is Phase.READY or after.phase is not Phase.READY:
@@ -280,6 +340,7 @@ class Reconciler(ReconcileLoop[ResourceView, SessionStatus, AwsAction, Observati
         clock: Callable[[], datetime] = utc_now,
         interpreter_of: InterpreterLookup | None = None,
         objects: SessionObjects | None = None,
+        share_of: NamespaceShare = own_account,
     ) -> None:
         kind = SessionKind(
             sessions=sessions,
@@ -291,6 +352,7 @@ class Reconciler(ReconcileLoop[ResourceView, SessionStatus, AwsAction, Observati
             clock=clock,
             interpreter_of=interpreter_of,
             objects=objects,
+            share_of=share_of,
         )
         super().__init__(
             kind,
@@ -305,3 +367,22 @@ class Reconciler(ReconcileLoop[ResourceView, SessionStatus, AwsAction, Observati
 
 def _created(body: dict[str, Any]) -> str:
     return str((body.get("metadata") or {}).get("creationTimestamp", ""))
+
+
+def _pooled(body: dict[str, Any]) -> bool:
+    """A free child of a CodeInterpreterSessionPool: the gate's lowest class."""
+    labels = (body.get("metadata") or {}).get("labels") or {}
+    return labels.get(POOL_STATE_LABEL) == "free"
+
+
+def _not_sent(scope: Scope) -> ApiError:
+    """The answer to a Start the gate held back: AgentCore refused one for quota a moment ago."""
+    account, region = scope
+    where = f"{region} (account {account})" if account else region
+    return ApiError(
+        ErrorKind.QUOTA_EXCEEDED,
+        "StartCodeInterpreterSession",
+        "ServiceQuotaExceededException",
+        f"not sent: the concurrent session quota in {where} was reported reached; "
+        "the Start waits in line for a session to end",
+    )

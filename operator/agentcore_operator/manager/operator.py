@@ -124,7 +124,9 @@ class Operator:
             may_mutate=self.may_act,
             stopping=self._stopping_event,
         )
-        self.quota = QuotaGate(self.queue.add, probe_interval=settings.timing.quota_retry_seconds)
+        self.quota = QuotaGate(
+            self.queue.add, probe_interval=settings.timing.quota_retry_seconds, order=settings.quota_order
+        )
         self.ledger = (
             SessionLedger(self.kube, settings.ledger_namespace)
             if settings.orphan_sweep_interval > 0

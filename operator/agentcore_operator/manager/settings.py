@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from agentcore_operator.api.v1alpha1.types import REGION_RE
+from agentcore_operator.controller.quota import Order
 from agentcore_operator.controller.state_machine import Timing
 from agentcore_operator.runtime.elector import ElectionConfigError, ElectionTiming
 from agentcore_operator.runtime.ratelimit import DEFAULT_TPS
@@ -67,6 +68,7 @@ class Settings:
     leader_election_namespace: str | None = None  # None: the ledger namespace
     election: ElectionTiming = field(default_factory=ElectionTiming)
     identity: str | None = None  # None: POD_NAME, else <hostname>_<random>
+    quota_order: Order = Order.FAIR  # who Starts first when the session quota is contended
 
     @property
     def lease_namespace(self) -> str:
@@ -128,6 +130,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--orphan-sweep-interval",
         help="seconds between orphan sweeps; 0 disables [AGENTCORE_ORPHAN_SWEEP_INTERVAL, 300]",
+    )
+    parser.add_argument(
+        "--quota-order",
+        help="who Starts first in a contended account: fair (weighted round-robin of namespaces) "
+        "or oldest-first (by creation, across namespaces) [AGENTCORE_QUOTA_ORDER, fair]",
     )
     parser.add_argument(
         "--leader-elect",
@@ -269,6 +276,12 @@ def parse_settings(
     except ElectionConfigError as exc:
         raise ConfigError(f"leader election: {exc}") from None
 
+    quota_order = (args.quota_order or env.get("AGENTCORE_QUOTA_ORDER") or Order.FAIR.value).lower()
+    if quota_order not in tuple(Order):
+        raise ConfigError(
+            f"--quota-order/AGENTCORE_QUOTA_ORDER {quota_order!r} is not one of {', '.join(Order)}"
+        )
+
     tps: dict[str, float] = {}
     for item in args.tps or _split(env.get("AGENTCORE_TPS", "")):
         operation, sep, value = item.partition("=")
@@ -297,6 +310,7 @@ def parse_settings(
         leader_election_namespace=lease_namespace,
         election=election,
         identity=env.get("POD_NAME") or None,
+        quota_order=Order(quota_order),
     )
 
 
