@@ -3,6 +3,9 @@
 Keeps the newest body of every resource, tells which watch events need a reconcile
 (our own status writes do not: acting on them would repeat AWS calls), and indexes live
 sessions by (region, interpreter) so a sweep knows what to look for without scanning.
+
+A body is kept without `metadata.managedFields`: nothing in the operator reads it, and it
+is more than half of a parsed session body (at 10,000 resources, about 80 of 130 MB).
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ class Store:
         echoing our own write (whose answer the reconciler put here first) or a replay after a
         reconnect. Bodies older than the one held (a watch event that lost a race with the
         answer to our own write) are ignored.
+
+        The body is the store's from here on: its `metadata.managedFields` is dropped in place.
         """
         key = key_of(body)
         old = self._bodies.get(key)
@@ -90,6 +95,9 @@ class Store:
             old_rv, new_rv = _resource_version(old), _resource_version(body)
             if old_rv is not None and new_rv is not None and new_rv < old_rv:
                 return False
+        meta = body.get("metadata")
+        if isinstance(meta, dict):
+            meta.pop("managedFields", None)
         self._bodies[key] = body
         if old is None or old.get("status") != body.get("status"):
             self._index(key, body)
