@@ -203,10 +203,12 @@ class Operator:
             else None
         )
         self.informers = [
-            Informer(self.kube.connection, path, self.observe)
+            Informer(self.kube.connection, path, self.observe, held=self.store.held_at)
             for path in _collection_paths(settings.namespaces)
         ] + [
-            Informer(self.kube.connection, path, self.observe_interpreter)
+            Informer(
+                self.kube.connection, path, self.observe_interpreter, held=self.interpreter_store.held_at
+            )
             for path in _collection_paths(settings.namespaces, INTERPRETER_PLURAL)
         ]
         self.health: HealthServer | None = None
