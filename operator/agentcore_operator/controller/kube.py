@@ -314,6 +314,33 @@ class KubeWriter:
         pages = [json.loads(await self._request("GET", path)) for path in paths]
         return {str(item["metadata"]["uid"]) for page in pages for item in page.get("items") or []}
 
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a new object of this writer's kind (a pool's child); KubeError on refusal."""
+        namespace = quote(str((body.get("metadata") or {}).get("namespace")), safe="")
+        created = json.loads(
+            await self._request("POST", f"{self._custom}/namespaces/{namespace}/{self.plural}", body)
+        )
+        return created if isinstance(created, dict) else {}
+
+    async def delete(self, body: dict[str, Any], *, resource_version: str | None = None) -> None:
+        """DELETE in the background, only the object of this uid (and resourceVersion, when given):
+        a 409 (KubeError) means it changed since it was read; a 404 that it is gone already."""
+        meta = body.get("metadata") or {}
+        preconditions = {"uid": meta.get("uid")}
+        if resource_version:
+            preconditions["resourceVersion"] = resource_version
+        options = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "propagationPolicy": "Background",
+            "preconditions": preconditions,
+        }
+        try:
+            await self._request("DELETE", self._object_path(body), options)
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+
     def _object_path(self, body: dict[str, Any]) -> str:
         namespace, name = _ns_name(body)
         return f"{self._custom}/namespaces/{quote(namespace, safe='')}/{self.plural}/{quote(name, safe='')}"
