@@ -28,6 +28,7 @@ maxSessionAgeSeconds, or was made from another template; *fresh* when live and n
 | fresh > want (scaled down)                                | DeleteChild * (not Ready first, | as counted                    |
 |                                                           | then the soonest to expire)     |                               |
 | otherwise                                                 | wait until the next child is due| as counted                    |
+|                                                           | (at most resync_seconds)        |                               |
 
 | observation                                  | next                                                     |
 |----------------------------------------------|----------------------------------------------------------|
@@ -90,6 +91,7 @@ class PoolTiming:
     refresh_lead_seconds: float = 30.0  # replace this long before a child stops being handable
     failure_backoff_seconds: float = 5.0  # after the first failed child; doubles per failure
     failure_backoff_cap_seconds: float = 300.0
+    resync_seconds: float = 60.0  # a settled pool is looked at again this often (clock jumps, lost events)
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,7 @@ def _next_step(
     waits = [t for c in live if (t := _seconds_until_due(c, spec, now, timing)) is not None]
     if len(fresh) < want and status.retry_after is not None:
         waits.append((status.retry_after - now).total_seconds())
-    requeue = max(0.0, min(waits)) if waits else None
+    requeue = max(0.0, min([*waits, timing.resync_seconds]))
     return PoolDecision(None, status, requeue_after=requeue, events=events)
 
 

@@ -1,0 +1,238 @@
+"""CodeInterpreterSessionPool end to end: kubectl -> emulated cluster -> operator -> AgentCore emulator.
+
+Assertions are on what a user or AWS sees: the pool and its sessions through the API
+server (kubectl), and the emulator's own session table over HTTP (/_emulator/sessions).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from agentcore_operator.local.agentcore.testing import EmulatorHandle
+from agentcore_operator.local.cluster.testing import ClusterHandle
+from agentcore_operator.local.harness import RunningOperator, SharedClock
+from agentcore_operator.manager.settings import Settings
+from agentcore_operator.pools.decision import PoolTiming
+
+from .conftest import StartOperator, eventually
+
+POOLS = "codeinterpretersessionpools"
+SESSIONS = "codeinterpretersessions"
+FAST_POOLS = PoolTiming(refresh_lead_seconds=30.0, failure_backoff_seconds=1.0, resync_seconds=0.3)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return replace(settings, pool_timing=FAST_POOLS)
+
+
+@pytest.fixture
+def operator(start_operator: StartOperator) -> Iterator[RunningOperator]:
+    with start_operator() as running:
+        yield running
+
+
+def pool_manifest(name: str, replicas: int, **extra: Any) -> dict[str, Any]:
+    template_spec = extra.pop("template_spec", {"sessionTimeoutSeconds": 900})
+    return {
+        "apiVersion": "agentcore.dev/v1alpha1",
+        "kind": "CodeInterpreterSessionPool",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "template": {"metadata": {"labels": {"team": "data"}}, "spec": template_spec},
+            **extra,
+        },
+    }
+
+
+def apply(cluster: ClusterHandle, manifest: dict[str, Any]) -> None:
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+
+
+def pool_status(cluster: ClusterHandle, name: str) -> dict[str, Any]:
+    return dict((cluster.get(POOLS, "default", name) or {}).get("status") or {})
+
+
+def free_children(cluster: ClusterHandle, pool: str) -> list[dict[str, Any]]:
+    """The pool's free sessions as kubectl lists them (by the pool's own status.selector)."""
+    out = cluster.kubectl(
+        "get",
+        SESSIONS,
+        "-n",
+        "default",
+        "-l",
+        f"agentcore.dev/pool={pool},agentcore.dev/pool-state=free",
+        "-o",
+        "json",
+    )
+    items: list[dict[str, Any]] = json.loads(out.stdout)["items"]
+    return [c for c in items if not c["metadata"].get("deletionTimestamp")]
+
+
+def ready_pool(cluster: ClusterHandle, name: str, replicas: int, timeout: float = 30.0) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        status = pool_status(cluster, name)
+        condition = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
+        children = free_children(cluster, name)
+        done = (
+            status.get("readyReplicas") == replicas
+            and status.get("replicas") == replicas
+            and condition.get("status") == "True"
+            and len(children) == replicas
+            and all((c.get("status") or {}).get("phase") == "Ready" for c in children)
+        )
+        return status if done else None
+
+    return eventually(ready, timeout=timeout, message=f"pool {name} with {replicas} Ready free sessions")
+
+
+def emulated_sessions(emulator: EmulatorHandle) -> dict[str, str]:
+    """Session id -> status, from the emulator's introspection endpoint over HTTP."""
+    with urllib.request.urlopen(f"{emulator.endpoint_url}/_emulator/sessions", timeout=10) as response:
+        sessions = json.loads(response.read())["sessions"]
+    return {s["sessionId"]: s["status"] for s in sessions}
+
+
+def session_ids(children: list[dict[str, Any]]) -> set[str]:
+    return {c["status"]["sessionId"] for c in children}
+
+
+def terminated(emulator: EmulatorHandle, ids: set[str]) -> bool:
+    states = emulated_sessions(emulator)
+    return all(states.get(i) == "TERMINATED" for i in ids)
+
+
+def test_a_pool_of_3_gets_3_ready_free_sessions(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    apply(cluster, pool_manifest("p", 3))
+    status = ready_pool(cluster, "p", 3)
+    assert status["selector"] == "agentcore.dev/pool=p,agentcore.dev/pool-state=free"
+    pool = cluster.get(POOLS, "default", "p") or {}
+    assert status["observedGeneration"] == pool["metadata"]["generation"]
+    children = free_children(cluster, "p")
+    for child in children:
+        meta = child["metadata"]
+        assert meta["name"].startswith("p-") and len(meta["name"]) == len("p-") + 5
+        assert meta["labels"]["team"] == "data"  # the template's labels are copied
+        (owner,) = meta["ownerReferences"]
+        assert owner["kind"] == "CodeInterpreterSessionPool" and owner["uid"] == pool["metadata"]["uid"]
+        assert owner["controller"] is True and owner["blockOwnerDeletion"] is True
+        assert child["spec"]["deletionPolicy"] == "Delete"
+    states = emulated_sessions(emulator)
+    assert all(states[i] == "READY" for i in session_ids(children))
+    table = cluster.kubectl("get", "cisp", "p").stdout.split()
+    assert table[:4] == ["NAME", "DESIRED", "FREE", "READY"] and table[5:8] == ["p", "3", "3"]
+
+
+def test_a_deleted_free_session_is_replaced_and_stopped(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    apply(cluster, pool_manifest("p", 3))
+    ready_pool(cluster, "p", 3)
+    victim = free_children(cluster, "p")[0]
+    cluster.kubectl("delete", SESSIONS, victim["metadata"]["name"], "-n", "default", "--wait=false")
+    eventually(
+        lambda: terminated(emulator, {victim["status"]["sessionId"]}), message="deleted session stopped"
+    )
+    ready_pool(cluster, "p", 3)
+    names = {c["metadata"]["name"] for c in free_children(cluster, "p")}
+    assert victim["metadata"]["name"] not in names
+
+
+def test_sessions_near_expiry_are_replaced_before_they_are_handed_out(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator, clock: SharedClock
+) -> None:
+    apply(
+        cluster, pool_manifest("p", 2, template_spec={"sessionTimeoutSeconds": 300}, minRemainingSeconds=60)
+    )
+    ready_pool(cluster, "p", 2)
+    old = free_children(cluster, "p")
+    # 300 s sessions, 60 s minimum left, 30 s lead: due 210 s after their start.
+    clock.advance(215)
+    eventually(
+        lambda: (
+            not (
+                {c["metadata"]["name"] for c in old}
+                & {c["metadata"]["name"] for c in free_children(cluster, "p")}
+            )
+        ),
+        timeout=30,
+        message="every old session replaced",
+    )
+    ready_pool(cluster, "p", 2)
+    eventually(lambda: terminated(emulator, session_ids(old)), message="the replaced sessions stopped")
+    status = pool_status(cluster, "p")
+    assert status["readyReplicas"] == 2
+
+
+def test_scaling_down_by_patch_drains_and_stops_the_free_sessions(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    apply(cluster, pool_manifest("p", 3))
+    ready_pool(cluster, "p", 3)
+    ids = session_ids(free_children(cluster, "p"))
+    cluster.kubectl("patch", "cisp", "p", "-n", "default", "--type", "merge", "-p", '{"spec":{"replicas":1}}')
+    eventually(lambda: len(free_children(cluster, "p")) == 1, message="scaled down to 1")
+    kept = session_ids(free_children(cluster, "p"))
+    eventually(lambda: terminated(emulator, ids - kept), message="the let-go sessions stopped")
+    ready_pool(cluster, "p", 1)
+
+
+def test_kubectl_scale_to_zero_drains_and_stops_the_free_sessions(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    apply(cluster, pool_manifest("p", 3))
+    ready_pool(cluster, "p", 3)
+    ids = session_ids(free_children(cluster, "p"))
+    try:
+        cluster.kubectl("scale", "codeinterpretersessionpool/p", "-n", "default", "--replicas=0")
+    except (subprocess.CalledProcessError, RuntimeError) as exc:
+        if "could not find the requested resource" in str(exc):
+            pytest.xfail("the emulated cluster serves no scale subresource yet (branch cluster-admission)")
+        raise
+    eventually(lambda: not free_children(cluster, "p"), message="no free session left")
+    eventually(lambda: terminated(emulator, ids), message="every pooled session stopped in AgentCore")
+    scale = json.loads(cluster.kubectl("get", "cisp", "p", "-n", "default", "-o", "json").stdout)
+    assert scale["spec"]["replicas"] == 0
+    eventually(lambda: pool_status(cluster, "p").get("replicas") == 0, message="status.replicas 0")
+
+
+def test_deleting_the_pool_stops_its_free_sessions(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    apply(cluster, pool_manifest("p", 2))
+    ready_pool(cluster, "p", 2)
+    ids = session_ids(free_children(cluster, "p"))
+    cluster.kubectl("delete", "cisp", "p", "-n", "default", "--wait=false")
+    eventually(
+        lambda: not cluster.objects(SESSIONS, "default"), message="garbage collection deleted the sessions"
+    )
+    eventually(lambda: terminated(emulator, ids), message="their sessions stopped in AgentCore")
+
+
+def test_a_template_that_cannot_start_backs_off_and_says_why(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    missing = "missing_interp-abcdefghij"
+    apply(cluster, pool_manifest("p", 1, template_spec={"codeInterpreterIdentifier": missing}))
+
+    def failed() -> dict[str, Any] | None:
+        condition = next(
+            (c for c in pool_status(cluster, "p").get("conditions", []) if c["type"] == "Ready"), {}
+        )
+        return condition if condition.get("reason") == "ChildFailed" else None
+
+    condition = eventually(failed, timeout=30, message="the pool says its sessions fail")
+    assert condition["status"] == "False" and "failed" in condition["message"]
+    time.sleep(3.0)
+    failures = sum(1 for e in cluster.events("default") if e.get("reason") == "ChildFailed")
+    assert 1 <= failures <= 3  # backed off 1 s, 2 s, 4 s...: not a hot loop of creates
