@@ -7,8 +7,8 @@ server (kubectl), and the emulator's own session table over HTTP (/_emulator/ses
 from __future__ import annotations
 
 import json
-import time
 import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
