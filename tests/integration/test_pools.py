@@ -131,6 +131,12 @@ def test_a_pool_of_3_gets_3_ready_free_sessions(
     assert all(states[i] == "READY" for i in session_ids(children))
     table = cluster.kubectl("get", "cisp", "p").stdout.split()
     assert table[:4] == ["NAME", "DESIRED", "FREE", "READY"] and table[5:8] == ["p", "3", "3"]
+    assert operator.operator.health is not None
+    metrics = urllib.request.urlopen(
+        f"http://127.0.0.1:{operator.operator.health.port}/metrics", timeout=5
+    ).read()
+    for name in ("desired", "free", "free_ready"):
+        assert f'agentcore_pool_sessions_{name}{{namespace="default",pool="p"}} 3.0' in metrics.decode()
 
 
 def test_a_deleted_free_session_is_replaced_and_stopped(

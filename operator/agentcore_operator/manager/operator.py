@@ -50,7 +50,7 @@ from agentcore_operator.interpreters.references import interpreter_keys_of, sess
 from agentcore_operator.manager.health import AwsHealth, HealthServer
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.manager.settings import Settings
-from agentcore_operator.pools.children import PoolChildren, child_signature, pool_keys_of
+from agentcore_operator.pools.children import PoolChildren, child_signature, pool_keys_of, pool_sizes
 from agentcore_operator.pools.kind import PoolKind
 from agentcore_operator.runtime.backoff import Backoff
 from agentcore_operator.runtime.controller import KindController
@@ -82,7 +82,7 @@ class Operator:
         self.identity = settings.identity or default_identity()
         self.store = Store()
         self.queue: WorkQueue[Key, Observation] = WorkQueue()
-        self.metrics = Metrics(phase_counts=self._phase_counts)
+        self.metrics = Metrics(phase_counts=self._phase_counts, pool_sizes=self._pool_sizes)
         self.backoff = Backoff()
         self.aws_health = AwsHealth()
         self.boto_session = boto_session or boto3.session.Session()
@@ -467,6 +467,11 @@ class Operator:
             for body in self.store.bodies()
         )
         return [(namespace, phase, count) for (namespace, phase), count in counts.items()]
+
+    def _pool_sizes(self) -> Iterable[tuple[str, str, int, int, int]]:
+        if not self._working:
+            return []
+        return [pool_sizes(body) for body in self.pool_store.bodies()]
 
     # -- running -------------------------------------------------------------------
 

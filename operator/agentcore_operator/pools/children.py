@@ -172,3 +172,20 @@ class PoolChildren:
 
     def counts(self) -> dict[Key, int]:
         return {key: len(names) for key, names in self._by_pool.items()}
+
+
+def pool_sizes(pool: dict[str, Any]) -> tuple[str, str, int, int, int]:
+    """(namespace, name, spec.replicas, status.replicas, status.readyReplicas) of a pool body, for the metrics."""
+    namespace, name = key_of(pool)
+
+    def count(part: str, key: str) -> int:
+        value = (pool.get(part) or {}).get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    return (
+        namespace,
+        name,
+        count("spec", "replicas"),
+        count("status", "replicas"),
+        count("status", "readyReplicas"),
+    )
