@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from agentcore_operator.pools.decision import PoolTiming
 
 from .conftest import StartOperator, eventually
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pools" / "warm-pool.yaml"
 POOLS = "codeinterpretersessionpools"
 SESSIONS = "codeinterpretersessions"
 FAST_POOLS = PoolTiming(refresh_lead_seconds=30.0, failure_backoff_seconds=1.0, resync_seconds=0.3)
@@ -242,3 +244,11 @@ def test_a_template_that_cannot_start_backs_off_and_says_why(
     time.sleep(3.0)
     failures = sum(1 for e in cluster.events("default") if e.get("reason") == "ChildFailed")
     assert 1 <= failures <= 3  # backed off 1 s, 2 s, 4 s...: not a hot loop of creates
+
+
+def test_the_example_pool_fills(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    cluster.kubectl("apply", "-n", "default", "-f", str(EXAMPLE))
+    ready_pool(cluster, "warm", 3)
+    assert all(c["metadata"]["labels"]["team"] == "data-science" for c in free_children(cluster, "warm"))
