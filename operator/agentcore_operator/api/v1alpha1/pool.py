@@ -22,6 +22,7 @@ from agentcore_operator.api.v1alpha1.types import (
     HasConditions,
     SessionSpec,
     SpecError,
+    bounded,
     format_time,
     parse_time,
     spec_and_meta,
@@ -81,7 +82,7 @@ class PoolSpec:
             raise SpecError(
                 f"metadata.name must be at most {MAX_POOL_NAME} characters: it labels the sessions"
             )
-        replicas = _count(spec, "replicas", 0, 0, MAX_REPLICAS)
+        replicas = bounded(spec, "replicas", 0, 0, MAX_REPLICAS)
         template = spec.get("template")
         if not isinstance(template, dict):
             raise SpecError("spec.template is missing or not an object")
@@ -105,13 +106,13 @@ class PoolSpec:
             raise SpecError(
                 "spec.template.spec.deletionPolicy must be Delete: the pool stops the sessions it lets go"
             )
-        min_remaining = _count(spec, "minRemainingSeconds", DEFAULT_MIN_REMAINING_SECONDS, 0, 28800)
+        min_remaining = bounded(spec, "minRemainingSeconds", DEFAULT_MIN_REMAINING_SECONDS, 0, 28800)
         if min_remaining >= session.session_timeout_seconds:
             raise SpecError(
                 f"spec.minRemainingSeconds {min_remaining} must be less than the template's "
                 f"sessionTimeoutSeconds {session.session_timeout_seconds}"
             )
-        max_age = _count(spec, "maxSessionAgeSeconds", 0, 0, 28800)
+        max_age = bounded(spec, "maxSessionAgeSeconds", 0, 0, 28800)
         if 0 < max_age < 60:
             raise SpecError(f"spec.maxSessionAgeSeconds {max_age} must be 0 or at least 60")
         return cls(
@@ -123,15 +124,6 @@ class PoolSpec:
             template_labels=labels,
             template_annotations=annotations,
         )
-
-
-def _count(spec: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = spec.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"spec.{key} {value!r} is not an integer")
-    if not low <= value <= high:
-        raise SpecError(f"spec.{key} {value} is outside {low}..{high}")
-    return value
 
 
 def _strings(meta: dict[str, Any], key: str) -> dict[str, str]:
