@@ -6,6 +6,7 @@ server (kubectl), and the emulator's own session table over HTTP (/_emulator/ses
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agentcore_operator.controller.kube import KubeError, KubeWriter, load_configuration
 from agentcore_operator.local.agentcore.testing import EmulatorHandle
 from agentcore_operator.local.cluster.testing import ClusterHandle
 from agentcore_operator.local.harness import RunningOperator, SharedClock
@@ -252,3 +254,38 @@ def test_the_example_pool_fills(
     cluster.kubectl("apply", "-n", "default", "-f", str(EXAMPLE))
     ready_pool(cluster, "warm", 3)
     assert all(c["metadata"]["labels"]["team"] == "data-science" for c in free_children(cluster, "warm"))
+
+
+def test_a_delete_of_a_session_changed_since_it_was_read_is_refused(cluster: ClusterHandle) -> None:
+    """The pool's delete carries the resourceVersion it read: a claim's binding in between wins."""
+    writer = KubeWriter(load_configuration(str(cluster.kubeconfig)))
+    manifest = {
+        "apiVersion": "agentcore.dev/v1alpha1",
+        "kind": "CodeInterpreterSession",
+        "metadata": {
+            "name": "p-race1",
+            "namespace": "default",
+            "labels": {"agentcore.dev/pool-state": "free"},
+        },
+        "spec": {},
+    }
+
+    async def race() -> None:
+        try:
+            created = await writer.create(manifest)
+            read_version = created["metadata"]["resourceVersion"]
+            cluster.kubectl(
+                "label", SESSIONS, "p-race1", "-n", "default", "agentcore.dev/pool-state=bound", "--overwrite"
+            )
+            with pytest.raises(KubeError) as refused:
+                await writer.delete(created, resource_version=read_version)
+            assert refused.value.status == 409
+            assert cluster.get(SESSIONS, "default", "p-race1") is not None
+            current = cluster.get(SESSIONS, "default", "p-race1") or {}
+            await writer.delete(current, resource_version=current["metadata"]["resourceVersion"])
+            assert cluster.get(SESSIONS, "default", "p-race1") is None  # no finalizer: gone at once
+            await writer.delete(current)  # already gone: fine
+        finally:
+            await writer.close()
+
+    asyncio.run(race())
