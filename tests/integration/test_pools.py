@@ -289,3 +289,45 @@ def test_a_delete_of_a_session_changed_since_it_was_read_is_refused(cluster: Clu
             await writer.close()
 
     asyncio.run(race())
+
+
+def test_a_bound_session_is_the_pools_no_more(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    """A claim's binding (one merge patch, as contract.md says) takes the session out of the pool:
+    the pool starts a replacement, and neither scaling to zero nor deleting the pool touches it."""
+    apply(cluster, pool_manifest("p", 2))
+    ready_pool(cluster, "p", 2)
+    taken = free_children(cluster, "p")[0]
+    name = taken["metadata"]["name"]
+    # The claim kind is another branch's: a ConfigMap stands in as the new owner (GC needs it to exist).
+    cluster.kubectl("create", "configmap", "claim-stand-in", "-n", "default")
+    stand_in = cluster.get("configmaps", "default", "claim-stand-in", group="", version="v1") or {}
+    claim_owner = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "claim-stand-in",
+        "uid": stand_in["metadata"]["uid"],
+    }
+    binding = {
+        "metadata": {
+            "resourceVersion": taken["metadata"]["resourceVersion"],
+            "labels": {"agentcore.dev/pool-state": "bound", "agentcore.dev/claim": "c1"},
+            "ownerReferences": [{**claim_owner, "controller": True, "blockOwnerDeletion": True}],
+        }
+    }
+    cluster.kubectl("patch", SESSIONS, name, "-n", "default", "--type", "merge", "-p", json.dumps(binding))
+    ready_pool(cluster, "p", 2)
+    assert name not in {c["metadata"]["name"] for c in free_children(cluster, "p")}
+    cluster.kubectl("patch", "cisp", "p", "-n", "default", "--type", "merge", "-p", '{"spec":{"replicas":0}}')
+    eventually(lambda: not free_children(cluster, "p"), message="the free sessions drained")
+    bound = cluster.get(SESSIONS, "default", name) or {}
+    assert not bound["metadata"].get("deletionTimestamp") and bound["status"]["phase"] == "Ready"
+    assert emulated_sessions(emulator)[taken["status"]["sessionId"]] == "READY"
+    cluster.kubectl("delete", "cisp", "p", "-n", "default")
+    eventually(lambda: cluster.get(POOLS, "default", "p") is None, message="the pool gone")
+    time.sleep(1.0)  # a pass or a GC sweep that would wrongly take it would have run
+    assert not (cluster.get(SESSIONS, "default", name) or {"metadata": {"deletionTimestamp": "gone"}})[
+        "metadata"
+    ].get("deletionTimestamp")
+    assert emulated_sessions(emulator)[taken["status"]["sessionId"]] == "READY"
