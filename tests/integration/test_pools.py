@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agentcore_operator.controller.kube import KubeError, KubeWriter, load_configuration
+from agentcore_operator.controller.kube import KubeConflict, KubeWriter, load_configuration
 from agentcore_operator.local.agentcore.testing import EmulatorHandle
 from agentcore_operator.local.cluster.testing import ClusterHandle
 from agentcore_operator.local.harness import RunningOperator, SharedClock
@@ -272,19 +272,19 @@ def test_a_delete_of_a_session_changed_since_it_was_read_is_refused(cluster: Clu
 
     async def race() -> None:
         try:
-            created = await writer.create(manifest)
-            read_version = created["metadata"]["resourceVersion"]
+            created = await writer.create(SESSIONS, "default", manifest)
+            assert created is not None
+            uid, read_version = created["metadata"]["uid"], created["metadata"]["resourceVersion"]
             cluster.kubectl(
                 "label", SESSIONS, "p-race1", "-n", "default", "agentcore.dev/pool-state=bound", "--overwrite"
             )
-            with pytest.raises(KubeError) as refused:
-                await writer.delete(created, resource_version=read_version)
-            assert refused.value.status == 409
+            with pytest.raises(KubeConflict):
+                await writer.delete(SESSIONS, "default", "p-race1", uid, read_version)
             assert cluster.get(SESSIONS, "default", "p-race1") is not None
             current = cluster.get(SESSIONS, "default", "p-race1") or {}
-            await writer.delete(current, resource_version=current["metadata"]["resourceVersion"])
+            await writer.delete(SESSIONS, "default", "p-race1", uid, current["metadata"]["resourceVersion"])
             assert cluster.get(SESSIONS, "default", "p-race1") is None  # no finalizer: gone at once
-            await writer.delete(current)  # already gone: fine
+            await writer.delete(SESSIONS, "default", "p-race1", uid, "1")  # already gone: fine
         finally:
             await writer.close()
 

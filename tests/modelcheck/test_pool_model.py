@@ -103,14 +103,14 @@ class SimCluster:
         self.events.append(note)
 
     # -- the children's writes (pools.kind.ChildWrites) --
-    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, plural: str, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
         self.crash.effect()
         fault = self._fault()
         if fault == "refused":
             raise KubeError(500, "InternalError", "simulated")
         name = body["metadata"]["name"]
         if name in self.children:
-            raise KubeError(409, "AlreadyExists", name)
+            raise KubeConflict(f"AlreadyExists: {name}") from KubeError(409, "AlreadyExists", name)
         fresh = [c for c in self.fresh_free() if c["metadata"]["name"] not in self.lost_creates]
         if len(fresh) >= self.want():
             self.violations.append(
@@ -127,21 +127,22 @@ class SimCluster:
             raise aiohttp.ServerDisconnectedError()
         return copy.deepcopy(child)
 
-    async def delete(self, body: dict[str, Any], *, resource_version: str | None = None) -> None:
+    async def delete(
+        self, plural: str, namespace: str, name: str, uid: str, resource_version: str | None = None
+    ) -> None:
         self.crash.effect()
         fault = self._fault()
         if fault == "refused":
             raise KubeError(500, "InternalError", "simulated")
-        name = body["metadata"]["name"]
         child = self.children.get(name)
         if child is None:
             return
         if self.claim_races and child["status"].get("phase") == "Ready":
             self.bind(child)  # between the pool's read and its write
-        if fault == "conflict" or child["metadata"]["uid"] != body["metadata"]["uid"]:
-            raise KubeError(409, "Conflict", name)
+        if fault == "conflict" or child["metadata"]["uid"] != uid:
+            raise KubeConflict(f"Conflict: {name}") from KubeError(409, "Conflict", name)
         if resource_version and child["metadata"]["resourceVersion"] != resource_version:
-            raise KubeError(409, "Conflict", name)
+            raise KubeConflict(f"Conflict: {name}") from KubeError(409, "Conflict", name)
         if child["metadata"]["labels"][POOL_STATE_LABEL] != FREE:
             self.violations.append(f"the pool deleted {name}, bound to a claim")
         if not child["metadata"].get("deletionTimestamp"):

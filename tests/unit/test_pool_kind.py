@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from agentcore_operator.controller.kube import KubeError
+from agentcore_operator.controller.kube import KubeConflict, KubeError
 from agentcore_operator.controller.store import Store
 from agentcore_operator.pools.children import PoolChildren
 from agentcore_operator.pools.decision import (
@@ -27,14 +27,16 @@ class Writes:
         self.error = error
         self.calls: list[tuple[str, Any, Any]] = []
 
-    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        self.calls.append(("create", body, None))
+    async def create(self, plural: str, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        self.calls.append(("create", (plural, namespace), body))
         if self.error:
             raise self.error
         return body
 
-    async def delete(self, body: dict[str, Any], *, resource_version: str | None = None) -> None:
-        self.calls.append(("delete", body, resource_version))
+    async def delete(
+        self, plural: str, namespace: str, name: str, uid: str, resource_version: str | None = None
+    ) -> None:
+        self.calls.append(("delete", (plural, namespace, name, uid), resource_version))
         if self.error:
             raise self.error
 
@@ -53,6 +55,14 @@ def kind(writes: Writes) -> tuple[PoolKind, PoolChildren]:
 
 def perform(made: PoolKind, action: PoolAction) -> PoolObservation:
     return asyncio.run(made.perform(action))
+
+
+def conflict_from(error: KubeError) -> KubeConflict:
+    """What KubeWriter raises for a 409 or 422 answer to a write."""
+    try:
+        raise KubeConflict(str(error)) from error
+    except KubeConflict as conflict:
+        return conflict
 
 
 CREATE = CreateChild("ns", "p-abcde", {"metadata": {"name": "p-abcde", "namespace": "ns"}})
@@ -76,7 +86,8 @@ def test_a_create_sends_the_manifest_and_is_then_expected() -> None:
     writes = Writes()
     made, children = kind(writes)
     observation = perform(made, CREATE)
-    assert observation == ChildCreated("p-abcde") and writes.calls == [("create", CREATE.manifest, None)]
+    assert observation == ChildCreated("p-abcde")
+    assert writes.calls == [("create", ("codeinterpretersessions", "ns"), CREATE.manifest)]
     made.acted(("ns", "p"), pool(), CREATE, observation)
     assert [c.name for c in children.free_children("ns", "p", "pool-uid")] == ["p-abcde"]
 
@@ -85,14 +96,15 @@ def test_a_delete_carries_the_uid_and_resource_version_it_saw() -> None:
     writes = Writes()
     made, _ = kind(writes)
     assert perform(made, DELETE) == ChildDeleted("p-abcde")
-    ((_, body, version),) = writes.calls
-    assert body["metadata"] == {"namespace": "ns", "name": "p-abcde", "uid": "child-uid"} and version == "42"
+    assert writes.calls == [("delete", ("codeinterpretersessions", "ns", "p-abcde", "child-uid"), "42")]
 
 
 @pytest.mark.parametrize(
     ("error", "conflict"),
     [
         (KubeError(409, "Conflict", "the object has been modified"), True),
+        (conflict_from(KubeError(409, "AlreadyExists", "p-abcde")), True),
+        (conflict_from(KubeError(422, "Invalid", "metadata.name")), False),
         (KubeError(412, "Precondition", "uid"), True),
         (KubeError(403, "Forbidden", "cannot create"), False),
         (KubeError(422, "Invalid", "spec.x"), False),

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from agentcore_operator.api.v1alpha1 import SpecError
+from agentcore_operator.api.v1alpha1 import PLURAL, SpecError
 from agentcore_operator.api.v1alpha1.pool import POOL_FINALIZER, PoolSpec, PoolStatus
-from agentcore_operator.controller.kube import KubeError
+from agentcore_operator.controller.kube import KubeConflict, KubeError
 from agentcore_operator.controller.store import Key
 from agentcore_operator.pools.children import PoolChildren, child_name
 from agentcore_operator.pools.decision import (
@@ -42,11 +42,13 @@ CONFLICT_STATUSES = frozenset({409, 412})
 
 
 class ChildWrites(Protocol):
-    """The session writer's create and delete (controller/kube.py's KubeWriter)."""
+    """The writer's create and delete (controller/kube.py's KubeWriter)."""
 
-    async def create(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    async def create(self, plural: str, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None: ...
 
-    async def delete(self, body: dict[str, Any], *, resource_version: str | None = None) -> None: ...
+    async def delete(
+        self, plural: str, namespace: str, name: str, uid: str, resource_version: str | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,19 @@ class PoolKind:
         operation = "create" if isinstance(action, CreateChild) else "delete"
         try:
             if isinstance(action, CreateChild):
-                await self.sessions.create(action.manifest)
+                if await self.sessions.create(PLURAL, action.namespace, action.manifest) is None:
+                    return WriteFailed(action.name, operation, f"namespace {action.namespace} not found")
                 return ChildCreated(action.name)
-            target = {"metadata": {"namespace": action.namespace, "name": action.name, "uid": action.uid}}
-            await self.sessions.delete(target, resource_version=action.resource_version)
+            await self.sessions.delete(
+                PLURAL, action.namespace, action.name, action.uid, action.resource_version
+            )
             return ChildDeleted(action.name)
+        except KubeConflict as exc:
+            # 409: the name is taken, or the child changed since it was read (a claim bound it).
+            # 422 (the API server refused the manifest) is no race: it is retried with backoff.
+            cause = exc.__cause__
+            conflict = not isinstance(cause, KubeError) or cause.status in CONFLICT_STATUSES
+            return WriteFailed(action.name, operation, str(exc), conflict=conflict)
         except KubeError as exc:
             return WriteFailed(action.name, operation, exc.message, conflict=exc.status in CONFLICT_STATUSES)
         except (aiohttp.ClientError, TimeoutError) as exc:
