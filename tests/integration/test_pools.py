@@ -211,9 +211,14 @@ def test_kubectl_scale_to_zero_drains_and_stops_the_free_sessions(
         raise
     eventually(lambda: not free_children(cluster, "p"), message="no free session left")
     eventually(lambda: terminated(emulator, ids), message="every pooled session stopped in AgentCore")
-    scale = json.loads(cluster.kubectl("get", "cisp", "p", "-n", "default", "-o", "json").stdout)
-    assert scale["spec"]["replicas"] == 0
     eventually(lambda: pool_status(cluster, "p").get("replicas") == 0, message="status.replicas 0")
+    path = "/apis/agentcore.dev/v1alpha1/namespaces/default/codeinterpretersessionpools/p/scale"
+    scale = json.loads(cluster.kubectl("get", "--raw", path).stdout)  # what an HPA reads
+    assert scale["kind"] == "Scale" and scale["spec"].get("replicas", 0) == 0  # omitempty, as autoscaling/v1
+    assert scale["status"] == {
+        "replicas": 0,
+        "selector": "agentcore.dev/pool=p,agentcore.dev/pool-state=free",
+    }
 
 
 def test_deleting_the_pool_stops_its_free_sessions(
