@@ -65,6 +65,15 @@ def test_only_free_children_owned_by_this_pool_count() -> None:
     assert names(children) == ["p-a"]
 
 
+def test_a_session_whose_pool_label_was_edited_away_is_not_counted() -> None:
+    children, store, _ = setup(session("p-a"), session("p-b"))
+    edited = session("p-a", rv="2")
+    edited["metadata"]["labels"]["agentcore.dev/pool"] = "other"
+    store.put(edited)
+    children.observe({"type": "MODIFIED", "object": edited})
+    assert names(children) == ["p-b"]
+
+
 def test_a_bound_child_leaves_the_free_set() -> None:
     children, store, _ = setup(session("p-a"), session("p-b"))
     bound = session("p-a", state="bound", rv="2")

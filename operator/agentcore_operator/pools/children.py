@@ -142,7 +142,11 @@ class PoolChildren:
                 continue
             seen.add(name)
             labels = (body.get("metadata") or {}).get("labels") or {}
-            if labels.get(POOL_STATE_LABEL) != FREE or not owned_by(body, uid):
+            if (
+                labels.get(POOL_LABEL) != pool
+                or labels.get(POOL_STATE_LABEL) != FREE
+                or not owned_by(body, uid)
+            ):
                 continue
             child = child_of(body)
             if child.uid in deleted and not child.deleting:
