@@ -101,7 +101,7 @@ def run_size(
         return not (now & first) and status(cluster, name).get("readyReplicas") == size
 
     refresh = wait(refreshed, limit)
-    cluster.kubectl("patch", "cisp", name, "--type", "merge", "-p", '{"spec":{"replicas":0}}')
+    cluster.kubectl("scale", f"codeinterpretersessionpool/{name}", "--replicas=0")
     drain = wait(lambda: not children(cluster, name), limit)
     writes = operator_writes(cluster, requests_before)
     calls = emulator.calls()
