@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,11 +40,10 @@ from agentcore_operator.pools.kind import PoolKind
 from agentcore_operator.runtime.backoff import Backoff
 from agentcore_operator.runtime.decision import EventNote
 from agentcore_operator.runtime.reconcile import ReconcileLoop
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from tests.modelcheck.sim import EPOCH, Crash, CrashPlan
+from tests.modelcheck.sim import EPOCH, Crash, CrashPlan, run_model
 
 POOL_UID = "7e4c2a1f-3b5d-4f9a-8c26-6d3e9b0f1c42"
 TIMEOUT = 300
@@ -404,17 +402,7 @@ class PoolModelWithLiveness(PoolModel):
 
 
 def _run(examples: int, steps: int) -> None:
-    run_state_machine_as_test(
-        PoolModelWithLiveness,
-        settings=settings(
-            max_examples=examples,
-            stateful_step_count=steps,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-            derandomize=os.environ.get("MODELCHECK_RANDOM") is None,
-            database=None,
-        ),
-    )
+    run_model(PoolModelWithLiveness, examples, steps)
 
 
 def test_pool_decision_keeps_its_invariants() -> None:
