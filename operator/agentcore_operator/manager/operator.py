@@ -231,17 +231,21 @@ class Operator:
             if self.ledger is not None
             else None
         )
-        self.informers = [
+        self.session_informers = [
             Informer(self.kube.connection, path, self.observe, held=self.store.held_at)
             for path in _collection_paths(settings.namespaces)
-        ] + [
-            Informer(
-                self.kube.connection, path, self.observe_interpreter, held=self.interpreter_store.held_at
-            )
-            for path in _collection_paths(settings.namespaces, INTERPRETER_PLURAL)
+        ]
+        self.informers = [
+            *self.session_informers,
+            *(
+                Informer(
+                    self.kube.connection, path, self.observe_interpreter, held=self.interpreter_store.held_at
+                )
+                for path in _collection_paths(settings.namespaces, INTERPRETER_PLURAL)
+            ),
         ]
         self.pool_informers = [
-            Informer(self.kube.connection, path, self.observe_pool)
+            Informer(self.kube.connection, path, self.observe_pool, held=self.pool_store.held_at)
             for path in _collection_paths(settings.namespaces, POOL_PLURAL)
         ]
         self.health: HealthServer | None = None
@@ -433,7 +437,7 @@ class Operator:
     async def _dispatch_pools(self) -> None:
         """A pool counts its children from the session cache: before that cache is listed it
         would see none and start a full set more (controller-runtime's WaitForCacheSync)."""
-        await asyncio.gather(*(informer.listed.wait() for informer in self.informers))
+        await asyncio.gather(*(informer.listed.wait() for informer in self.session_informers))
         await self.pool_controller.run()
 
     # -- health --------------------------------------------------------------------
