@@ -23,7 +23,7 @@ from agentcore_operator.local.harness import RunningOperator, SharedClock
 from agentcore_operator.manager.settings import Settings
 from agentcore_operator.pools.decision import PoolTiming
 
-from .conftest import StartOperator, eventually
+from .conftest import StartOperator, eventually, session_manifest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pools" / "warm-pool.yaml"
 POOLS = "codeinterpretersessionpools"
@@ -330,3 +330,32 @@ def test_a_bound_session_is_the_pools_no_more(
         "metadata"
     ].get("deletionTimestamp")
     assert emulated_sessions(emulator)[taken["status"]["sessionId"]] == "READY"
+
+
+@pytest.mark.parametrize("emulator_config", [{"max_sessions": 2}], indirect=True)
+def test_a_pool_never_takes_the_slot_a_cold_session_waits_for(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    """Quota of 2: the pool fills 2 of its 3 and waits; a plain session then waits too. When a
+    slot frees, the plain session gets it, not the pool's waiting child."""
+    apply(cluster, pool_manifest("p", 3))
+    eventually(lambda: pool_status(cluster, "p").get("readyReplicas") == 2, message="2 of 3 Ready")
+    status = pool_status(cluster, "p")
+    assert status["replicas"] == 3  # the third waits for quota and counts: no fourth is started
+    apply(cluster, session_manifest("cold"))
+
+    def waiting(name: str) -> bool:
+        body = cluster.get(SESSIONS, "default", name) or {}
+        return (body.get("status") or {}).get("phase") == "Pending"
+
+    eventually(lambda: waiting("cold"), message="the plain session waits for quota")
+    victim = next(c for c in free_children(cluster, "p") if (c.get("status") or {}).get("phase") == "Ready")
+    cluster.kubectl("delete", SESSIONS, victim["metadata"]["name"], "-n", "default", "--wait=false")
+    eventually(
+        lambda: (
+            ((cluster.get(SESSIONS, "default", "cold") or {}).get("status") or {}).get("phase") == "Ready"
+        ),
+        message="the plain session took the freed slot",
+    )
+    assert pool_status(cluster, "p").get("readyReplicas", 0) <= 1
+    assert len([s for s in emulated_sessions(emulator).values() if s == "READY"]) == 2
