@@ -40,10 +40,9 @@ def test_sigkill_during_create_leaves_exactly_one_interpreter_per_resource(
         # still on the way. (Not a count of Creates taken after wait_up: an operator quick to
         # start may have sent it already, and the count would then wait for a Create that
         # never comes.)
+        in_agentcore = f"default_{name.replace('-', '_')}"
         eventually(
-            lambda n=f"default_{name.replace('-', '_')}": any(
-                i["name"] == n for i in emulator.emulator.backend.interpreters()
-            ),
+            lambda n=in_agentcore: any(i["name"] == n for i in emulator.emulator.backend.interpreters()),
             timeout=20,
             interval=0.02,
             message=f"a Create in life {life}",
