@@ -7,7 +7,7 @@ claims, none lost.
 
 from __future__ import annotations
 
-import time
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,3 +127,135 @@ def test_a_claim_binds_a_free_ready_session_with_two_writes_and_no_agentcore_cal
         ),
         message="its session stopped",
     )
+
+
+def test_with_none_free_a_claim_starts_its_own_session_cold(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    make_pool(cluster, "empty", 0, sessionTimeoutSeconds=600, deletionPolicy="Delete")
+    apply(cluster, [claim_manifest("cold", "empty")])
+    body = eventually(lambda: bound(cluster, "cold"), message="cold Bound")
+    state = status(body)
+    assert state["launchType"] == "Cold"
+    child = cluster.get("codeinterpretersessions", "default", state["sessionName"])
+    assert child is not None
+    assert state["sessionName"].startswith("cold-") and len(state["sessionName"]) == len("cold-") + 5
+    assert child["metadata"]["labels"] == {
+        "team": "tests",
+        "agentcore.dev/pool": "empty",
+        "agentcore.dev/pool-state": "bound",
+        "agentcore.dev/claim": "cold",
+    }
+    assert child["spec"]["sessionTimeoutSeconds"] == 600
+    assert child["metadata"]["ownerReferences"][0]["uid"] == body["metadata"]["uid"]
+    events = [e["reason"] for e in cluster.events("default") if e["involvedObject"]["name"] == "cold"]
+    assert events[:2] == ["Starting", "Bound"]
+
+
+def test_a_claim_on_a_missing_pool_waits_and_binds_when_it_appears(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    apply(cluster, [claim_manifest("early", "later")])
+    eventually(lambda: reason(claim(cluster, "early")) == "PoolNotFound", message="PoolNotFound")
+    assert status(claim(cluster, "early"))["phase"] == "Pending"
+    apply(cluster, [pool_manifest("later", sessionTimeoutSeconds=600)])
+    eventually(lambda: bound(cluster, "early"), message="early Bound once the pool exists")
+
+
+def test_ttl_unbound_fails_the_claim_and_deletes_the_session_it_started(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    emulator.add_fault(operation="StartCodeInterpreterSession", error="ServiceQuotaExceededException")
+    make_pool(cluster, "starved", 0, sessionTimeoutSeconds=600)
+    apply(cluster, [claim_manifest("late", "starved", ttlSecondsUnbound=2)])
+    body = eventually(
+        lambda: reason(claim(cluster, "late")) == "Unbound" and claim(cluster, "late"), timeout=15
+    )
+    assert status(body)["phase"] == "Failed"
+    assert "ttlSecondsUnbound" in status(body)["message"]
+    eventually(lambda: children(cluster, "starved") == [], message="its cold child deleted")
+
+
+def test_ttl_after_bound_deletes_the_claim_and_stops_its_session(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    make_pool(cluster, "short", 1, sessionTimeoutSeconds=600)
+    eventually(lambda: len(free_ready(cluster, "short")) == 1)
+    apply(cluster, [claim_manifest("brief", "short", ttlSecondsAfterBound=1)])
+    session_id = status(eventually(lambda: bound(cluster, "brief")))["sessionId"]
+    eventually(lambda: claim(cluster, "brief") is None, timeout=15, message="the claim deleted itself")
+    eventually(
+        lambda: (
+            next(s for s in emulator.sessions() if s["sessionId"] == session_id)["status"] == "TERMINATED"
+        ),
+        message="its session stopped",
+    )
+
+
+def test_bad_claims_are_refused_naming_the_field(cluster: ClusterHandle) -> None:
+    both = claim_manifest("both", "p", ttlSecondsAfterBound=5, shutdownTime="2030-01-01T00:00:00Z")
+    result = cluster.kubectl("apply", "-f", "-", input=json.dumps(both), check=False)
+    assert result.returncode != 0
+    assert "ttlSecondsAfterBound and shutdownTime are mutually exclusive" in result.stderr
+    apply(cluster, [claim_manifest("moving", "p")])
+    moved = cluster.kubectl(
+        "patch", "cisc", "moving", "--type=merge", "-p", '{"spec":{"poolRef":{"name":"q"}}}', check=False
+    )
+    assert moved.returncode != 0 and "poolRef is immutable" in moved.stderr
+    columns = cluster.kubectl("get", "cisc", "moving").stdout.split("\n")[0].split()
+    assert columns == ["NAME", "POOL", "PHASE", "SESSION", "LAUNCH", "EXPIRES", "AGE"]
+    assert "codeinterpretersessionclaim" in cluster.kubectl("get", "agentcore", "-o", "name").stdout
+
+
+# -- the race: 100 claims at once against a pool of 20 -----------------------------------
+
+RACE_POOL, RACE_CLAIMS, RACE_QUOTA = 20, 100, 60
+
+
+@pytest.mark.parametrize("emulator_config", [{"max_sessions": RACE_QUOTA}], indirect=True)
+def test_100_claims_at_once_against_a_pool_of_20(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    """20 bound warm; with room for 40 more sessions in the account, 40 cold; the last 40
+    wait for quota and fail Unbound by their TTL. No session is held by two claims, and the
+    children's labels, the claims' status and AgentCore's sessions agree."""
+    make_pool(cluster, "race", RACE_POOL, sessionTimeoutSeconds=900)
+    eventually(lambda: len(free_ready(cluster, "race")) == RACE_POOL, message="the pool is Ready")
+    apply(cluster, [claim_manifest(f"r-{i:03}", "race", ttlSecondsUnbound=8) for i in range(RACE_CLAIMS)])
+
+    def settled() -> list[dict[str, Any]] | None:
+        bodies = claims(cluster)
+        done = [b for b in bodies if status(b).get("phase") in ("Bound", "Failed")]
+        return bodies if len(done) == RACE_CLAIMS else None
+
+    bodies = eventually(settled, timeout=40, interval=0.5, message="every claim Bound or Failed")
+    launches = Counter(status(b).get("launchType") or reason(b) for b in bodies)
+    assert launches == {
+        "Warm": RACE_POOL,
+        "Cold": RACE_QUOTA - RACE_POOL,
+        "Unbound": RACE_CLAIMS - RACE_QUOTA,
+    }, launches
+
+    eventually(
+        lambda: all(
+            b["metadata"]["name"].startswith("race-")
+            or status(b).get("phase") == "Ready"
+            or b["metadata"].get("deletionTimestamp")
+            for b in children(cluster, "race")
+        )
+    )
+    by_claim = {b["metadata"]["name"]: b for b in bodies if status(b).get("phase") == "Bound"}
+    session_ids = [status(b)["sessionId"] for b in by_claim.values()]
+    assert len(set(session_ids)) == len(session_ids), "a session is bound to two claims"
+    live = {s["sessionId"]: s for s in emulator.sessions() if s["status"] == "READY"}
+    for name, body in by_claim.items():
+        child = cluster.get("codeinterpretersessions", "default", status(body)["sessionName"])
+        assert child is not None, name
+        assert child["metadata"]["labels"]["agentcore.dev/claim"] == name
+        assert child["metadata"]["labels"]["agentcore.dev/pool-state"] == "bound"
+        assert child["metadata"]["ownerReferences"][0]["uid"] == body["metadata"]["uid"]
+        assert child["status"]["sessionId"] == status(body)["sessionId"]
+        assert status(body)["sessionId"] in live, f"{name}: its session is not READY in AgentCore"
+    # Every READY session in AgentCore is held by exactly one bound claim: none is lost.
+    assert set(live) == set(session_ids)
+    assert free_ready(cluster, "race") == []

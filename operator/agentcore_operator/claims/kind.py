@@ -128,6 +128,9 @@ class ClaimKind:
     kube: ClaimWrites  # the sessions' writer
     claim_kube: ClaimWrites  # the claims' writer (a claim deletes itself at its TTL)
     synced: Callable[[], bool] = lambda: True
+    # A child we created goes in the session cache at once, so its own watch event will not
+    # look new to the session controller: it is handed to it here.
+    created: Callable[[Key], None] = lambda key: None
     timing: ClaimTiming = field(default_factory=ClaimTiming)
     metrics: Metrics | None = None
     clock: Callable[[], datetime] = utc_now
@@ -206,6 +209,7 @@ class ClaimKind:
                     raise
                 return ChildCreated(None)  # made by an earlier pass (same name): its watch event brings it
             self._remember(created)
+            self.created(key_of(created))
             return ChildCreated(child_of(created))
         if isinstance(action, DeleteChild | DeleteClaim):
             writer = self.kube if isinstance(action, DeleteChild) else self.claim_kube
