@@ -70,6 +70,8 @@ class ClaimWrites(Protocol):
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
+    async def read(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None: ...
+
     async def delete(self, body: dict[str, Any], *, resource_version: str | None = None) -> None: ...
 
 
@@ -128,9 +130,10 @@ class ClaimKind:
     kube: ClaimWrites  # the sessions' writer
     claim_kube: ClaimWrites  # the claims' writer (a claim deletes itself at its TTL)
     synced: Callable[[], bool] = lambda: True
-    # A child we created goes in the session cache at once, so its own watch event will not
-    # look new to the session controller: it is handed to it here.
-    created: Callable[[Key], None] = lambda key: None
+    # Our writes' answers go in the session cache at once, so their watch events will not look
+    # new to the session controller: a child that needs its reconcile (one we created, or one
+    # whose answer shows someone else's change, a deletion say) is handed to it here.
+    wake_session: Callable[[Key], None] = lambda key: None
     timing: ClaimTiming = field(default_factory=ClaimTiming)
     metrics: Metrics | None = None
     clock: Callable[[], datetime] = utc_now
@@ -186,8 +189,7 @@ class ClaimKind:
             return await self._perform(action)
         except KubeConflict as exc:
             if isinstance(action, BindChild):
-                self.children.release(action.namespace, action.name, lost_at=action.resource_version)
-                return BindLost(action.name)
+                return await self._lost(action)
             return WriteFailed(str(exc))
         except Exception as exc:  # a write failing is retried with backoff, never a crash
             logger.warning("claim write %s failed: %s", type(action).__name__, exc)
@@ -209,7 +211,6 @@ class ClaimKind:
                     raise
                 return ChildCreated(None)  # made by an earlier pass (same name): its watch event brings it
             self._remember(created)
-            self.created(key_of(created))
             return ChildCreated(child_of(created))
         if isinstance(action, DeleteChild | DeleteClaim):
             writer = self.kube if isinstance(action, DeleteChild) else self.claim_kube
@@ -222,9 +223,19 @@ class ClaimKind:
             return Deleted()
         raise TypeError(f"not a claim action: {action!r}")
 
+    async def _lost(self, action: BindChild) -> ClaimObservation:
+        """A bind refused (409): the cache was behind. Read the child once, so the next pass sees
+        who holds it now (this very claim, after a crash in another process) instead of racing again."""
+        self.children.release(action.namespace, action.name, lost_at=action.resource_version)
+        fresh = await self.kube.read(PLURAL, action.namespace, action.name)
+        if fresh is not None:
+            self._remember(fresh)
+        return BindLost(action.name)
+
     def _remember(self, body: dict[str, Any]) -> None:
         """Our write's answer goes in the cache at once: the next pass must not see the child free."""
-        self.sessions.put(body)
+        if self.sessions.put(body):
+            self.wake_session(key_of(body))
         self.children.put(body)
 
     def acted(

@@ -343,6 +343,10 @@ class KubeWriter:
         path = f"{self._custom}/namespaces/{quote(namespace, safe='')}/{plural}"
         return path if name is None else f"{path}/{quote(name, safe='')}"
 
+    async def read(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """GET one object of the group (None when it does not exist)."""
+        return await self._write("GET", self._path(plural, namespace, name), None, JSON)
+
     async def merge_patch(
         self, plural: str, namespace: str, name: str, patch: dict[str, Any]
     ) -> dict[str, Any] | None:

@@ -283,7 +283,7 @@ class Operator:
             kube=self.kube,
             claim_kube=claim_writer,
             synced=self._caches_listed,
-            created=self.queue.add,
+            wake_session=self.queue.add,
             metrics=self.metrics,
             clock=clock,
         )
