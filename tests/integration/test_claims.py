@@ -259,3 +259,16 @@ def test_100_claims_at_once_against_a_pool_of_20(
         ),
         message="only the bound children remain",
     )
+
+
+def test_the_claim_example_binds(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples" / "pools"
+    if (examples / "pool.yaml").exists():
+        cluster.kubectl("apply", "-f", str(examples / "pool.yaml"))
+    else:
+        apply(cluster, [pool_manifest("analysis", sessionTimeoutSeconds=900)])
+    cluster.kubectl("apply", "-f", str(examples / "claim.yaml"))
+    cluster.kubectl("wait", "--for=condition=Ready", "cisc/task-42", "--timeout=20s")
+    assert status(bound(cluster, "task-42"))["sessionId"]
