@@ -1,0 +1,367 @@
+"""Claim benchmark: a pool of 50 and 200 CodeInterpreterSessionClaims created at a steady 10 per second.
+
+Runs, as separate processes, the emulated cluster, the AgentCore emulator (the published
+30 TPS per operation, a Start READY after `--start-delay`) and the operator; fills a pool
+of `--pool` sessions and waits until all are free and Ready; then creates `--claims`
+claims at `--rate` per second and follows them on a watch. Prints one table:
+
+- claim-to-Ready latency p50/p95/p99, warm and cold, from the client's side: from the
+  moment the create request is sent until the benchmark's own watch sees the claim Bound;
+- the fraction of claims served warm;
+- AgentCore calls per claim, from the emulator's call log, over the claims' window (the
+  pool's refills included: a warm claim costs its replacement's Start and Get);
+- in the same run, the cold path of a plain CodeInterpreterSession (create -> its watch
+  sees Ready), `--plain` of them at the same rate.
+
+It ends with the line `warm claim to Ready p50 N ms p99 N ms`. Targets: p50 < 100 ms, p99 <
+500 ms. The pool is the CodeInterpreterSessionPool controller's when its CRD is in crds/
+(it refills what claims take); without it, the benchmark makes the pool's children itself
+(tests/fixtures/pool-crd, no refill: the claims past the pool's size go cold).
+
+    .venv/bin/python bench/claims.py
+    .venv/bin/python bench/claims.py --pool 20 --claims 60 --plain 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from common import (
+    CLI,
+    GROUP_PATH,
+    NAMESPACE,
+    REPO,
+    Watcher,
+    diff,
+    emulator_calls,
+    free_port,
+    percentile,
+    process,
+    total,
+    until,
+    wait_file,
+)
+
+POOL_NAME = "bench"
+POOL_CRD = "agentcore.dev_codeinterpretersessionpools.yaml"
+STAND_IN_POOL_CRD = REPO / "tests" / "fixtures" / "pool-crd" / POOL_CRD
+PUBLISHED_TPS = 30.0
+
+
+def crd_dir(workdir: Path) -> tuple[Path, bool]:
+    """crds/, plus the stand-in pool CRD when crds/ has no pool; and whether the pool is real."""
+    real = (REPO / "crds" / POOL_CRD).exists()
+    if real:
+        return REPO / "crds", True
+    target = workdir / "crds"
+    target.mkdir(exist_ok=True)
+    for crd in (REPO / "crds").glob("*.yaml"):
+        shutil.copy(crd, target / crd.name)
+    shutil.copy(STAND_IN_POOL_CRD, target / POOL_CRD)
+    return target, False
+
+
+def pool_manifest(size: int, timeout: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "agentcore.dev/v1alpha1",
+        "kind": "CodeInterpreterSessionPool",
+        "metadata": {"name": POOL_NAME, "namespace": NAMESPACE},
+        "spec": {"replicas": size, "template": {"spec": {"sessionTimeoutSeconds": timeout}}},
+    }
+
+
+def stand_in_child(pool: dict[str, Any], index: int, timeout: int) -> dict[str, Any]:
+    """A pooled child as contract.md says a pool makes it (labels, ownerReference to the pool)."""
+    return {
+        "apiVersion": "agentcore.dev/v1alpha1",
+        "kind": "CodeInterpreterSession",
+        "metadata": {
+            "name": f"{POOL_NAME}-{index:05}",
+            "namespace": NAMESPACE,
+            "labels": {"agentcore.dev/pool": POOL_NAME, "agentcore.dev/pool-state": "free"},
+            "ownerReferences": [
+                {
+                    "apiVersion": "agentcore.dev/v1alpha1",
+                    "kind": "CodeInterpreterSessionPool",
+                    "name": POOL_NAME,
+                    "uid": pool["metadata"]["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {"sessionTimeoutSeconds": timeout},
+    }
+
+
+async def post(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    async with session.post(url, json=body) as response:
+        if response.status >= 300:
+            raise RuntimeError(f"create failed: {response.status} {await response.text()}")
+        created: dict[str, Any] = await response.json()
+        return created
+
+
+async def list_items(session: aiohttp.ClientSession, url: str) -> list[dict[str, Any]]:
+    async with session.get(url) as response:
+        items: list[dict[str, Any]] = (await response.json())["items"]
+        return items
+
+
+async def steady(
+    session: aiohttp.ClientSession, url: str, bodies: list[dict[str, Any]], rate: float, watcher: Watcher
+) -> None:
+    """Create `bodies` at `rate` per second; the clock of each starts as its request is sent."""
+    start = time.monotonic()
+    tasks = []
+    for index, body in enumerate(bodies):
+        delay = start + index / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        watcher.created[body["metadata"]["name"]] = time.monotonic()
+        tasks.append(asyncio.create_task(post(session, url, body)))
+    await asyncio.gather(*tasks)
+
+
+@dataclass
+class Report:
+    warm_ms: list[float] = field(default_factory=list)
+    cold_ms: list[float] = field(default_factory=list)
+    plain_ms: list[float] = field(default_factory=list)
+    unbound: int = 0
+    calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    plain_calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    pool_real: bool = False
+    pool_fill_s: float = 0.0
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> Report:
+    report = Report()
+    crds, report.pool_real = crd_dir(workdir)
+    cluster_port, emulator_port, health_port = free_port(), free_port(), free_port()
+    kubeconfig = workdir / "kubeconfig"
+    base = f"http://127.0.0.1:{cluster_port}"
+    endpoint = f"http://127.0.0.1:{emulator_port}"
+    cluster_args = [
+        CLI,
+        "cluster",
+        "--port",
+        str(cluster_port),
+        "--crds",
+        str(crds),
+        "--kubeconfig",
+        str(kubeconfig),
+    ]
+    emulator_args = [
+        CLI,
+        "emulator",
+        "--port",
+        str(emulator_port),
+        "--tps",
+        str(PUBLISHED_TPS),
+        "--start-delay",
+        str(args.start_delay),
+    ]
+    operator_args = [
+        CLI,
+        "run",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--http-host",
+        "127.0.0.1",
+        "--http-port",
+        str(health_port),
+        "--sweep-interval",
+        str(args.sweep_interval),
+        "--ledger-namespace",
+        NAMESPACE,
+        "--log-level",
+        "warning",
+    ]
+    aws_env = {
+        "AWS_ACCESS_KEY_ID": "AKIDBENCH",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_REGION": "us-east-1",
+        "AGENTCORE_ENDPOINT_URL": endpoint,
+    }
+    sessions_url = f"{base}{GROUP_PATH}/namespaces/{NAMESPACE}/codeinterpretersessions"
+    claims_url = f"{base}{GROUP_PATH}/namespaces/{NAMESPACE}/codeinterpretersessionclaims"
+    pools_url = f"{base}{GROUP_PATH}/namespaces/{NAMESPACE}/codeinterpretersessionpools"
+    with (
+        process(cluster_args, "cluster", cluster_port, log=workdir / "cluster.log"),
+        process(emulator_args, "emulator", emulator_port, log=workdir / "emulator.log"),
+    ):
+        wait_file(kubeconfig)
+        with process(operator_args, "operator", health_port, env=aws_env, log=workdir / "operator.log"):
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+                filled = time.monotonic()
+                pool = await post(session, pools_url, pool_manifest(args.pool, args.session_timeout))
+                if not report.pool_real:
+                    for index in range(args.pool):
+                        await post(session, sessions_url, stand_in_child(pool, index, args.session_timeout))
+
+                async def free_ready() -> int:
+                    return sum(
+                        1
+                        for body in await list_items(session, sessions_url)
+                        if (body["metadata"].get("labels") or {}).get("agentcore.dev/pool-state") == "free"
+                        and (body.get("status") or {}).get("phase") == "Ready"
+                    )
+
+                deadline = time.monotonic() + args.fill_timeout
+                while await free_ready() < args.pool:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the pool was not Ready within {args.fill_timeout}s")
+                    await asyncio.sleep(0.2)
+                report.pool_fill_s = time.monotonic() - filled
+
+                # The claims, at a steady rate, timed from their own watch.
+                claims = Watcher(base, plural="codeinterpretersessionclaims", ready_phase="Bound")
+                watching = asyncio.create_task(claims.run(session))
+                await asyncio.sleep(0.5)  # the watch is open
+                before = await emulator_calls(session, endpoint)
+                bodies = [
+                    {
+                        "apiVersion": "agentcore.dev/v1alpha1",
+                        "kind": "CodeInterpreterSessionClaim",
+                        "metadata": {"name": f"claim-{i:04}", "namespace": NAMESPACE},
+                        "spec": {"poolRef": {"name": POOL_NAME}, "ttlSecondsUnbound": args.ttl_unbound},
+                    }
+                    for i in range(args.claims)
+                ]
+                await steady(session, claims_url, bodies, args.rate, claims)
+                names = [b["metadata"]["name"] for b in bodies]
+                await until(
+                    lambda: all(n in claims.ready or claims.phases.get(n) == "Failed" for n in names),
+                    args.ready_timeout,
+                )
+                report.calls = diff(await emulator_calls(session, endpoint), before)
+                watching.cancel()
+                launches = {
+                    b["metadata"]["name"]: (b.get("status") or {}).get("launchType")
+                    for b in await list_items(session, claims_url)
+                }
+                for name in names:
+                    if name not in claims.ready:
+                        report.unbound += 1
+                        continue
+                    latency = (claims.ready[name] - claims.created[name]) * 1000
+                    (report.warm_ms if launches.get(name) == "Warm" else report.cold_ms).append(latency)
+
+                # The cold path of a plain session, in the same run.
+                plain = Watcher(base)
+                watching = asyncio.create_task(plain.run(session))
+                await asyncio.sleep(0.5)
+                before = await emulator_calls(session, endpoint)
+                plain_bodies = [
+                    {
+                        "apiVersion": "agentcore.dev/v1alpha1",
+                        "kind": "CodeInterpreterSession",
+                        "metadata": {"name": f"plain-{i:04}", "namespace": NAMESPACE},
+                        "spec": {"sessionTimeoutSeconds": args.session_timeout},
+                    }
+                    for i in range(args.plain)
+                ]
+                await steady(session, sessions_url, plain_bodies, args.rate, plain)
+                plain_names = [b["metadata"]["name"] for b in plain_bodies]
+                await until(lambda: all(n in plain.ready for n in plain_names), args.ready_timeout)
+                report.plain_calls = diff(await emulator_calls(session, endpoint), before)
+                watching.cancel()
+                report.plain_ms = [
+                    (plain.ready[n] - plain.created[n]) * 1000 for n in plain_names if n in plain.ready
+                ]
+    return report
+
+
+def row(label: str, values: list[float]) -> str:
+    if not values:
+        return f"| {label:<36} | {0:>5} | {'-':>8} | {'-':>8} | {'-':>8} |"
+    p50, p95, p99 = (percentile(values, q) for q in (50, 95, 99))
+    return f"| {label:<36} | {len(values):>5} | {p50:>8.0f} | {p95:>8.0f} | {p99:>8.0f} |"
+
+
+def print_table(report: Report, args: argparse.Namespace) -> None:
+    claims = args.claims
+    served = len(report.warm_ms) + len(report.cold_ms)
+    pool = "CodeInterpreterSessionPool controller" if report.pool_real else "stand-in children (no refill)"
+    print(
+        f"\nclaims: pool of {args.pool} ({pool}, filled in {report.pool_fill_s:.1f}s), {claims} claims at "
+        f"{args.rate:g}/s, emulator {PUBLISHED_TPS:g} TPS, Start READY after {args.start_delay:g}s, "
+        f"sweep every {args.sweep_interval:g}s\n"
+    )
+    print(
+        f"| {'create -> Ready, as a client sees it':<36} | {'n':>5} | {'p50 ms':>8} | {'p95 ms':>8} | {'p99 ms':>8} |"
+    )
+    print(f"|{'-' * 38}|{'-' * 7}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
+    print(row("warm claim (a pooled session bound)", report.warm_ms))
+    print(row("cold claim (a session started)", report.cold_ms))
+    print(row("plain CodeInterpreterSession", report.plain_ms))
+    print()
+    warm_share = len(report.warm_ms) / claims if claims else 0.0
+    print(
+        f"served warm: {len(report.warm_ms)}/{claims} ({warm_share:.0%}); cold {len(report.cold_ms)}; "
+        f"not Bound (Unbound or timed out): {report.unbound}"
+    )
+    per_claim = total(report.calls) / claims if claims else 0.0
+    by_operation = ", ".join(
+        f"{op} {total(report.calls, op) / claims:.2f}"
+        for op in sorted(report.calls)
+        if total(report.calls, op)
+    )
+    print(f"AgentCore calls per claim: {per_claim:.2f} ({by_operation or 'none'}); {served} served")
+    plain = args.plain or 1
+    by_operation = ", ".join(
+        f"{op} {total(report.plain_calls, op) / plain:.2f}"
+        for op in sorted(report.plain_calls)
+        if total(report.plain_calls, op)
+    )
+    print(
+        f"AgentCore calls per plain session: {total(report.plain_calls) / plain:.2f} ({by_operation or 'none'})"
+    )
+    if report.warm_ms:
+        print(
+            f"warm claim to Ready p50 {percentile(report.warm_ms, 50):.0f} ms "
+            f"p99 {percentile(report.warm_ms, 99):.0f} ms"
+        )
+    else:
+        print("warm claim to Ready p50 - ms p99 - ms (no claim was served warm)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--pool", type=int, default=50, help="pool size (replicas)")
+    parser.add_argument("--claims", type=int, default=200)
+    parser.add_argument(
+        "--rate", type=float, default=10.0, help="claims (and plain sessions) created per second"
+    )
+    parser.add_argument("--plain", type=int, default=20, help="plain sessions for the cold-path comparison")
+    parser.add_argument("--start-delay", type=float, default=1.0, help="emulator seconds from Start to READY")
+    parser.add_argument("--session-timeout", type=int, default=3600)
+    parser.add_argument("--ttl-unbound", type=int, default=60, help="each claim's ttlSecondsUnbound")
+    parser.add_argument("--sweep-interval", type=float, default=10.0)
+    parser.add_argument("--fill-timeout", type=float, default=120.0)
+    parser.add_argument("--ready-timeout", type=float, default=120.0)
+    parser.add_argument("--workdir", help="keep logs and the kubeconfig here")
+    args = parser.parse_args()
+    if args.workdir:
+        workdir = Path(args.workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        report = asyncio.run(run(args, workdir))
+    else:
+        with tempfile.TemporaryDirectory(prefix="agentcore-claims-") as tmp:
+            report = asyncio.run(run(args, Path(tmp)))
+    print_table(report, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
