@@ -31,6 +31,7 @@ from .pools import (
     reason,
     status,
 )
+from .test_permissions_used import operator_requests
 
 
 @pytest.fixture
@@ -251,6 +252,14 @@ def test_100_claims_at_once_against_a_pool_of_20(
     # Every READY session in AgentCore is held by exactly one bound claim: none is lost.
     assert set(live) == set(session_ids)
     assert free_ready(cluster, "race") == []
+    undeclared, used = operator_requests(cluster)
+    assert not undeclared, undeclared
+    assert {
+        ("patch", "agentcore.dev", "codeinterpretersessions"),
+        ("create", "agentcore.dev", "codeinterpretersessions"),
+        ("delete", "agentcore.dev", "codeinterpretersessions"),
+        ("patch", "agentcore.dev", "codeinterpretersessionclaims/status"),
+    } <= used
     # The Unbound claims' cold children are deleted: what is left of the pool is what is held.
     eventually(
         lambda: (

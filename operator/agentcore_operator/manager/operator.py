@@ -309,8 +309,9 @@ class Operator:
         )
 
     def _caches_listed(self) -> bool:
-        """Whether the session and pool caches hold everything (a claim decides nothing before)."""
-        return all(informer.listed.is_set() for informer in (*self.session_informers, *self.pool_informers))
+        """Whether the session cache holds everything: before, a claim would miss the child it holds.
+        (A pool missing from its cache only delays a claim: the pool's event queues it again.)"""
+        return all(informer.listed.is_set() for informer in self.session_informers)
 
     # -- kopf wiring -------------------------------------------------------------------
 
