@@ -62,13 +62,15 @@ def labels_of(body: dict[str, Any]) -> dict[str, str]:
 
 
 class ChildIndex:
-    """Session keys by pool and by claim label, fed by the session watch and our own writes."""
+    """Session keys labelled free (by pool) and by claim label, fed by the session watch and our
+    own writes: a claim's pass looks at the pool's free children only, however many it bound."""
 
     def __init__(self, sessions: Store, clock: Callable[[], float] = time.monotonic) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._by_pool: dict[tuple[str, str], set[Key]] = defaultdict(set)
+        self._free: dict[tuple[str, str], set[Key]] = defaultdict(set)  # labelled free, by pool
         self._by_claim: dict[tuple[str, str], set[Key]] = defaultdict(set)
+        self._pools_of: dict[Key, tuple[tuple[str, str], ...]] = {}  # where a key is in _free
         self._reserved: dict[Key, tuple[Key, float]] = {}  # child -> (claim, until)
         self._lost: dict[Key, str] = {}  # child -> the resourceVersion a bind lost at
 
@@ -85,17 +87,21 @@ class ChildIndex:
     def put(self, body: dict[str, Any]) -> None:
         key = key_of(body)
         labels = labels_of(body)
-        if POOL_LABEL in labels:
-            self._by_pool[(key[0], labels[POOL_LABEL])].add(key)
+        for pool in self._pools_of.pop(key, ()):
+            self._free[pool].discard(key)
+        if labels.get(POOL_STATE_LABEL) == FREE and POOL_LABEL in labels:
+            pool = (key[0], labels[POOL_LABEL])
+            self._free[pool].add(key)
+            self._pools_of[key] = (pool,)
         if CLAIM_LABEL in labels:
             self._by_claim[(key[0], labels[CLAIM_LABEL])].add(key)
 
     def forget(self, key: Key, body: dict[str, Any]) -> None:
-        labels = labels_of(body)
-        for index, label in ((self._by_pool, POOL_LABEL), (self._by_claim, CLAIM_LABEL)):
-            keys = index.get((key[0], labels.get(label, "")))
-            if keys is not None:
-                keys.discard(key)
+        for pool in self._pools_of.pop(key, ()):
+            self._free[pool].discard(key)
+        keys = self._by_claim.get((key[0], labels_of(body).get(CLAIM_LABEL, "")))
+        if keys is not None:
+            keys.discard(key)
         self._reserved.pop(key, None)
         self._lost.pop(key, None)
 
@@ -116,7 +122,7 @@ class ChildIndex:
         moment = self._clock()
         enough = now + timedelta(seconds=pool.min_remaining_seconds)
         best: tuple[datetime, Key, Child] | None = None
-        for key in list(self._by_pool.get((namespace, pool.name), ())):
+        for key in list(self._free.get((namespace, pool.name), ())):
             body = self._sessions.get(key)
             if body is None:
                 continue
