@@ -114,6 +114,10 @@ def test_a_claim_binds_a_free_ready_session_with_two_writes_and_no_agentcore_cal
             ),
         ]
     ), writes
+    metrics = operator.operator.metrics.registry
+    assert metrics.get_sample_value("agentcore_claims_bound_total", {"launch": "warm"}) == 1
+    assert metrics.get_sample_value("agentcore_claim_time_to_ready_seconds_count", {"launch": "warm"}) == 1
+    assert metrics.get_sample_value("agentcore_claim_time_to_ready_seconds_sum", {"launch": "warm"}) < 5
 
     # Deleting the claim: GC deletes the child, whose finalizer stops the session.
     cluster.kubectl("delete", "codeinterpretersessionclaim", "c1", "--wait=false")
@@ -151,6 +155,9 @@ def test_with_none_free_a_claim_starts_its_own_session_cold(
     assert child["metadata"]["ownerReferences"][0]["uid"] == body["metadata"]["uid"]
     events = [e["reason"] for e in cluster.events("default") if e["involvedObject"]["name"] == "cold"]
     assert events[:2] == ["Starting", "Bound"]
+    metrics = operator.operator.metrics.registry
+    assert metrics.get_sample_value("agentcore_claims_bound_total", {"launch": "cold"}) == 1
+    assert metrics.get_sample_value("agentcore_claim_time_to_ready_seconds_count", {"launch": "cold"}) == 1
 
 
 def test_a_claim_on_a_missing_pool_waits_and_binds_when_it_appears(
