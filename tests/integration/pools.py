@@ -1,40 +1,13 @@
-"""Pools for the claim tests: a pool object and its free children, made the way contract.md says a pool does.
-
-Until the pool controller (issue 17's other half) is on main, the tests create the pool
-object from a stand-in CRD (tests/fixtures/pool-crd) and its children themselves: sessions
-labelled `agentcore.dev/pool: <pool>`, `agentcore.dev/pool-state: free`, owned by the pool
-(controller, blockOwnerDeletion). The operator starts them like any session.
-"""
+"""Pools and claims for the claim tests: manifests, and reads of what the API server holds."""
 
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from agentcore_operator.local.cluster.testing import REPO, ClusterHandle, running_cluster
+from agentcore_operator.local.cluster.testing import ClusterHandle
 
-POOL_CRD = Path(__file__).resolve().parents[1] / "fixtures" / "pool-crd"
 GROUP_VERSION = "agentcore.dev/v1alpha1"
-
-
-def crd_dirs(tmp: Path) -> Path:
-    """crds/ plus the stand-in pool CRD, unless crds/ has the real one."""
-    target = tmp / "crds"
-    target.mkdir(parents=True, exist_ok=True)
-    for crd in (REPO / "crds").glob("*.yaml"):
-        shutil.copy(crd, target / crd.name)
-    for crd in POOL_CRD.glob("*.yaml"):
-        if not (target / crd.name).exists():
-            shutil.copy(crd, target / crd.name)
-    return target
-
-
-def cluster_with_pools(tmp: Path) -> Iterator[ClusterHandle]:
-    with running_cluster(crd_dirs(tmp)) as handle:
-        yield handle
 
 
 def apply(cluster: ClusterHandle, manifests: list[dict[str, Any]]) -> None:
@@ -63,30 +36,6 @@ def claim_manifest(name: str, pool: str, namespace: str = "default", **spec: Any
         "kind": "CodeInterpreterSessionClaim",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {"poolRef": {"name": pool}, **spec},
-    }
-
-
-def free_child(pool: dict[str, Any], index: int) -> dict[str, Any]:
-    meta = pool["metadata"]
-    return {
-        "apiVersion": GROUP_VERSION,
-        "kind": "CodeInterpreterSession",
-        "metadata": {
-            "name": f"{meta['name']}-{index:05}",
-            "namespace": meta["namespace"],
-            "labels": {"agentcore.dev/pool": meta["name"], "agentcore.dev/pool-state": "free"},
-            "ownerReferences": [
-                {
-                    "apiVersion": GROUP_VERSION,
-                    "kind": "CodeInterpreterSessionPool",
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
-        },
-        "spec": dict(pool["spec"]["template"]["spec"]),
     }
 
 

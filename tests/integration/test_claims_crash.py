@@ -23,16 +23,11 @@ from agentcore_operator.local.agentcore.testing import EmulatorHandle
 from agentcore_operator.local.cluster.testing import ClusterHandle
 
 from .conftest import eventually
-from .pools import children, claim_manifest, claims, cluster_with_pools, free_ready, make_pool, status
+from .pools import children, claim_manifest, claims, free_ready, make_pool, status
 from .test_reliability import OperatorProcess
 
 POOL, KILLS, CLAIMS_PER_LIFE = 20, 20, 2
 CLAIMS_PATH = "/apis/agentcore.dev/v1alpha1/namespaces/default/codeinterpretersessionclaims"
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[ClusterHandle]:
-    yield from cluster_with_pools(tmp_path)
 
 
 @pytest.fixture

@@ -51,8 +51,8 @@ def operator_requests(cluster: ClusterHandle) -> tuple[list[Any], set[tuple[str,
     used: set[tuple[str, str, str]] = set()
     undeclared: list[Any] = []
     for request in cluster.requests():
-        if "kubectl" in request["user_agent"]:
-            continue  # the test's own kubectl, not the operator
+        if "kubectl" in request["user_agent"] or "python-requests" in request["user_agent"]:
+            continue  # the test's own clients, not the operator
         segments = request["path"].strip("/").split("/")
         depth = {"api": 2, "apis": 3}.get(segments[0])
         if depth is None or len(segments) <= depth:

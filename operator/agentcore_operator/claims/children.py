@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from agentcore_operator.api.v1alpha1.claim import (
+from agentcore_operator.api.v1alpha1.pool import (
     CLAIM_LABEL,
     FREE,
     POOL_KIND,

@@ -55,15 +55,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agentcore_operator.api.v1alpha1.claim import (
-    BOUND,
     CLAIM_KIND,
-    CLAIM_LABEL,
-    POOL_LABEL,
-    POOL_STATE_LABEL,
     ClaimPhase,
     ClaimSpec,
     ClaimStatus,
     LaunchType,
+)
+from agentcore_operator.api.v1alpha1.pool import (
+    BOUND,
+    CLAIM_LABEL,
+    POOL_LABEL,
+    POOL_STATE_LABEL,
 )
 from agentcore_operator.api.v1alpha1.types import GROUP, KIND, VERSION, Phase
 from agentcore_operator.runtime.conditions import on_transition, ready_reason, with_ready

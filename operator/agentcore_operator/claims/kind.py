@@ -23,11 +23,13 @@ from typing import Any, Protocol
 
 from agentcore_operator.api.v1alpha1 import PLURAL, SpecError
 from agentcore_operator.api.v1alpha1.claim import (
-    CLAIM_LABEL,
-    DEFAULT_MIN_REMAINING_SECONDS,
     ClaimPhase,
     ClaimSpec,
     ClaimStatus,
+)
+from agentcore_operator.api.v1alpha1.pool import (
+    CLAIM_LABEL,
+    DEFAULT_MIN_REMAINING_SECONDS,
 )
 from agentcore_operator.api.v1alpha1.types import parse_time
 from agentcore_operator.claims.children import ChildIndex, child_of

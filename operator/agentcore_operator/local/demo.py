@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -61,11 +59,7 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
         create_delay=2.0,
         interpreters={CUSTOM_INTERPRETER: InterpreterSeed(create_delay=3.0)},
     )
-    with (
-        tempfile.TemporaryDirectory(prefix="agentcore-demo-") as scratch,
-        running_emulator(config) as emulator,
-        running_cluster(crds_with_pools(Path(scratch))) as cluster,
-    ):
+    with running_emulator(config) as emulator, running_cluster() as cluster:
         say(f"emulated cluster at {cluster.url}, AgentCore emulator at {emulator.endpoint_url}")
         settings = Settings(
             region="us-east-1",
@@ -139,18 +133,7 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
         )
 
 
-POOL_CRD = "agentcore.dev_codeinterpretersessionpools.yaml"
 CLAIMS = "codeinterpretersessionclaims"
-STAND_IN_POOL_CRD = REPO / "tests" / "fixtures" / "pool-crd" / POOL_CRD
-
-
-def crds_with_pools(scratch: Path) -> Path:
-    """crds/, with the stand-in pool CRD while the pool controller's is not there."""
-    if (REPO / "crds" / POOL_CRD).exists() or not STAND_IN_POOL_CRD.exists():
-        return REPO / "crds"
-    for crd in (*(REPO / "crds").glob("*.yaml"), STAND_IN_POOL_CRD):
-        shutil.copy(crd, scratch / crd.name)
-    return scratch
 
 
 def show_claims(cluster: Any, emulator: EmulatorHandle, timeout: float) -> None:
@@ -163,10 +146,6 @@ def show_claims(cluster: Any, emulator: EmulatorHandle, timeout: float) -> None:
     }
     say("$ kubectl apply -f - (a CodeInterpreterSessionPool of 3)")
     print(cluster.kubectl("apply", "-f", "-", input=json.dumps(pool)).stdout.rstrip())
-    if not (REPO / "crds" / POOL_CRD).exists():  # no pool controller: its children, as it makes them
-        owner = cluster.get("codeinterpretersessionpools", "default", "warm") or {}
-        children = [pooled_child(owner, index) for index in range(3)]
-        cluster.kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(c) for c in children))
 
     def free_ready() -> int:
         return sum(
@@ -208,30 +187,6 @@ def show_claims(cluster: Any, emulator: EmulatorHandle, timeout: float) -> None:
         say(f"claim {name} Bound to {status['sessionName']} ({status['sessionId']}), warm, in {took:.0f} ms")
     say("$ kubectl get codeinterpretersessionclaims")
     print(cluster.kubectl("get", "codeinterpretersessionclaims", "-n", "default").stdout.rstrip())
-
-
-def pooled_child(pool: dict[str, Any], index: int) -> dict[str, Any]:
-    meta = pool.get("metadata") or {}
-    return {
-        "apiVersion": "agentcore.dev/v1alpha1",
-        "kind": "CodeInterpreterSession",
-        "metadata": {
-            "name": f"warm-{index:05}",
-            "namespace": "default",
-            "labels": {"agentcore.dev/pool": "warm", "agentcore.dev/pool-state": "free"},
-            "ownerReferences": [
-                {
-                    "apiVersion": "agentcore.dev/v1alpha1",
-                    "kind": "CodeInterpreterSessionPool",
-                    "name": "warm",
-                    "uid": meta.get("uid"),
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
-        },
-        "spec": {"sessionTimeoutSeconds": 900},
-    }
 
 
 def demo_interpreter(cluster: Any, folder: Path, timeout: float) -> None:

@@ -1,9 +1,8 @@
 """Typed spec and status of a CodeInterpreterSessionClaim, mirroring crds/agentcore.dev_codeinterpretersessionclaims.yaml.
 
-Also the names a claim shares with the pool it takes sessions from (contract.md, #17):
-the labels of a pooled child and the pool's kind. As with every kind, the spec reader
-re-checks what the schema enforces, so an object that skipped validation becomes a Failed
-status, never an exception.
+The labels of a pooled child and the pool's kind are the pool's (api/v1alpha1/pool.py,
+contract.md #17). As with every kind, the spec reader re-checks what the schema enforces,
+so an object that skipped validation becomes a Failed status, never an exception.
 """
 
 from __future__ import annotations
@@ -24,16 +23,6 @@ from agentcore_operator.api.v1alpha1.types import (
 
 CLAIM_PLURAL = "codeinterpretersessionclaims"
 CLAIM_KIND = "CodeInterpreterSessionClaim"
-POOL_PLURAL = "codeinterpretersessionpools"
-POOL_KIND = "CodeInterpreterSessionPool"
-
-# A pooled child's labels (contract.md): its pool, free or bound, and the claim that holds it.
-POOL_LABEL = "agentcore.dev/pool"
-POOL_STATE_LABEL = "agentcore.dev/pool-state"
-CLAIM_LABEL = "agentcore.dev/claim"
-FREE = "free"
-BOUND = "bound"
-DEFAULT_MIN_REMAINING_SECONDS = 60
 MAX_SECONDS = 2**31 - 1
 
 
