@@ -66,6 +66,7 @@ logger = logging.getLogger("agentcore_operator")
 
 StopFlag = asyncio.Event | threading.Event
 DRAIN_SECONDS = 10.0  # how long a stopping operator lets passes in flight finish
+CLAIM_CONNECTIONS = 8  # the claims' own connections to the API server (their watch is on the shared ones)
 
 
 class LeadershipLost(Exception):
@@ -221,7 +222,7 @@ class Operator:
             drain_seconds=DRAIN_SECONDS,
         )
         self.session_controller.watch(self.pool_controller, pool_keys_of, child_signature)
-        self._build_claims(clock)
+        self._build_claims(clock, user_agent)
         self.sweeper = Sweeper(self.store, self.sessions, self.queue, interval=settings.sweep_interval)
         self.orphans = (
             OrphanSweeper(
@@ -267,20 +268,25 @@ class Operator:
         self._prepare: asyncio.Task[None] | None = None
         self._register()
 
-    def _build_claims(self, clock: Callable[[], datetime]) -> None:
+    def _build_claims(self, clock: Callable[[], datetime], user_agent: str) -> None:
         """CodeInterpreterSessionClaim: a kind on the generic loop that binds pooled sessions.
 
         Its child's changes (Ready, ended) and its pool's appearance queue the claim; the
-        claim reads both from the caches, never from the API server, on its hot path.
+        claim reads both from the caches, never from the API server, on its hot path. Its
+        writes have their own connections: a bind never waits for a free connection behind a
+        burst of session status writes and the pools' refills.
         """
+        self.claim_writes = KubeWriter(
+            self.kube_configuration, pool_size=CLAIM_CONNECTIONS, user_agent=user_agent
+        )
         self.claim_store = Store()
         self.children = ChildIndex(self.store)
-        claim_writer = self.kube.for_kind(CLAIM_PLURAL, CLAIM_KIND, "")
+        claim_writer = self.claim_writes.for_kind(CLAIM_PLURAL, CLAIM_KIND, "")
         self.claim_kind = ClaimKind(
             sessions=self.store,
             children=self.children,
             pool_lookup=lambda namespace, name: self.pool_store.get((namespace, name)),
-            kube=self.kube,
+            kube=self.claim_writes,
             claim_kube=claim_writer,
             synced=self._caches_listed,
             wake_session=self.queue.add,
@@ -483,6 +489,7 @@ class Operator:
             await self.health.stop()
         self.sessions.close()
         await self.kube.close()
+        await self.claim_writes.close()
         self.objects.close()
 
     async def _prepare_clients(self) -> None:
