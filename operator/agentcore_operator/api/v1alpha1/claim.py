@@ -16,6 +16,7 @@ from agentcore_operator.api.v1alpha1.types import (
     Condition,
     HasConditions,
     SpecError,
+    bounded,
     format_time,
     parse_time,
     spec_and_meta,
@@ -63,12 +64,8 @@ class ClaimSpec:
 
 
 def _seconds(spec: dict[str, Any], key: str) -> int | None:
-    value = spec.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SECONDS:
-        raise SpecError(f"spec.{key} {value!r} must be an integer in 0..{MAX_SECONDS}")
-    return value
+    """An optional count of seconds: None when unset."""
+    return None if spec.get(key) is None else bounded(spec, key, 0, 0, MAX_SECONDS)
 
 
 # The status's plain string members: (attribute, key in .status).
