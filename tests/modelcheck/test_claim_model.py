@@ -403,5 +403,6 @@ def test_claim_binding_keeps_its_invariants() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_claim_binding_keeps_its_invariants_at_length() -> None:
     _run(examples=1000, steps=50)
