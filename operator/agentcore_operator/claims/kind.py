@@ -229,7 +229,11 @@ class ClaimKind:
         """A bind refused (409): the cache was behind. Read the child once, so the next pass sees
         who holds it now (this very claim, after a crash in another process) instead of racing again."""
         self.children.release(action.namespace, action.name, lost_at=action.resource_version)
-        fresh = await self.kube.read(PLURAL, action.namespace, action.name)
+        try:
+            fresh = await self.kube.read(PLURAL, action.namespace, action.name)
+        except Exception as exc:  # the watch brings it anyway; this read only saves a race
+            logger.debug("reading %s/%s after a lost bind failed: %s", action.namespace, action.name, exc)
+            fresh = None
         if fresh is not None:
             self._remember(fresh)
         return BindLost(action.name)
