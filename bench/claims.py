@@ -7,7 +7,8 @@ claims at `--rate` per second and follows them on a watch. Prints one table:
 
 - claim-to-Ready latency p50/p95/p99, warm and cold, from the client's side: from the
   moment the create request is sent until the benchmark's own watch sees the claim Bound;
-- the fraction of claims served warm;
+- the fraction of claims served warm; then a burst of `--burst` claims created at once
+  (more than the pool holds), whose overflow is served cold;
 - AgentCore calls per claim, from the emulator's call log, over the claims' window (the
   pool's refills included: a warm claim costs its replacement's Start and Get);
 - in the same run, the cold path of a plain CodeInterpreterSession (create -> its watch
@@ -84,7 +85,7 @@ async def steady(
     start = time.monotonic()
     tasks = []
     for index, body in enumerate(bodies):
-        delay = start + index / rate - time.monotonic()
+        delay = start + index / rate - time.monotonic()  # rate inf: all at once
         if delay > 0:
             await asyncio.sleep(delay)
         watcher.created[body["metadata"]["name"]] = time.monotonic()
@@ -98,6 +99,9 @@ class Report:
     cold_ms: list[float] = field(default_factory=list)
     plain_ms: list[float] = field(default_factory=list)
     unbound: int = 0
+    burst_warm_ms: list[float] = field(default_factory=list)
+    burst_cold_ms: list[float] = field(default_factory=list)
+    burst_unbound: int = 0
     calls: dict[str, dict[str, int]] = field(default_factory=dict)
     plain_calls: dict[str, dict[str, int]] = field(default_factory=dict)
     pool_fill_s: float = 0.0
@@ -175,47 +179,66 @@ async def run(args: argparse.Namespace, workdir: Path) -> Report:
                         and (body.get("status") or {}).get("phase") == "Ready"
                     )
 
-                deadline = time.monotonic() + args.fill_timeout
-                while await free_ready() < args.pool:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"the pool was not Ready within {args.fill_timeout}s")
-                    await asyncio.sleep(0.2)
+                async def pool_full() -> None:
+                    deadline = time.monotonic() + args.fill_timeout
+                    while await free_ready() < args.pool:
+                        if time.monotonic() > deadline:
+                            raise RuntimeError(f"the pool was not full and Ready within {args.fill_timeout}s")
+                        await asyncio.sleep(0.2)
+
+                await pool_full()
                 report.pool_fill_s = time.monotonic() - filled
 
-                # The claims, at a steady rate, timed from their own watch.
-                claims = Watcher(base, plural="codeinterpretersessionclaims", ready_phase="Bound")
-                watching = asyncio.create_task(claims.run(session))
-                await asyncio.sleep(0.5)  # the watch is open
-                before = await emulator_calls(session, endpoint)
-                bodies = [
-                    {
-                        "apiVersion": "agentcore.dev/v1alpha1",
-                        "kind": "CodeInterpreterSessionClaim",
-                        "metadata": {"name": f"claim-{i:04}", "namespace": NAMESPACE},
-                        "spec": {"poolRef": {"name": POOL_NAME}, "ttlSecondsUnbound": args.ttl_unbound},
+                async def claim_wave(
+                    prefix: str, count: int, rate: float
+                ) -> tuple[list[float], list[float], int]:
+                    """Create `count` claims at `rate` per second, timed from their own watch:
+                    (warm latencies ms, cold latencies ms, not Bound)."""
+                    claims = Watcher(base, plural="codeinterpretersessionclaims", ready_phase="Bound")
+                    watching = asyncio.create_task(claims.run(session))
+                    await asyncio.sleep(0.5)  # the watch is open
+                    bodies = [
+                        {
+                            "apiVersion": "agentcore.dev/v1alpha1",
+                            "kind": "CodeInterpreterSessionClaim",
+                            "metadata": {"name": f"{prefix}-{i:04}", "namespace": NAMESPACE},
+                            "spec": {"poolRef": {"name": POOL_NAME}, "ttlSecondsUnbound": args.ttl_unbound},
+                        }
+                        for i in range(count)
+                    ]
+                    await steady(session, claims_url, bodies, rate, claims)
+                    names = [b["metadata"]["name"] for b in bodies]
+                    await until(
+                        lambda: all(n in claims.ready or claims.phases.get(n) == "Failed" for n in names),
+                        args.ready_timeout,
+                    )
+                    watching.cancel()
+                    launches = {
+                        b["metadata"]["name"]: (b.get("status") or {}).get("launchType")
+                        for b in await list_items(session, claims_url)
                     }
-                    for i in range(args.claims)
-                ]
-                await steady(session, claims_url, bodies, args.rate, claims)
-                names = [b["metadata"]["name"] for b in bodies]
-                await until(
-                    lambda: all(n in claims.ready or claims.phases.get(n) == "Failed" for n in names),
-                    args.ready_timeout,
+                    warm: list[float] = []
+                    cold: list[float] = []
+                    for name in names:
+                        if name in claims.ready:
+                            latency = (claims.ready[name] - claims.created[name]) * 1000
+                            (warm if launches.get(name) == "Warm" else cold).append(latency)
+                    return warm, cold, sum(1 for n in names if n not in claims.ready)
+
+                # The steady claims: the calls and the operator's histogram are theirs.
+                before = await emulator_calls(session, endpoint)
+                report.warm_ms, report.cold_ms, report.unbound = await claim_wave(
+                    "claim", args.claims, args.rate
                 )
                 report.calls = diff(await emulator_calls(session, endpoint), before)
                 async with session.get(f"http://127.0.0.1:{health_port}/metrics") as response:
                     report.operator_buckets = claim_buckets(await response.text())
-                watching.cancel()
-                launches = {
-                    b["metadata"]["name"]: (b.get("status") or {}).get("launchType")
-                    for b in await list_items(session, claims_url)
-                }
-                for name in names:
-                    if name not in claims.ready:
-                        report.unbound += 1
-                        continue
-                    latency = (claims.ready[name] - claims.created[name]) * 1000
-                    (report.warm_ms if launches.get(name) == "Warm" else report.cold_ms).append(latency)
+
+                # A burst larger than the pool, once it has refilled: the rest are served cold.
+                await pool_full()
+                report.burst_warm_ms, report.burst_cold_ms, report.burst_unbound = await claim_wave(
+                    "burst", args.burst, float("inf")
+                )
 
                 # The cold path of a plain session, in the same run.
                 plain = Watcher(base)
@@ -291,6 +314,8 @@ def print_table(report: Report, args: argparse.Namespace) -> None:
     print(f"|{'-' * 38}|{'-' * 7}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
     print(row("warm claim (a pooled session bound)", report.warm_ms))
     print(row("cold claim (a session started)", report.cold_ms))
+    print(row(f"burst of {args.burst}: warm", report.burst_warm_ms))
+    print(row(f"burst of {args.burst}: cold", report.burst_cold_ms))
     print(row("plain CodeInterpreterSession", report.plain_ms))
     print()
     warm_share = len(report.warm_ms) / claims if claims else 0.0
@@ -333,6 +358,7 @@ def main() -> int:
     parser.add_argument(
         "--rate", type=float, default=10.0, help="claims (and plain sessions) created per second"
     )
+    parser.add_argument("--burst", type=int, default=80, help="claims created at once after the steady ones")
     parser.add_argument("--plain", type=int, default=20, help="plain sessions for the cold-path comparison")
     parser.add_argument("--start-delay", type=float, default=1.0, help="emulator seconds from Start to READY")
     parser.add_argument("--session-timeout", type=int, default=3600)
