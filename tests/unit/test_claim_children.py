@@ -7,6 +7,7 @@ from typing import Any
 
 from agentcore_operator.claims.children import RESERVATION_SECONDS, ChildIndex
 from agentcore_operator.claims.decision import Pool
+from agentcore_operator.claims.kind import its_child
 from agentcore_operator.controller.store import Store
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -106,8 +107,21 @@ def test_the_child_held_by_a_claim_is_found_by_label_and_owner_uid() -> None:
     )
     old = child("p-2", state="bound", claim="task", owner=("CodeInterpreterSessionClaim", "task", "uid-old"))
     index, _, _ = index_of(old, mine)
-    held = index.held_by("ns", "task", "uid-task")
-    assert held is not None and held.name == "p-1"
-    assert index.held_by("ns", "task", "uid-new") is None  # a claim re-created with the name: not its
+    assert [c.name for c in index.held_by("ns", "task", "uid-task")] == ["p-1"]
+    assert index.held_by("ns", "task", "uid-new") == []  # a claim re-created with the name: not its
     index.observe({"type": "DELETED", "object": mine})
-    assert index.held_by("ns", "task", "uid-task") is None
+    assert index.held_by("ns", "task", "uid-task") == []
+
+
+def test_its_child_is_the_one_its_status_names_else_a_ready_one() -> None:
+    starting = child(
+        "c-1", state="bound", claim="t", phase="Starting", owner=("CodeInterpreterSessionClaim", "t", "u")
+    )
+    ready = child("p-2", state="bound", claim="t", owner=("CodeInterpreterSessionClaim", "t", "u"))
+    index, _, _ = index_of(starting, ready)
+    held = index.held_by("ns", "t", "u")
+    chosen, extra = its_child(held, None)
+    assert chosen is not None and chosen.name == "p-2" and [c.name for c in extra] == ["c-1"]
+    chosen, extra = its_child(held, "c-1")
+    assert chosen is not None and chosen.name == "c-1" and [c.name for c in extra] == ["p-2"]
+    assert its_child([], "x") == (None, ())

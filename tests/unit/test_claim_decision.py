@@ -188,6 +188,15 @@ def test_its_child_ready_found_after_a_crash_is_adopted() -> None:
     assert decision.status.launch_type is LaunchType.WARM
 
 
+def test_another_child_labelled_with_it_is_deleted() -> None:
+    """Two processes bound for it at once (a leader handover): it keeps one, deletes the spare."""
+    spare = replace(MINE_STARTING, name="task-1-spare", uid="uid-spare")
+    decision = run(view(child=WARM_HELD, extra=(spare,)), BOUND)
+    assert decision.action == DeleteChild("team-a", "task-1-spare", "uid-spare")
+    assert decision.status.phase is ClaimPhase.BOUND and decision.status.session_name == "p-abcde"
+    assert run(view(child=WARM_HELD, extra=(spare,)), BOUND, Deleted()).action is None
+
+
 def test_its_cold_child_ready_binds_cold_and_asks_back_for_its_ttl() -> None:
     spec = ClaimSpec("p", ttl_seconds_after_bound=600)
     decision = run(view(spec=spec, child=MINE_READY), in_phase(ClaimPhase.PENDING, "Starting"))

@@ -105,16 +105,18 @@ class ChildIndex:
         self._reserved.pop(key, None)
         self._lost.pop(key, None)
 
-    def held_by(self, namespace: str, claim: str, uid: str) -> Child | None:
-        """The child labelled with the claim's name and owned by its uid (its, after any crash)."""
-        for key in list(self._by_claim.get((namespace, claim), ())):
+    def held_by(self, namespace: str, claim: str, uid: str) -> list[Child]:
+        """The children labelled with the claim's name and owned by its uid: its own, after any
+        crash. More than one only if two operator processes bound for it at once."""
+        held: list[Child] = []
+        for key in sorted(self._by_claim.get((namespace, claim), ())):
             body = self._sessions.get(key)
             if body is None:
                 continue
             owner = controller_of(body) or {}
             if labels_of(body).get(CLAIM_LABEL) == claim and owner.get("uid") == uid:
-                return child_of(body)
-        return None
+                held.append(child_of(body))
+        return held
 
     def reserve_free(self, namespace: str, pool: Pool, claim: Key, now: datetime) -> Child | None:
         """The free Ready child with the most time left, reserved for `claim` so that the other

@@ -26,6 +26,7 @@ Every row below is a unit test in tests/unit/test_claim_decision.py.
 | Failed / Unbound, its cold child still there      | -                | DeleteChild     | Failed / Unbound              |
 | Failed (InvalidSpec, Unbound, SessionEnded)       | -                | -               | Failed (final)                |
 | its child is Ready                                | - or ChildBound  | -               | Bound / Bound [Bound]         |
+| its child is Ready, another also labelled with it | -                | DeleteChild     | Bound / Bound                 |
 | its child ended (deleted, Stopping, Terminated)   | -                | -               | Failed / SessionEnded [same]  |
 | Bound, its child gone                             | -                | -               | Failed / SessionEnded [same]  |
 | Bound, its child not Ready (a restart)            | -                | -               | Bound (kept)                  |
@@ -39,7 +40,8 @@ Every row below is a unit test in tests/unit/test_claim_decision.py.
 | no child, its create found it existing            | ChildCreated(-)  | wait its watch  | Pending / Starting            |
 
 "Its child" is the CodeInterpreterSession labelled with the claim's name and owned by its
-uid. A cold child's name is derived from the claim's uid (`<claim>-<5 characters>`), so a
+uid (the one its status names, if several: only two operator processes binding for it at
+once, during a leader handover, could make a second one, which it then deletes). A cold child's name is derived from the claim's uid (`<claim>-<5 characters>`), so a
 create repeated after a crash finds the first one (AlreadyExists) instead of making a
 second. Waits end early on a watch event: the child's changes and the pool's appearance
 queue the claim. `[X]` is the event posted on that transition (once per reason change).
@@ -129,6 +131,7 @@ class ClaimView:
     pool: Pool | None = None
     child: Child | None = None
     candidate: Child | None = None
+    extra: tuple[Child, ...] = ()  # other children labelled with it (two processes bound at once)
 
 
 # -- actions (Kubernetes writes; none calls AgentCore) ---------------------------------
@@ -305,7 +308,11 @@ def decide(
         return Decision(None, status, requeue_after=_until(expiry, now))
 
     if child is not None and child.ready:
-        return _bound(view, status, child, now, expiry)
+        bound = _bound(view, status, child, now, expiry)
+        if view.extra and not isinstance(observation, Deleted):
+            spare = view.extra[0]  # held by no one else: stopping it loses nothing
+            return replace(bound, action=DeleteChild(meta.namespace, spare.name, spare.uid))
+        return bound
     if child is not None and child.ended:
         message = f"the session {child.name} ended ({child.phase}{', deleted' if child.deleting else ''})"
         return _moved(status, ClaimPhase.FAILED, "SessionEnded", message, now, "Warning", expiry)

@@ -36,6 +36,7 @@ from agentcore_operator.claims.children import ChildIndex, child_of
 from agentcore_operator.claims.decision import (
     BindChild,
     BindLost,
+    Child,
     ChildBound,
     ChildCreated,
     ClaimAction,
@@ -110,6 +111,14 @@ def child_signature(body: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def its_child(held: list[Child], named: object) -> tuple[Child | None, tuple[Child, ...]]:
+    """The claim's child (the one its status names, else a Ready one, else any) and the others."""
+    if not held:
+        return None, ()
+    chosen = next((c for c in held if c.name == named), None) or next((c for c in held if c.ready), held[0])
+    return chosen, tuple(c for c in held if c is not chosen and not c.deleting)
+
+
 def claims_of_pool(claims: Store, pool: dict[str, Any]) -> list[Key]:
     """The claims not yet Bound that name a pool (its appearance concerns them)."""
     namespace, name = key_of(pool)
@@ -162,12 +171,16 @@ class ClaimKind:
         synced = self.synced()
         pool_body = self.pool_lookup(meta.namespace, spec.pool)
         pool = pool_of(pool_body) if pool_body is not None else None
-        child = self.children.held_by(meta.namespace, meta.name, meta.uid) if synced else None
+        status = body.get("status") or {}
+        held = self.children.held_by(meta.namespace, meta.name, meta.uid) if synced else []
+        child, extra = its_child(held, status.get("sessionName"))
         candidate = None
-        unbound = (body.get("status") or {}).get("phase") in (None, ClaimPhase.PENDING.value)
+        unbound = status.get("phase") in (None, ClaimPhase.PENDING.value)
         if synced and pool is not None and child is None and unbound and not meta.deleting:
             candidate = self.children.reserve_free(meta.namespace, pool, key_of(body), self.clock())
-        return ClaimView(meta, created, spec, synced=synced, pool=pool, child=child, candidate=candidate)
+        return ClaimView(
+            meta, created, spec, synced=synced, pool=pool, child=child, candidate=candidate, extra=extra
+        )
 
     def with_finalizer(self, view: ClaimView) -> ClaimView:
         return view  # a claim has no finalizer: GC and its child's finalizer do the stopping
