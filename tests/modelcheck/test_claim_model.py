@@ -34,7 +34,7 @@ import pytest
 from agentcore_operator.claims.children import ChildIndex
 from agentcore_operator.claims.decision import ClaimTiming
 from agentcore_operator.claims.kind import ClaimKind
-from agentcore_operator.controller.kube import KubeConflict, KubeError
+from agentcore_operator.controller.kube import KubeConflict
 from agentcore_operator.controller.store import Store
 from agentcore_operator.runtime.backoff import Backoff
 from agentcore_operator.runtime.decision import EventNote
@@ -156,11 +156,11 @@ class SimCluster:
         self.crash.effect()
         return answer
 
-    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, plural: str, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
         self.crash.effect()
         name = body["metadata"]["name"]
         if name in self.sessions:
-            raise KubeError(409, "AlreadyExists", f"{name} exists")
+            raise KubeConflict(f"AlreadyExists: {name}")
         created = copy.deepcopy(body)
         created["metadata"]["uid"] = f"uid-{next(self.uids)}"
         created["status"] = {"phase": "Pending"}
@@ -173,13 +173,16 @@ class SimCluster:
         body = self.sessions.get(name)
         return copy.deepcopy(body) if body is not None else None
 
-    async def delete(self, body: dict[str, Any], *, resource_version: str | None = None) -> None:
-        """A session's delete (the claims' writer is ClaimDeletes)."""
+    async def delete(
+        self, plural: str, namespace: str, name: str, uid: str, resource_version: str | None = None
+    ) -> None:
         self.crash.effect()
-        meta = body["metadata"]
-        current = self.sessions.get(meta["name"])
-        if current is not None and current["metadata"]["uid"] == meta["uid"]:
-            self._delete_child(meta["name"])
+        if plural == "codeinterpretersessions":
+            body = self.sessions.get(name)
+            if body is not None and body["metadata"]["uid"] == uid:
+                self._delete_child(name)
+        elif name in self.claims and self.claims[name]["metadata"]["uid"] == uid:
+            self.delete_claim(name)
 
     async def patch_status(
         self, body: dict[str, Any], old: dict[str, Any], new: dict[str, Any]
@@ -199,31 +202,6 @@ class SimCluster:
 
     async def post_event(self, body: dict[str, Any], note: EventNote) -> None:
         return None
-
-
-class ClaimDeletes:
-    """The claims' writer: a claim deletes itself at its TTL (garbage collection follows)."""
-
-    def __init__(self, cluster: SimCluster) -> None:
-        self.cluster = cluster
-
-    async def delete(self, body: dict[str, Any], *, resource_version: str | None = None) -> None:
-        self.cluster.crash.effect()
-        meta = body["metadata"]
-        current = self.cluster.claims.get(meta["name"])
-        if current is not None and current["metadata"]["uid"] == meta["uid"]:
-            self.cluster.delete_claim(meta["name"])
-
-    async def merge_patch(
-        self, plural: str, namespace: str, name: str, patch: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        raise AssertionError("a claim's own object is never patched, only its status")
-
-    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        raise AssertionError("claims are not created by the operator")
-
-    async def read(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-        raise AssertionError("a claim is read from the cache")
 
 
 class Process:
@@ -251,7 +229,6 @@ class Process:
             children=self.children,
             pool_lookup=lambda namespace, name: POOL if name == "p" else None,
             kube=self.cluster,
-            claim_kube=ClaimDeletes(self.cluster),
             timing=ClaimTiming(),
             clock=lambda: self.cluster.now,
         )

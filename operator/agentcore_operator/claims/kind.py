@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from agentcore_operator.api.v1alpha1 import PLURAL, SpecError
 from agentcore_operator.api.v1alpha1.claim import (
+    CLAIM_PLURAL,
     ClaimPhase,
     ClaimSpec,
     ClaimStatus,
@@ -52,7 +53,7 @@ from agentcore_operator.claims.decision import (
     WriteFailed,
     decide,
 )
-from agentcore_operator.controller.kube import KubeConflict, KubeError
+from agentcore_operator.controller.kube import KubeConflict
 from agentcore_operator.controller.store import Key, Store, key_of
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.runtime.conditions import ready_reason
@@ -71,11 +72,13 @@ class ClaimWrites(Protocol):
         self, plural: str, namespace: str, name: str, patch: dict[str, Any]
     ) -> dict[str, Any] | None: ...
 
-    async def create(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    async def create(self, plural: str, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None: ...
 
     async def read(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None: ...
 
-    async def delete(self, body: dict[str, Any], *, resource_version: str | None = None) -> None: ...
+    async def delete(
+        self, plural: str, namespace: str, name: str, uid: str, resource_version: str | None = None
+    ) -> None: ...
 
 
 def pool_of(body: dict[str, Any]) -> Pool:
@@ -138,8 +141,7 @@ class ClaimKind:
     sessions: Store
     children: ChildIndex
     pool_lookup: PoolLookup
-    kube: ClaimWrites  # the sessions' writer
-    claim_kube: ClaimWrites  # the claims' writer (a claim deletes itself at its TTL)
+    kube: ClaimWrites
     synced: Callable[[], bool] = lambda: True
     # Our writes' answers go in the session cache at once, so their watch events will not look
     # new to the session controller: a child that needs its reconcile (one we created, or one
@@ -220,21 +222,16 @@ class ClaimKind:
             return ChildBound(child_of(answer))
         if isinstance(action, CreateChild):
             try:
-                created = await self.kube.create(dict(action.manifest))
-            except KubeError as exc:
-                if exc.status != 409:
-                    raise
-                return ChildCreated(None)  # made by an earlier pass (same name): its watch event brings it
+                created = await self.kube.create(PLURAL, action.namespace, dict(action.manifest))
+            except KubeConflict:
+                created = None  # made by an earlier pass (same name): its watch event brings it
+            if created is None:
+                return ChildCreated(None)
             self._remember(created)
             return ChildCreated(child_of(created))
         if isinstance(action, DeleteChild | DeleteClaim):
-            writer = self.kube if isinstance(action, DeleteChild) else self.claim_kube
-            target = {"metadata": {"namespace": action.namespace, "name": action.name, "uid": action.uid}}
-            try:
-                await writer.delete(target)
-            except KubeError as exc:
-                if exc.status != 409:  # 409: another object of that name now; ours is gone
-                    raise
+            plural = PLURAL if isinstance(action, DeleteChild) else CLAIM_PLURAL
+            await self.kube.delete(plural, action.namespace, action.name, action.uid)
             return Deleted()
         raise TypeError(f"not a claim action: {action!r}")
 

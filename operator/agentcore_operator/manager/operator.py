@@ -287,7 +287,6 @@ class Operator:
             children=self.children,
             pool_lookup=lambda namespace, name: self.pool_store.get((namespace, name)),
             kube=self.claim_writes,
-            claim_kube=claim_writer,
             synced=self._caches_listed,
             wake_session=self.queue.add,
             metrics=self.metrics,
