@@ -332,7 +332,10 @@ def print_table(report: Report, args: argparse.Namespace) -> None:
     print(
         f"inside the operator (its histogram: first watch event -> Bound status written): {operator_side or '-'}"
     )
-    print(f"AgentCore calls per claim: {per_claim:.2f} ({by_operation or 'none'}); {served} served")
+    print(
+        f"AgentCore calls per claim: {per_claim:.2f} ({by_operation or 'none'}): the pool's refills; "
+        f"a warm bind makes none; {served} served"
+    )
     plain = args.plain or 1
     by_operation = ", ".join(
         f"{op} {total(report.plain_calls, op) / plain:.2f}"
