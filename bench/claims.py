@@ -35,15 +35,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from common import (
-    CLI,
+from harness import (
+    DEFAULT_NAMESPACE,
     GROUP_PATH,
-    NAMESPACE,
-    REPO,
     Watcher,
+    aws_env,
+    cluster_command,
     diff,
     emulator_calls,
+    emulator_command,
     free_port,
+    operator_command,
     percentile,
     process,
     total,
@@ -51,6 +53,7 @@ from common import (
     wait_file,
 )
 
+NAMESPACE = DEFAULT_NAMESPACE
 POOL_NAME = "bench"
 PUBLISHED_TPS = 30.0
 
@@ -116,48 +119,13 @@ async def run(args: argparse.Namespace, workdir: Path) -> Report:
     kubeconfig = workdir / "kubeconfig"
     base = f"http://127.0.0.1:{cluster_port}"
     endpoint = f"http://127.0.0.1:{emulator_port}"
-    cluster_args = [
-        CLI,
-        "cluster",
-        "--port",
-        str(cluster_port),
-        "--crds",
-        str(REPO / "crds"),
-        "--kubeconfig",
-        str(kubeconfig),
-    ]
-    emulator_args = [
-        CLI,
-        "emulator",
-        "--port",
-        str(emulator_port),
-        "--tps",
-        str(PUBLISHED_TPS),
-        "--start-delay",
-        str(args.start_delay),
-    ]
-    operator_args = [
-        CLI,
-        "run",
-        "--kubeconfig",
-        str(kubeconfig),
-        "--http-host",
-        "127.0.0.1",
-        "--http-port",
-        str(health_port),
-        "--sweep-interval",
-        str(args.sweep_interval),
-        "--ledger-namespace",
-        NAMESPACE,
-        "--log-level",
-        "warning",
-    ]
-    aws_env = {
-        "AWS_ACCESS_KEY_ID": "AKIDBENCH",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_REGION": "us-east-1",
-        "AGENTCORE_ENDPOINT_URL": endpoint,
-    }
+    cluster_args = cluster_command(cluster_port, kubeconfig)
+    emulator_args = emulator_command(
+        emulator_port, "--tps", str(PUBLISHED_TPS), "--start-delay", str(args.start_delay)
+    )
+    operator_args = operator_command(
+        kubeconfig, health_port, "--sweep-interval", str(args.sweep_interval), "--ledger-namespace", NAMESPACE
+    )
     sessions_url = f"{base}{GROUP_PATH}/namespaces/{NAMESPACE}/codeinterpretersessions"
     claims_url = f"{base}{GROUP_PATH}/namespaces/{NAMESPACE}/codeinterpretersessionclaims"
     pools_url = f"{base}{GROUP_PATH}/namespaces/{NAMESPACE}/codeinterpretersessionpools"
@@ -166,7 +134,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> Report:
         process(emulator_args, "emulator", emulator_port, log=workdir / "emulator.log"),
     ):
         wait_file(kubeconfig)
-        with process(operator_args, "operator", health_port, env=aws_env, log=workdir / "operator.log"):
+        with process(
+            operator_args, "operator", health_port, env=aws_env(endpoint), log=workdir / "operator.log"
+        ):
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
                 filled = time.monotonic()
                 await post(session, pools_url, pool_manifest(args.pool, args.session_timeout))
