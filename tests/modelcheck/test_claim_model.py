@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,7 +38,6 @@ from agentcore_operator.controller.store import Store
 from agentcore_operator.runtime.backoff import Backoff
 from agentcore_operator.runtime.decision import EventNote
 from agentcore_operator.runtime.reconcile import ReconcileLoop
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -47,10 +45,9 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
-from tests.modelcheck.sim import Crash, CrashPlan
+from tests.modelcheck.sim import Crash, CrashPlan, run_model
 
 NAMESPACE = "team"
 POOL = {
@@ -362,17 +359,7 @@ class ClaimModelWithLiveness(ClaimModel):
 
 
 def _run(examples: int, steps: int) -> None:
-    run_state_machine_as_test(
-        ClaimModelWithLiveness,
-        settings=settings(
-            max_examples=examples,
-            stateful_step_count=steps,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-            derandomize=os.environ.get("MODELCHECK_RANDOM") is None,
-            database=None,
-        ),
-    )
+    run_model(ClaimModelWithLiveness, examples, steps)
 
 
 def test_claim_binding_keeps_its_invariants() -> None:
