@@ -250,7 +250,7 @@ class Operator:
                 for path in _collection_paths(settings.namespaces, INTERPRETER_PLURAL)
             ),
             *(
-                Informer(self.kube.connection, path, self.observe_claim)
+                Informer(self.kube.connection, path, self.observe_claim, held=self.claim_store.held_at)
                 for path in _collection_paths(settings.namespaces, CLAIM_PLURAL)
             ),
         ]
