@@ -40,6 +40,7 @@ bench: install tools
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/failover.py
 	$(BIN)/python bench/fairness.py
+	$(BIN)/python bench/claims.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -87,9 +87,12 @@ def wait_file(path: Path, timeout: float = 10) -> None:
 
 @dataclass
 class Watcher:
-    """Follows the resources on a watch and notes when each was first seen in each phase."""
+    """Follows the resources on a watch and notes when each was first seen in each phase
+    (`ready_phase` is the one that counts as Ready: Bound for claims)."""
 
     base: str
+    plural: str = "codeinterpretersessions"
+    ready_phase: str = "Ready"
     namespace: str | None = DEFAULT_NAMESPACE  # None: every namespace, keys "namespace/name"
     on_ready: Callable[[str], None] | None = None  # told each key once, when first seen Ready
     created: dict[str, float] = field(default_factory=dict)
@@ -100,7 +103,7 @@ class Watcher:
 
     async def run(self, session: aiohttp.ClientSession) -> None:
         where = f"/namespaces/{self.namespace}" if self.namespace else ""
-        url = f"{self.base}{GROUP_PATH}{where}/codeinterpretersessions"
+        url = f"{self.base}{GROUP_PATH}{where}/{self.plural}"
         async with session.get(url) as response:
             listing = await response.json()
         version = listing["metadata"]["resourceVersion"]
@@ -128,7 +131,7 @@ class Watcher:
         phase = status.get("phase")
         if phase:
             self.phases[name] = phase
-        if phase == "Ready" and name not in self.ready:
+        if phase == self.ready_phase and name not in self.ready:
             self.ready[name] = now
             if self.on_ready is not None:
                 self.on_ready(name)
@@ -141,6 +144,23 @@ async def emulator_calls(session: aiohttp.ClientSession, endpoint: str) -> dict[
     async with session.get(f"{endpoint}/_emulator/calls") as response:
         counts: dict[str, dict[str, int]] = (await response.json())["counts"]
         return counts
+
+
+def total(counts: dict[str, dict[str, int]], operation: str | None = None, outcome: str | None = None) -> int:
+    return sum(
+        n
+        for op, outcomes in counts.items()
+        if operation is None or op == operation
+        for out, n in outcomes.items()
+        if outcome is None or out == outcome
+    )
+
+
+def diff(after: dict[str, dict[str, int]], before: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    return {
+        op: {out: n - before.get(op, {}).get(out, 0) for out, n in outcomes.items()}
+        for op, outcomes in after.items()
+    }
 
 
 async def until(predicate: Any, within: float, interval: float = 0.05) -> bool:

@@ -58,6 +58,7 @@ from harness import (
     cluster_command,
     create_session,
     delete_session,
+    diff,
     emulator_calls,
     emulator_command,
     for_each,
@@ -68,6 +69,7 @@ from harness import (
     process,
     rss_and_cpu,
     session_manifest,
+    total,
     until,
     wait_file,
 )
@@ -77,23 +79,6 @@ NAMESPACE = DEFAULT_NAMESPACE
 PUBLISHED_TPS = 30.0
 PRODUCTION_SWEEP_SECONDS = 60.0
 BASELINE_INTERVAL = 10.0
-
-
-def total(counts: dict[str, dict[str, int]], operation: str | None = None, outcome: str | None = None) -> int:
-    return sum(
-        n
-        for op, outcomes in counts.items()
-        if operation is None or op == operation
-        for out, n in outcomes.items()
-        if outcome is None or out == outcome
-    )
-
-
-def diff(after: dict[str, dict[str, int]], before: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-    return {
-        op: {out: n - before.get(op, {}).get(out, 0) for out, n in outcomes.items()}
-        for op, outcomes in after.items()
-    }
 
 
 async def create_all(

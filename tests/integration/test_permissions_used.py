@@ -41,12 +41,42 @@ def verb_and_resource(method: str, path: str, query: str) -> tuple[str, str, str
     return verb, group, resource, namespace
 
 
+def operator_requests(cluster: ClusterHandle) -> tuple[list[Any], set[tuple[str, str, str]]]:
+    """The operator's requests that no declared permission covers, and every (verb, group, resource) it used."""
+    cluster.drop_watches()  # watch requests are logged when their stream ends
+    time.sleep(0.3)
+    allowed: set[tuple[str, str, str]] = {
+        (verb, p.api_group, resource) for p in PERMISSIONS for resource in p.resources for verb in p.verbs
+    }
+    used: set[tuple[str, str, str]] = set()
+    undeclared: list[Any] = []
+    for request in cluster.requests():
+        if "kubectl" in request["user_agent"] or "python-requests" in request["user_agent"]:
+            continue  # the test's own clients, not the operator
+        segments = request["path"].strip("/").split("/")
+        depth = {"api": 2, "apis": 3}.get(segments[0])
+        if depth is None or len(segments) <= depth:
+            continue  # discovery and other non-resource URLs, readable by every client
+        verb, group, resource, _ = verb_and_resource(request["method"], request["path"], request["query"])
+        used.add((verb, group, resource))
+        if (verb, group, resource) not in allowed:
+            undeclared.append((request["method"], request["path"], request["user_agent"]))
+    return undeclared, used
+
+
 def test_the_operator_uses_only_declared_permissions(
     cluster: ClusterHandle, emulator: EmulatorHandle, start_operator: StartOperator
 ) -> None:
     with start_operator(orphan_sweep_interval=0.3, leader_elect=True):
         for name in ("perm-a", "perm-b"):
             cluster.kubectl("apply", "-f", "-", input=json.dumps(session_manifest(name)))
+        claim = {
+            "apiVersion": "agentcore.dev/v1alpha1",
+            "kind": "CodeInterpreterSessionClaim",
+            "metadata": {"name": "perm-claim", "namespace": "default"},
+            "spec": {"poolRef": {"name": "absent"}},
+        }
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(claim))
         eventually(
             lambda: all(
                 ((cluster.get("codeinterpretersessions", "default", n) or {}).get("status") or {}).get(
@@ -88,28 +118,13 @@ def test_the_operator_uses_only_declared_permissions(
         )
         time.sleep(1.0)  # ledger flushes and an orphan sweep or two
 
-    cluster.drop_watches()  # watch requests are logged when their stream ends
-    time.sleep(0.3)
-    allowed: set[tuple[str, str, str]] = {
-        (verb, p.api_group, resource) for p in PERMISSIONS for resource in p.resources for verb in p.verbs
-    }
-    used: set[tuple[str, str, str]] = set()
-    undeclared: list[Any] = []
-    for request in cluster.requests():
-        if "kubectl" in request["user_agent"]:
-            continue  # the test's own kubectl, not the operator
-        segments = request["path"].strip("/").split("/")
-        depth = {"api": 2, "apis": 3}.get(segments[0])
-        if depth is None or len(segments) <= depth:
-            continue  # discovery and other non-resource URLs, readable by every client
-        verb, group, resource, _ = verb_and_resource(request["method"], request["path"], request["query"])
-        used.add((verb, group, resource))
-        if (verb, group, resource) not in allowed:
-            undeclared.append((request["method"], request["path"], request["user_agent"]))
+    undeclared, used = operator_requests(cluster)
     assert not undeclared, undeclared
     # The run exercised the operator's main permissions (the check above saw real traffic).
     assert {
         ("patch", "agentcore.dev", "codeinterpretersessions/status"),
+        ("patch", "agentcore.dev", "codeinterpretersessionclaims/status"),
+        ("watch", "agentcore.dev", "codeinterpretersessionclaims"),
         ("create", "", "events"),
         ("watch", "agentcore.dev", "codeinterpretersessions"),
         ("create", "", "configmaps"),

@@ -43,9 +43,10 @@ def test_no_resource_is_granted_twice() -> None:
 
 
 def test_sessions_are_never_updated() -> None:
-    """The operator never writes a session's spec: it patches finalizers and writes status,
-    deletes a finished resource whose ttlSecondsAfterFinished has passed, and creates and
-    deletes a pool's free sessions (whole objects, never a user's spec changed)."""
+    """The operator never writes a session's spec: it patches finalizers, a claim's labels and
+    ownerReference (a merge patch), and status; it creates and deletes a pool's free sessions
+    and a claim's cold one (whole objects, never a user's spec changed), and deletes a finished
+    resource whose ttlSecondsAfterFinished has passed."""
     sessions = rule(PLURAL, GROUP)
     assert set(sessions.verbs) == {"get", "list", "watch", "create", "patch", "delete"}
     assert sessions.scope == "watched"
@@ -63,10 +64,22 @@ def test_events_are_only_created() -> None:
     assert rule("events", "").verbs == ("create",)
 
 
-def test_nothing_but_finished_sessions_is_deleted() -> None:
+def test_nothing_but_sessions_and_expired_claims_is_deleted() -> None:
     deleting = [p for p in PERMISSIONS if {"delete", "deletecollection"} & set(p.verbs)]
-    assert [(p.resources, p.verbs.count("delete")) for p in deleting] == [((PLURAL,), 1)]
-    assert "deletecollection" not in deleting[0].verbs
+    assert [(p.resources, p.verbs.count("delete")) for p in deleting] == [
+        ((PLURAL,), 1),
+        (("codeinterpretersessionclaims",), 1),
+    ]
+    assert all("deletecollection" not in p.verbs for p in deleting)
+
+
+def test_claims_are_read_and_deleted_and_pools_only_read() -> None:
+    """A claim's spec is the user's: the operator writes its status, deletes it at its TTL, and
+    may name it as an owner with blockOwnerDeletion (update on its finalizers); pools are read."""
+    assert set(rule("codeinterpretersessionclaims", GROUP).verbs) == {"get", "list", "watch", "delete"}
+    assert rule("codeinterpretersessionclaims/finalizers", GROUP).verbs == ("update",)
+    assert set(rule("codeinterpretersessionclaims/status", GROUP).verbs) == {"get", "patch"}
+    assert set(rule("codeinterpretersessionpools", GROUP).verbs) == {"get", "list", "watch"}
 
 
 def test_leases_are_only_read_created_and_updated_in_the_operators_namespace() -> None:

@@ -343,6 +343,16 @@ class KubeWriter:
         path = f"{self._custom}/namespaces/{quote(namespace, safe='')}/{plural}"
         return path if name is None else f"{path}/{quote(name, safe='')}"
 
+    async def read(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """GET one object of the group (None when it does not exist)."""
+        return await self._write("GET", self._path(plural, namespace, name), None, JSON)
+
+    async def merge_patch(
+        self, plural: str, namespace: str, name: str, patch: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """A JSON merge patch of an object of the group (a resourceVersion in it makes it conditional)."""
+        return await self._write("PATCH", self._path(plural, namespace, name), patch, MERGE_PATCH)
+
     def _object_path(self, body: dict[str, Any]) -> str:
         return self._path(self.plural, *_ns_name(body))
 

@@ -9,11 +9,14 @@ Starting -> Ready in a live table, deletes one and shows AgentCore stopped it, a
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import requests
 
 from agentcore_operator.controller.state_machine import Timing
 from agentcore_operator.local.agentcore import EmulatorConfig, InterpreterSeed
@@ -107,6 +110,7 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
                     f"session {session_id} of {victim} is {state} in AgentCore, expected TERMINATED"
                 )
             say(f"AgentCore reports session {session_id} TERMINATED: the operator stopped it")
+            show_claims(cluster, emulator, timeout)
             demo_interpreter(cluster, examples / "interpreters", timeout)
             say("$ kubectl get events --sort-by=.lastTimestamp")
             print(
@@ -127,6 +131,62 @@ def run_demo(examples: Path, timeout: float, keep_running: bool) -> None:
             "demo finished: every session went Ready, code ran in one, one renewed live, and deleting one "
             "stopped it in AgentCore"
         )
+
+
+CLAIMS = "codeinterpretersessionclaims"
+
+
+def show_claims(cluster: Any, emulator: EmulatorHandle, timeout: float) -> None:
+    """A pool of 3 Ready sessions, two claims bound warm, and how long each took as a client sees it."""
+    pool = {
+        "apiVersion": "agentcore.dev/v1alpha1",
+        "kind": "CodeInterpreterSessionPool",
+        "metadata": {"name": "warm", "namespace": "default"},
+        "spec": {"replicas": 3, "template": {"spec": {"sessionTimeoutSeconds": 900}}},
+    }
+    say("$ kubectl apply -f - (a CodeInterpreterSessionPool of 3)")
+    print(cluster.kubectl("apply", "-f", "-", input=json.dumps(pool)).stdout.rstrip())
+
+    def free_ready() -> int:
+        return sum(
+            1
+            for body in cluster.objects("codeinterpretersessions", "default")
+            if (body["metadata"].get("labels") or {}).get("agentcore.dev/pool") == "warm"
+            and body["metadata"]["labels"].get("agentcore.dev/pool-state") == "free"
+            and (body.get("status") or {}).get("phase") == "Ready"
+        )
+
+    deadline = time.monotonic() + timeout
+    while free_ready() < 3:
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"the pool has {free_ready()} free Ready sessions after {timeout:.0f}s, not 3")
+        time.sleep(0.1)
+    say("3 pooled sessions are Ready; two claims take one each")
+    for name in ("agent-task-1", "agent-task-2"):
+        claim: dict[str, Any] = {
+            "apiVersion": "agentcore.dev/v1alpha1",
+            "kind": "CodeInterpreterSessionClaim",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"poolRef": {"name": "warm"}, "ttlSecondsUnbound": 30},
+        }
+        sent = time.monotonic()
+        created = requests.post(
+            f"{cluster.url}/apis/agentcore.dev/v1alpha1/namespaces/default/{CLAIMS}", json=claim
+        )
+        if created.status_code != 201:
+            raise DemoFailed(f"creating claim {name}: {created.status_code} {created.text[:300]}")
+        status: dict[str, Any] = {}
+        while status.get("phase") != "Bound":
+            if time.monotonic() - sent > timeout:
+                raise DemoFailed(f"claim {name} not Bound within {timeout:.0f}s: {status}")
+            time.sleep(0.002)
+            status = (cluster.get("codeinterpretersessionclaims", "default", name) or {}).get("status") or {}
+        took = (time.monotonic() - sent) * 1000
+        if status.get("launchType") != "Warm":
+            raise DemoFailed(f"claim {name} was served {status.get('launchType')}, expected Warm")
+        say(f"claim {name} Bound to {status['sessionName']} ({status['sessionId']}), warm, in {took:.0f} ms")
+    say("$ kubectl get codeinterpretersessionclaims")
+    print(cluster.kubectl("get", "codeinterpretersessionclaims", "-n", "default").stdout.rstrip())
 
 
 def demo_interpreter(cluster: Any, folder: Path, timeout: float) -> None:

@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 API_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+CLAIM_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 TIME_TO_READY_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
@@ -144,6 +145,20 @@ class Metrics:
             "CodeInterpreter resources that became Ready (created or adopted).",
             registry=self.registry,
         )
+        self.claim_time_to_ready = Histogram(
+            "agentcore_claim_time_to_ready_seconds",
+            "Seconds from a CodeInterpreterSessionClaim's first watch event to its Bound status written, "
+            "by launch: warm (a pooled session bound) or cold (a session started for the claim).",
+            ["launch"],
+            buckets=CLAIM_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.claims_bound = Counter(
+            "agentcore_claims_bound",
+            "CodeInterpreterSessionClaims bound, by launch: warm or cold.",
+            ["launch"],
+            registry=self.registry,
+        )
 
 
 METRIC_NAMES: tuple[str, ...] = (
@@ -160,4 +175,6 @@ METRIC_NAMES: tuple[str, ...] = (
     "agentcore_pool_sessions_desired",
     "agentcore_pool_sessions_free",
     "agentcore_pool_sessions_free_ready",
+    "agentcore_claim_time_to_ready_seconds",
+    "agentcore_claims_bound_total",
 )

@@ -25,6 +25,7 @@ import boto3
 import kopf
 
 from agentcore_operator.api.v1alpha1 import GROUP, PLURAL, VERSION
+from agentcore_operator.api.v1alpha1.claim import CLAIM_KIND, CLAIM_PLURAL
 from agentcore_operator.api.v1alpha1.interpreter import (
     INTERPRETER_FINALIZER,
     INTERPRETER_KIND,
@@ -33,6 +34,9 @@ from agentcore_operator.api.v1alpha1.interpreter import (
 from agentcore_operator.api.v1alpha1.pool import POOL_FINALIZER, POOL_KIND, POOL_PLURAL
 from agentcore_operator.aws.clients import ClientFactory
 from agentcore_operator.aws.sessions import SessionManager
+from agentcore_operator.claims.children import ChildIndex
+from agentcore_operator.claims.kind import ClaimKind, claim_keys_of_child, claims_of_pool
+from agentcore_operator.claims.kind import child_signature as claim_child_signature
 from agentcore_operator.controller.export import SessionObjects
 from agentcore_operator.controller.informer import Informer
 from agentcore_operator.controller.kube import KubeConflict, KubeWriter, connection_info, load_configuration
@@ -62,6 +66,7 @@ logger = logging.getLogger("agentcore_operator")
 
 StopFlag = asyncio.Event | threading.Event
 DRAIN_SECONDS = 10.0  # how long a stopping operator lets passes in flight finish
+CLAIM_CONNECTIONS = 8  # the claims' own connections to the API server (their watch is on the shared ones)
 
 
 class LeadershipLost(Exception):
@@ -217,6 +222,7 @@ class Operator:
             drain_seconds=DRAIN_SECONDS,
         )
         self.session_controller.watch(self.pool_controller, pool_keys_of, child_signature)
+        self._build_claims(clock, user_agent)
         self.sweeper = Sweeper(self.store, self.sessions, self.queue, interval=settings.sweep_interval)
         self.orphans = (
             OrphanSweeper(
@@ -243,6 +249,10 @@ class Operator:
                 )
                 for path in _collection_paths(settings.namespaces, INTERPRETER_PLURAL)
             ),
+            *(
+                Informer(self.kube.connection, path, self.observe_claim, held=self.claim_store.held_at)
+                for path in _collection_paths(settings.namespaces, CLAIM_PLURAL)
+            ),
         ]
         self.pool_informers = [
             Informer(self.kube.connection, path, self.observe_pool, held=self.pool_store.held_at)
@@ -257,6 +267,56 @@ class Operator:
         self._kube_ok: bool | None = None
         self._prepare: asyncio.Task[None] | None = None
         self._register()
+
+    def _build_claims(self, clock: Callable[[], datetime], user_agent: str) -> None:
+        """CodeInterpreterSessionClaim: a kind on the generic loop that binds pooled sessions.
+
+        Its child's changes (Ready, ended) and its pool's appearance queue the claim; the
+        claim reads both from the caches, never from the API server, on its hot path. Its
+        writes have their own connections: a bind never waits for a free connection behind a
+        burst of session status writes and the pools' refills.
+        """
+        self.claim_writes = KubeWriter(
+            self.kube_configuration, pool_size=CLAIM_CONNECTIONS, user_agent=user_agent
+        )
+        self.claim_store = Store()
+        self.children = ChildIndex(self.store)
+        claim_writer = self.claim_writes.for_kind(CLAIM_PLURAL, CLAIM_KIND, "")
+        self.claim_kind = ClaimKind(
+            sessions=self.store,
+            children=self.children,
+            pool_lookup=lambda namespace, name: self.pool_store.get((namespace, name)),
+            kube=self.claim_writes,
+            synced=self._caches_listed,
+            wake_session=self.queue.add,
+            metrics=self.metrics,
+            clock=clock,
+        )
+        self.claims = ReconcileLoop(
+            self.claim_kind,
+            store=self.claim_store,
+            kube=claim_writer,
+            conflict=KubeConflict,
+            backoff=Backoff(),
+            errors=self.metrics.reconcile_errors,
+            clock=clock,
+        )
+        self.claim_controller: KindController[Any] = KindController(
+            self.claims,
+            store=self.claim_store,
+            workers=self.settings.reconcile_workers,
+            errors=self.metrics.reconcile_errors,
+            drain_seconds=DRAIN_SECONDS,
+        )
+        self.session_controller.watch(self.claim_controller, claim_keys_of_child, claim_child_signature)
+        self.pool_controller.watch(
+            self.claim_controller, lambda pool: claims_of_pool(self.claim_store, pool), _pool_identity
+        )
+
+    def _caches_listed(self) -> bool:
+        """Whether the session cache holds everything: before, a claim would miss the child it holds.
+        (A pool missing from its cache only delays a claim: the pool's event queues it again.)"""
+        return all(informer.listed.is_set() for informer in self.session_informers)
 
     # -- kopf wiring -------------------------------------------------------------------
 
@@ -281,11 +341,16 @@ class Operator:
             self._kube_ok = True
         self.pool_children.observe(dict(event))
         self.session_controller.observe(dict(event))
+        self.children.observe(dict(event))
 
     def observe_interpreter(self, event: dict[str, Any]) -> None:
         if isinstance(event.get("object"), dict):
             self._kube_ok = True
         self.interpreter_controller.observe(event)
+
+    def observe_claim(self, event: dict[str, Any]) -> None:
+        self.claim_kind.noticed(event)
+        self.claim_controller.observe(event)
 
     def observe_pool(self, event: dict[str, Any]) -> None:
         self.pool_controller.observe(event)
@@ -354,12 +419,18 @@ class Operator:
             return
         self._working = True
         self.metrics.leader.set(1)
-        for controller in (self.session_controller, self.interpreter_controller, self.pool_controller):
+        for controller in (
+            self.session_controller,
+            self.interpreter_controller,
+            self.pool_controller,
+            self.claim_controller,
+        ):
             for body in controller.store.bodies():
                 controller.queue.add(key_of(body))
         self._tasks.append(asyncio.create_task(self._dispatch_sessions(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self.interpreter_controller.run(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self._dispatch_pools(), name="dispatch"))
+        self._tasks.append(asyncio.create_task(self.claim_controller.run(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self.sweeper.run()))
         self._tasks.append(asyncio.create_task(self.quota.run()))
         if self.ledger is not None and self.orphans is not None:
@@ -394,6 +465,7 @@ class Operator:
         self.queue.close()
         self.interpreter_controller.queue.close()
         self.pool_controller.queue.close()
+        self.claim_controller.queue.close()
         dispatchers = [t for t in self._tasks if t.get_name() == "dispatch"]
         if dispatchers:
             await asyncio.wait(dispatchers, timeout=DRAIN_SECONDS + 1)
@@ -416,6 +488,7 @@ class Operator:
             await self.health.stop()
         self.sessions.close()
         await self.kube.close()
+        await self.claim_writes.close()
         self.objects.close()
 
     async def _prepare_clients(self) -> None:
@@ -529,6 +602,11 @@ def _interpreter_signature(body: dict[str, Any]) -> tuple[Any, ...]:
     """What a session waiting on an interpreter cares about: is it Ready, and on which id."""
     status = body.get("status") or {}
     return status.get("phase"), status.get("codeInterpreterId"), status.get("message")
+
+
+def _pool_identity(body: dict[str, Any]) -> object:
+    """What a claim waiting for its pool cares about: that it exists (a new one, a new uid)."""
+    return (body.get("metadata") or {}).get("uid")
 
 
 def _session_signature(body: dict[str, Any]) -> tuple[Any, ...]:

@@ -37,15 +37,39 @@ PERMISSIONS: tuple[Permission, ...] = (
         resources=("codeinterpretersessions",),
         verbs=("get", "list", "watch", "create", "patch", "delete"),
         scope="watched",
-        why="watch sessions; add and remove the finalizer; delete a finished one (ttlSecondsAfterFinished); "
-        "create and delete a pool's free sessions (CodeInterpreterSessionPool)",
+        why=(
+            "watch sessions; add and remove the finalizer; delete a finished one (ttlSecondsAfterFinished); "
+            "create and delete a pool's free sessions (CodeInterpreterSessionPool); a claim creates its cold "
+            "session, binds a pooled one (labels and ownerReference, under its resourceVersion) and deletes "
+            "the one it started when ttlSecondsUnbound passes"
+        ),
+    ),
+    Permission(
+        api_group="agentcore.dev",
+        resources=("codeinterpretersessionclaims",),
+        verbs=("get", "list", "watch", "delete"),
+        scope="watched",
+        why="watch claims; delete a claim whose ttlSecondsAfterBound or shutdownTime has passed",
+    ),
+    Permission(
+        api_group="agentcore.dev",
+        resources=("codeinterpretersessionclaims/finalizers",),
+        verbs=("update",),
+        scope="watched",
+        why=(
+            "a claim's session names the claim as its owner with blockOwnerDeletion, which the API "
+            "server's OwnerReferencesPermissionEnforcement admits only with update on the owner's finalizers"
+        ),
     ),
     Permission(
         api_group="agentcore.dev",
         resources=("codeinterpretersessionpools",),
         verbs=("get", "list", "watch"),
         scope="watched",
-        why="watch session pools (their children are sessions; a pool holds no finalizer)",
+        why=(
+            "watch session pools (their children are sessions; a pool holds no finalizer); a claim reads "
+            "its pool's template for a cold session"
+        ),
     ),
     Permission(
         api_group="agentcore.dev",
@@ -60,10 +84,11 @@ PERMISSIONS: tuple[Permission, ...] = (
             "codeinterpretersessions/status",
             "codeinterpreters/status",
             "codeinterpretersessionpools/status",
+            "codeinterpretersessionclaims/status",
         ),
         verbs=("get", "patch"),
         scope="watched",
-        why="write the observed session, code interpreter and pool state",
+        why="write the observed session, code interpreter, pool and claim state",
     ),
     Permission(
         api_group="",
