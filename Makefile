@@ -41,6 +41,7 @@ bench: install tools
 	$(BIN)/python bench/failover.py
 	$(BIN)/python bench/fairness.py
 	$(BIN)/python bench/claims.py
+	$(BIN)/python bench/pools.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
