@@ -316,6 +316,8 @@ class KubeWriter:
 
     def _object_path(self, body: dict[str, Any]) -> str:
         namespace, name = _ns_name(body)
+        if not namespace:  # a cluster-scoped kind (AgentCoreAccessPolicy)
+            return f"{self._custom}/{self.plural}/{quote(name, safe='')}"
         return f"{self._custom}/namespaces/{quote(namespace, safe='')}/{self.plural}/{quote(name, safe='')}"
 
     async def _write(self, method: str, path: str, payload: Any, content_type: str) -> dict[str, Any] | None:
@@ -356,4 +358,4 @@ class KubeWriter:
 
 def _ns_name(body: dict[str, Any]) -> tuple[str, str]:
     meta = body.get("metadata") or {}
-    return str(meta.get("namespace")), str(meta.get("name"))
+    return str(meta.get("namespace") or ""), str(meta.get("name"))

@@ -51,12 +51,14 @@ class Sweeper:
 
     async def sweep_once(self) -> SweepReport:
         report = SweepReport()
-        for (region, interpreter), tracked in self._store.tracked().items():
+        for (account, region, interpreter), tracked in self._store.tracked().items():
             live = [t for t in tracked if t.phase in (Phase.READY, Phase.STARTING)]
             if not live:
                 continue
             try:
-                summaries = await self._sessions.list_sessions(region, interpreter, status="READY")
+                summaries = await self._sessions.list_sessions(
+                    region, interpreter, status="READY", account=account
+                )
             except ApiError as error:
                 report.failures += 1
                 logger.warning("sweep of %s in %s failed: %s", interpreter, region, error)

@@ -54,11 +54,15 @@ from agentcore_operator.runtime.controller import KindController
 from agentcore_operator.runtime.elector import KubernetesLeaseLock, LeaderElector, default_identity
 from agentcore_operator.runtime.ratelimit import CONTROL_PLANE_WRITE_TPS, RateLimiter
 from agentcore_operator.runtime.reconcile import ReconcileLoop
+from agentcore_operator.tenancy.index import Changes, TenancyIndex
+from agentcore_operator.tenancy.kind import PolicyKind
+from agentcore_operator.tenancy.policy import POLICY_FINALIZER, POLICY_KIND, POLICY_PLURAL
 
 logger = logging.getLogger("agentcore_operator")
 
 StopFlag = asyncio.Event | threading.Event
 DRAIN_SECONDS = 10.0  # how long a stopping operator lets passes in flight finish
+CALLER_IDENTITY_RETRY_SECONDS = 30.0
 
 
 class LeadershipLost(Exception):
@@ -105,6 +109,10 @@ class Operator:
                 on_stopped_leading=self._stopped_leading,
                 wait_for_release=lease_lock.wait_for_release,
             )
+        # Which AgentCoreAccessPolicy binds each namespace: the account, region and limits of
+        # its sessions. Filled by the watches of policies and Namespaces before any session
+        # is acted on, so no session starts in the operator's own account by mistake.
+        self.tenancy = TenancyIndex()
         self.limiter = RateLimiter(
             {**CONTROL_PLANE_WRITE_TPS, **settings.tps},
             default_rate=settings.default_tps,
@@ -123,6 +131,7 @@ class Operator:
             concurrency=settings.max_workers,
             may_mutate=self.may_act,
             stopping=self._stopping_event,
+            identities=self.tenancy.identity_for,
         )
         self.quota = QuotaGate(
             self.queue.add, probe_interval=settings.timing.quota_retry_seconds, order=settings.quota_order
@@ -146,6 +155,8 @@ class Operator:
             clock=clock,
             interpreter_of=self._interpreter,
             objects=self.objects,
+            tenancy=self.tenancy,
+            requeue=self.queue.add,
         )
         self.session_controller: KindController[Observation] = KindController(
             self.reconciler,
@@ -154,7 +165,7 @@ class Operator:
             backoff=self.backoff,
             workers=settings.reconcile_workers,
             errors=self.metrics.reconcile_errors,
-            on_removed=self.quota.forget,
+            on_removed=self._session_removed,
             drain_seconds=DRAIN_SECONDS,
         )
         self.interpreter_store = Store()
@@ -188,6 +199,23 @@ class Operator:
             self.session_controller, lambda body: sessions_using(self.store, body), _interpreter_signature
         )
         self.session_controller.watch(self.interpreter_controller, interpreter_keys_of, _session_signature)
+        self.policy_store = Store()
+        self.policies = ReconcileLoop(
+            PolicyKind(self.tenancy),
+            store=self.policy_store,
+            kube=self.kube.for_kind(POLICY_PLURAL, POLICY_KIND, POLICY_FINALIZER),
+            conflict=KubeConflict,
+            backoff=Backoff(),
+            errors=self.metrics.reconcile_errors,
+            clock=clock,
+        )
+        self.policy_controller: KindController[Any] = KindController(
+            self.policies,
+            store=self.policy_store,
+            workers=2,
+            errors=self.metrics.reconcile_errors,
+            drain_seconds=DRAIN_SECONDS,
+        )
         self.sweeper = Sweeper(self.store, self.sessions, self.queue, interval=settings.sweep_interval)
         self.orphans = (
             OrphanSweeper(
@@ -209,6 +237,12 @@ class Operator:
             Informer(self.kube.connection, path, self.observe_interpreter)
             for path in _collection_paths(settings.namespaces, INTERPRETER_PLURAL)
         ]
+        # Cluster-wide whatever namespaces are watched: policies and Namespaces are cluster-scoped.
+        self.tenancy_informers = [
+            Informer(self.kube.connection, f"/apis/{GROUP}/{VERSION}/{POLICY_PLURAL}", self.observe_policy),
+            Informer(self.kube.connection, "/api/v1/namespaces", self.observe_namespace),
+        ]
+        self.informers += self.tenancy_informers
         self.health: HealthServer | None = None
         self.registry = kopf.OperatorRegistry()
         self._tasks: list[asyncio.Task[None]] = []
@@ -217,6 +251,7 @@ class Operator:
         self._stop_requested: asyncio.Event | None = None
         self._kube_ok: bool | None = None
         self._prepare: asyncio.Task[None] | None = None
+        self._own_account_task: asyncio.Task[None] | None = None
         self._register()
 
     # -- kopf wiring -------------------------------------------------------------------
@@ -246,6 +281,68 @@ class Operator:
         if isinstance(event.get("object"), dict):
             self._kube_ok = True
         self.interpreter_controller.observe(event)
+
+    def observe_policy(self, event: dict[str, Any]) -> None:
+        body = event.get("object")
+        if not isinstance(body, dict):
+            return
+        if event.get("type") == "DELETED":
+            changes = self.tenancy.remove_policy(str((body.get("metadata") or {}).get("name", "")))
+        else:
+            changes = self.tenancy.put_policy(body)
+        self.policy_controller.observe(event)
+        self._tenancy_changed(changes)
+
+    def observe_namespace(self, event: dict[str, Any]) -> None:
+        body = event.get("object")
+        if not isinstance(body, dict):
+            return
+        if event.get("type") == "DELETED":
+            changes = self.tenancy.remove_namespace(str((body.get("metadata") or {}).get("name", "")))
+        else:
+            changes = self.tenancy.put_namespace(body)
+        self._tenancy_changed(changes)
+
+    def _tenancy_changed(self, changes: Changes) -> None:
+        """Look again at the sessions of namespaces whose binding or limits changed, and at the
+        policies whose bound namespaces changed."""
+        for namespace in changes.namespaces:
+            for body in self.store.in_namespace(namespace):
+                self.queue.add(key_of(body))
+        for name in changes.policies:
+            if self.policy_store.get(("", name)) is not None:
+                self.policy_controller.queue.add(("", name))
+
+    def _session_removed(self, key: Key) -> None:
+        self.quota.forget(key)
+        self.reconciler.session_kind.room_freed(key[0])
+
+    async def _learn_own_account(self) -> bool:
+        """STS GetCallerIdentity, in a thread: the account of namespaces no role is assumed for."""
+        try:
+            account = await asyncio.get_running_loop().run_in_executor(
+                None, self.sessions.clients.caller_account, self.settings.region
+            )
+        except Exception as exc:
+            logger.warning("could not learn the operator's own AWS account (GetCallerIdentity): %s", exc)
+            return False
+        self._tenancy_changed(self.tenancy.set_own_account(account))
+        logger.info("the operator's own AWS account is %s", account)
+        return True
+
+    async def _keep_learning_own_account(self) -> None:
+        learned = False
+        while not learned:
+            await asyncio.sleep(CALLER_IDENTITY_RETRY_SECONDS)
+            learned = await self._learn_own_account()
+
+    async def _tenancy_listed(self) -> None:
+        await asyncio.gather(*(informer.listed.wait() for informer in self.tenancy_informers))
+
+    async def _dispatch_policies(self) -> None:
+        """Once both lists are in: a policy's status written earlier would name too few namespaces."""
+        await self._tenancy_listed()
+        await self.policy_controller.run()
 
     def _interpreter(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.interpreter_store.get((namespace, name))
@@ -311,11 +408,12 @@ class Operator:
             return
         self._working = True
         self.metrics.leader.set(1)
-        for controller in (self.session_controller, self.interpreter_controller):
+        for controller in (self.session_controller, self.interpreter_controller, self.policy_controller):
             for body in controller.store.bodies():
                 controller.queue.add(key_of(body))
         self._tasks.append(asyncio.create_task(self._dispatch_sessions(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self.interpreter_controller.run(), name="dispatch"))
+        self._tasks.append(asyncio.create_task(self._dispatch_policies(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self.sweeper.run()))
         self._tasks.append(asyncio.create_task(self.quota.run()))
         if self.ledger is not None and self.orphans is not None:
@@ -349,11 +447,13 @@ class Operator:
             self.elector.step_down()
         self.queue.close()
         self.interpreter_controller.queue.close()
+        self.policy_controller.queue.close()
         dispatchers = [t for t in self._tasks if t.get_name() == "dispatch"]
         if dispatchers:
             await asyncio.wait(dispatchers, timeout=DRAIN_SECONDS + 1)
-        if self._prepare is not None:
-            self._prepare.cancel()
+        for helper in (self._prepare, self._own_account_task):
+            if helper is not None:
+                helper.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -380,8 +480,14 @@ class Operator:
             logger.debug("could not build the AWS clients ahead: %s", exc)
 
     async def _dispatch_sessions(self) -> None:
-        """Before the first pass, read the ledger: a Start intent a previous leader left is
-        dropped when its resource is released only if the ledger knows it."""
+        """Before the first pass: know every namespace's tenancy (a session must not start in
+        the operator's own account because its policy was not listed yet) and the operator's
+        own account; read the ledger: a Start intent a previous leader left is dropped when its
+        resource is released only if the ledger knows it."""
+        await self._tenancy_listed()
+        if not await self._learn_own_account():
+            # Not a background task of _live's: it ends once it has learned the account.
+            self._own_account_task = asyncio.create_task(self._keep_learning_own_account())
         if self.ledger is not None:
             try:
                 await self.ledger.read()
