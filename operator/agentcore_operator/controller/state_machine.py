@@ -36,6 +36,24 @@ Not deleting (metadata.deletionTimestamp unset):
 | any but Ready        | CallFailed AccessDenied            | wait >= 60 s        | Failed / AccessDenied (retried)  |
 | any                  | CallFailed Invalid, NotFound start | -                   | Failed / InvalidRequest ...      |
 
+The namespace's limits (its AgentCoreAccessPolicy, `resource.tenancy.limits`), checked before a
+new session's Start (a first Start, or a restart; not a replay of an unresolved Start, not a
+renewal's successor, which replaces a live session):
+
+| record / view                                | action              | next phase / Ready reason                 |
+|----------------------------------------------|---------------------|-------------------------------------------|
+| interpreter (id, ARN, or codeInterpreterRef  | - (a policy change  | Failed / InterpreterNotAllowed [Warning]  |
+|   name) not in allowedInterpreters           |   requeues)         |   (not final: decided again then)         |
+| sessionTimeoutSeconds > maxSessionTimeout... | - (ditto)           | Failed / TimeoutNotAllowed [Warning]      |
+| namespace_live >= maxSessions                | - (a session of the | Pending / NamespaceLimitReached           |
+|                                              |   namespace ending  |   [NamespaceLimitReached]                 |
+|                                              |   requeues)         |                                           |
+| within the limits                            | Start * (account =  | Starting; status.accountId recorded       |
+|                                              |   tenancy's)        |                                           |
+
+Every call about a session goes to the account in `status.accountId` (Get, Stop, a replayed
+Start, a successor's Start), whoever binds the namespace by then.
+
 Deleting (finalizer held):
 
 | situation                                   | action                     | next phase / reason          |
@@ -481,6 +499,9 @@ def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, tim
             return Decision(None, _set(status, Phase.PENDING, "InterpreterRefNotReady", message, now))
         if starting or spec.is_builtin:
             return _start(resource, status, now)
+        refused = _refused_by_limits(resource, status, now)  # before asking AWS about the interpreter
+        if refused is not None:
+            return refused
         new = _progress(
             status,
             Phase.PENDING,
