@@ -93,7 +93,11 @@ def test_discovery_serves_core_crds_and_our_kind(api: Api) -> None:
     assert ours["codeinterpreters"]["shortNames"] == ["ci"] and "codeinterpreters/status" in ours
     crds = api.ok("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
     names = sorted(crd["metadata"]["name"] for crd in crds["items"])
-    assert names == ["agentcoreaccesspolicies.agentcore.dev", "codeinterpreters.agentcore.dev", "codeinterpretersessions.agentcore.dev"]
+    assert names == [
+        "agentcoreaccesspolicies.agentcore.dev",
+        "codeinterpreters.agentcore.dev",
+        "codeinterpretersessions.agentcore.dev",
+    ]
     for crd in crds["items"]:
         assert {c["type"] for c in crd["status"]["conditions"]} >= {"Established", "NamesAccepted"}
 
