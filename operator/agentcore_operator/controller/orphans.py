@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -63,7 +63,9 @@ class OrphanSweeper:
         interval: float,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        ready: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        self._ready = ready  # awaited before a sweep: each entry's account must be known
         self._ledger = ledger
         self._kube = kube
         self._sessions = sessions
@@ -82,6 +84,8 @@ class OrphanSweeper:
 
     async def sweep_once(self) -> OrphanReport:
         report = OrphanReport()
+        if self._ready is not None:
+            await self._ready()
         await self._ledger.flush()
         entries, intents = await self._ledger.read()
         # The LIST comes after reading the ledger: a resource created in between has no

@@ -113,6 +113,7 @@ class Operator:
         # its sessions. Filled by the watches of policies and Namespaces before any session
         # is acted on, so no session starts in the operator's own account by mistake.
         self.tenancy = TenancyIndex()
+        self.tenancy_known = asyncio.Event()
         self.limiter = RateLimiter(
             {**CONTROL_PLANE_WRITE_TPS, **settings.tps},
             default_rate=settings.default_tps,
@@ -216,7 +217,13 @@ class Operator:
             errors=self.metrics.reconcile_errors,
             drain_seconds=DRAIN_SECONDS,
         )
-        self.sweeper = Sweeper(self.store, self.sessions, self.queue, interval=settings.sweep_interval)
+        self.sweeper = Sweeper(
+            self.store,
+            self.sessions,
+            self.queue,
+            interval=settings.sweep_interval,
+            ready=self.tenancy_known.wait,
+        )
         self.orphans = (
             OrphanSweeper(
                 self.ledger,
@@ -226,6 +233,7 @@ class Operator:
                 interval=settings.orphan_sweep_interval,
                 metrics=self.metrics,
                 clock=clock,
+                ready=self.tenancy_known.wait,
             )
             if self.ledger is not None
             else None
@@ -252,6 +260,7 @@ class Operator:
         self._kube_ok: bool | None = None
         self._prepare: asyncio.Task[None] | None = None
         self._own_account_task: asyncio.Task[None] | None = None
+        self._tenancy_task: asyncio.Task[None] | None = None
         self._register()
 
     # -- kopf wiring -------------------------------------------------------------------
@@ -318,10 +327,12 @@ class Operator:
         self.reconciler.session_kind.room_freed(key[0])
 
     async def _learn_own_account(self) -> bool:
-        """STS GetCallerIdentity, in a thread: the account of namespaces no role is assumed for."""
+        """STS GetCallerIdentity: the account of namespaces no role is assumed for (through the
+        paced adapter: in its threads, and counted in agentcore_api_calls_total)."""
+        region = self.settings.region
         try:
-            account = await asyncio.get_running_loop().run_in_executor(
-                None, self.sessions.clients.caller_account, self.settings.region
+            account = await self.sessions.call(
+                region, "GetCallerIdentity", lambda: self.sessions.clients.caller_account(region)
             )
         except Exception as exc:
             logger.warning("could not learn the operator's own AWS account (GetCallerIdentity): %s", exc)
@@ -336,12 +347,19 @@ class Operator:
             await asyncio.sleep(CALLER_IDENTITY_RETRY_SECONDS)
             learned = await self._learn_own_account()
 
-    async def _tenancy_listed(self) -> None:
+    async def _learn_tenancy(self) -> None:
+        """Every namespace's binding (both lists in) and the operator's own account: nothing
+        calls AWS before (a session would start in the wrong account, a sweep would list as
+        the wrong identity)."""
         await asyncio.gather(*(informer.listed.wait() for informer in self.tenancy_informers))
+        if not await self._learn_own_account():
+            # Not a background task of _live's: it ends once it has learned the account.
+            self._own_account_task = asyncio.create_task(self._keep_learning_own_account())
+        self.tenancy_known.set()
 
     async def _dispatch_policies(self) -> None:
         """Once both lists are in: a policy's status written earlier would name too few namespaces."""
-        await self._tenancy_listed()
+        await self.tenancy_known.wait()
         await self.policy_controller.run()
 
     def _interpreter(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -365,6 +383,7 @@ class Operator:
         for informer in self.informers:
             self._tasks.append(asyncio.create_task(informer.run()))
         self._prepare = asyncio.create_task(self._prepare_clients())
+        self._tenancy_task = asyncio.create_task(self._learn_tenancy())
         if self.elector is None:
             self._start_working()
         else:
@@ -451,7 +470,7 @@ class Operator:
         dispatchers = [t for t in self._tasks if t.get_name() == "dispatch"]
         if dispatchers:
             await asyncio.wait(dispatchers, timeout=DRAIN_SECONDS + 1)
-        for helper in (self._prepare, self._own_account_task):
+        for helper in (self._prepare, self._tenancy_task, self._own_account_task):
             if helper is not None:
                 helper.cancel()
         for task in self._tasks:
@@ -484,10 +503,7 @@ class Operator:
         the operator's own account because its policy was not listed yet) and the operator's
         own account; read the ledger: a Start intent a previous leader left is dropped when its
         resource is released only if the ledger knows it."""
-        await self._tenancy_listed()
-        if not await self._learn_own_account():
-            # Not a background task of _live's: it ends once it has learned the account.
-            self._own_account_task = asyncio.create_task(self._keep_learning_own_account())
+        await self.tenancy_known.wait()
         if self.ledger is not None:
             try:
                 await self.ledger.read()
