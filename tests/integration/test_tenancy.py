@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from agentcore_operator.local.agentcore.testing import EmulatorHandle
 from agentcore_operator.local.cluster.testing import ClusterHandle
 from agentcore_operator.local.harness import RunningOperator
+from agentcore_operator.tenancy.policy import AccessPolicySpec
 
 from .conftest import eventually, session_manifest
 
+REPO = Path(__file__).resolve().parents[2]
 OWN = "123456789012"  # the emulator's account of the dummy key the operator signs with
 ACCOUNT_A = "111122223333"
 ACCOUNT_B = "444455556666"
@@ -211,6 +215,16 @@ def test_an_unknown_role_is_access_denied_while_others_are_fine(
     eventually(lambda: emulator.call_count("AssumeRole", "AccessDenied") >= 2, message="retried")
     # Deleting a session that never started lets go at once.
     cluster.kubectl("delete", "cis", "analysis", "-n", "team-x", "--timeout=30s")
+
+
+def test_the_examples_are_accepted_and_read_as_written(cluster: ClusterHandle) -> None:
+    for path in sorted((REPO / "examples" / "tenancy").glob("*.yaml")):
+        cluster.kubectl("apply", "-f", str(path))
+        for document in yaml.safe_load_all(path.read_text()):
+            stored = json.loads(
+                cluster.kubectl("get", "acp", document["metadata"]["name"], "-o", "json").stdout
+            )
+            AccessPolicySpec.from_resource(stored)  # raises SpecError naming the field
 
 
 def test_a_malformed_role_arn_is_refused_naming_the_field(cluster: ClusterHandle) -> None:
