@@ -129,9 +129,6 @@ class SessionKind:
             and self._quota is not None
             and self._quota.blocked(self._scope(body, spec.region), key_of(body), pooled=_pooled(body))
         )
-        live = 0
-        if tenancy.limits.max_sessions is not None and not (body.get("status") or {}).get("sessionId"):
-            live = self.namespace_live(namespace, key_of(body))
         return ResourceView(
             uid=str(meta.get("uid", "")),
             namespace=namespace,
@@ -144,7 +141,6 @@ class SessionKind:
             start_blocked=blocked,
             interpreter_ref_waiting=waiting,
             tenancy=tenancy,
-            namespace_live=live,
         )
 
     def namespace_live(self, namespace: str, key: Key) -> int:
@@ -173,6 +169,12 @@ class SessionKind:
     def decide(
         self, view: ResourceView, status: SessionStatus, observation: Observation | None, now: datetime
     ) -> Decision:
+        if view.tenancy.limits.max_sessions is not None and status.session_id is None:
+            # Counted at each step, not once per pass: another pass may have started one since
+            # this one began (between its finalizer write and its Start, say).
+            view = replace(
+                view, namespace_live=self.namespace_live(view.namespace, (view.namespace, view.name))
+            )
         decision = decide(view, status, observation, now, self._timing)
         action = decision.action
         if isinstance(action, StartSession):
@@ -189,6 +191,7 @@ class SessionKind:
     async def prepare(self, key: Key, body: dict[str, Any], view: ResourceView, action: AwsAction) -> None:
         """A Start's intent is in the ledger before the Start is sent (see controller/ledger.py);
         a first Start (not a replay, not while deleting) will wait for its turn at the gate."""
+        self._reserved.pop(key, None)  # its status, Starting, is in the store now: counted from there
         if not isinstance(action, StartSession):
             return
         replay = self._replays.pop(action.client_token, False)
@@ -197,7 +200,6 @@ class SessionKind:
         if self._ledger is None:
             return
         policy = view.spec.deletion_policy.value if view.spec else "Delete"
-        self._reserved.pop((view.namespace, view.name), None)  # the store shows it Starting now
         intent = StartIntent(
             token=action.client_token,
             uid=view.uid,
