@@ -33,13 +33,18 @@ from agentcore_operator.interpreters.decision import (
 from agentcore_operator.interpreters.observations import InterpreterObservation
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.runtime.meta import ResourceMeta
+from agentcore_operator.runtime.reconcile import NoBookkeeping
 
 UsersOf = Callable[[str, str], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
-class InterpreterKind:
-    """The interpreter's part of a pass (runtime.reconcile.ResourceKind)."""
+class InterpreterKind(NoBookkeeping):
+    """The interpreter's part of a pass (runtime.reconcile.ResourceKind).
+
+    Nothing to prepare before a Create beyond the status: its token (from the UID) finds a
+    lost interpreter again.
+    """
 
     interpreters: InterpreterManager
     default_region: str
@@ -77,24 +82,8 @@ class InterpreterKind:
     def mutates(self, action: InterpreterCall) -> bool:
         return mutates(action)
 
-    async def prepare(
-        self, key: Key, body: dict[str, Any], view: InterpreterView, action: InterpreterCall
-    ) -> None:
-        """Nothing beyond the status: the Create's token (from the UID) finds a lost interpreter again."""
-        return None
-
     async def perform(self, action: InterpreterCall) -> InterpreterObservation:
         return await self.interpreters.perform(action)
-
-    def acted(
-        self, key: Key, body: dict[str, Any], action: InterpreterCall, observation: InterpreterObservation
-    ) -> None:
-        return None
-
-    def released(
-        self, key: Key, body: dict[str, Any], before: InterpreterStatus, after: InterpreterStatus
-    ) -> None:
-        return None
 
     def settled(
         self,

@@ -178,21 +178,8 @@ class Operator:
             metrics=self.metrics,
         )
         interpreter_kube = self.kube.for_kind(INTERPRETER_PLURAL, INTERPRETER_KIND, INTERPRETER_FINALIZER)
-        self.interpreters = ReconcileLoop(
-            interpreter_kind,
-            store=self.interpreter_store,
-            kube=interpreter_kube,
-            conflict=KubeConflict,
-            backoff=Backoff(),
-            errors=self.metrics.reconcile_errors,
-            clock=clock,
-        )
-        self.interpreter_controller: KindController[Any] = KindController(
-            self.interpreters,
-            store=self.interpreter_store,
-            workers=settings.reconcile_workers,
-            errors=self.metrics.reconcile_errors,
-            drain_seconds=DRAIN_SECONDS,
+        self.interpreters, self.interpreter_controller = self._kind(
+            interpreter_kind, self.interpreter_store, interpreter_kube, settings.reconcile_workers, clock
         )
         # A session waits for the interpreter it references; an interpreter being deleted
         # waits for the sessions using it. Each is queued by the other's changes, not polled.
@@ -201,21 +188,9 @@ class Operator:
         )
         self.session_controller.watch(self.interpreter_controller, interpreter_keys_of, _session_signature)
         self.policy_store = Store()
-        self.policies = ReconcileLoop(
-            PolicyKind(self.tenancy),
-            store=self.policy_store,
-            kube=self.kube.for_kind(POLICY_PLURAL, POLICY_KIND, POLICY_FINALIZER),
-            conflict=KubeConflict,
-            backoff=Backoff(),
-            errors=self.metrics.reconcile_errors,
-            clock=clock,
-        )
-        self.policy_controller: KindController[Any] = KindController(
-            self.policies,
-            store=self.policy_store,
-            workers=2,
-            errors=self.metrics.reconcile_errors,
-            drain_seconds=DRAIN_SECONDS,
+        policy_kube = self.kube.for_kind(POLICY_PLURAL, POLICY_KIND, POLICY_FINALIZER)
+        self.policies, self.policy_controller = self._kind(
+            PolicyKind(self.tenancy), self.policy_store, policy_kube, 2, clock
         )
         self.sweeper = Sweeper(
             self.store,
@@ -263,6 +238,19 @@ class Operator:
         self._tenancy_task: asyncio.Task[None] | None = None
         self._register()
 
+    def _kind(
+        self, kind: Any, store: Store, kube: KubeWriter, workers: int, clock: Callable[[], datetime]
+    ) -> tuple[ReconcileLoop[Any, Any, Any, Any], KindController[Any]]:
+        """A kind on the generic loop, with its own controller (queue, backoff, dispatch)."""
+        errors = self.metrics.reconcile_errors
+        loop: ReconcileLoop[Any, Any, Any, Any] = ReconcileLoop(
+            kind, store=store, kube=kube, conflict=KubeConflict, backoff=Backoff(), errors=errors, clock=clock
+        )
+        controller: KindController[Any] = KindController(
+            loop, store=store, workers=workers, errors=errors, drain_seconds=DRAIN_SECONDS
+        )
+        return loop, controller
+
     # -- kopf wiring -------------------------------------------------------------------
 
     def _register(self) -> None:
@@ -292,25 +280,11 @@ class Operator:
         self.interpreter_controller.observe(event)
 
     def observe_policy(self, event: dict[str, Any]) -> None:
-        body = event.get("object")
-        if not isinstance(body, dict):
-            return
-        if event.get("type") == "DELETED":
-            changes = self.tenancy.remove_policy(str((body.get("metadata") or {}).get("name", "")))
-        else:
-            changes = self.tenancy.put_policy(body)
+        self._tenancy_changed(_feed(event, self.tenancy.put_policy, self.tenancy.remove_policy))
         self.policy_controller.observe(event)
-        self._tenancy_changed(changes)
 
     def observe_namespace(self, event: dict[str, Any]) -> None:
-        body = event.get("object")
-        if not isinstance(body, dict):
-            return
-        if event.get("type") == "DELETED":
-            changes = self.tenancy.remove_namespace(str((body.get("metadata") or {}).get("name", "")))
-        else:
-            changes = self.tenancy.put_namespace(body)
-        self._tenancy_changed(changes)
+        self._tenancy_changed(_feed(event, self.tenancy.put_namespace, self.tenancy.remove_namespace))
 
     def _tenancy_changed(self, changes: Changes) -> None:
         """Look again at the sessions of namespaces whose binding or limits changed, and at the
@@ -582,6 +556,20 @@ async def _relay(source: StopFlag, target: asyncio.Event) -> None:
         while not source.is_set():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     target.set()
+
+
+def _feed(
+    event: dict[str, Any],
+    put: Callable[[dict[str, Any]], Changes],
+    remove: Callable[[str], Changes],
+) -> Changes:
+    """One watch event of a policy or a Namespace into the tenancy index: what it changed."""
+    body = event.get("object")
+    if not isinstance(body, dict):
+        return Changes()
+    if event.get("type") == "DELETED":
+        return remove(str((body.get("metadata") or {}).get("name", "")))
+    return put(body)
 
 
 def _collection_paths(namespaces: tuple[str, ...], plural: str = PLURAL) -> list[str]:

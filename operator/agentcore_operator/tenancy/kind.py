@@ -22,10 +22,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from agentcore_operator.controller.store import Key
 from agentcore_operator.runtime.conditions import READY, with_condition
 from agentcore_operator.runtime.decision import Decision
 from agentcore_operator.runtime.meta import ResourceMeta
+from agentcore_operator.runtime.reconcile import NoBookkeeping
 from agentcore_operator.tenancy.index import PolicyView, TenancyIndex
 from agentcore_operator.tenancy.policy import POLICY_FINALIZER, AccessPolicyStatus
 
@@ -66,8 +66,8 @@ def decide(resource: PolicyResource, status: AccessPolicyStatus, now: datetime) 
 
 
 @dataclass(frozen=True)
-class PolicyKind:
-    """The policy's part of a pass (runtime.reconcile.ResourceKind)."""
+class PolicyKind(NoBookkeeping):
+    """The policy's part of a pass (runtime.reconcile.ResourceKind): no bookkeeping."""
 
     index: TenancyIndex
 
@@ -89,32 +89,8 @@ class PolicyKind:
     def mutates(self, action: NoAction) -> bool:
         return False
 
-    async def prepare(self, key: Key, body: dict[str, Any], view: PolicyResource, action: NoAction) -> None:
-        return None
-
     async def perform(self, action: NoAction) -> None:
         raise AssertionError("an AgentCoreAccessPolicy's decision never acts")  # pragma: no cover
-
-    def acted(self, key: Key, body: dict[str, Any], action: NoAction, observation: None) -> None:
-        return None
-
-    def released(
-        self, key: Key, body: dict[str, Any], before: AccessPolicyStatus, after: AccessPolicyStatus
-    ) -> None:
-        return None
-
-    def settled(
-        self,
-        key: Key,
-        body: dict[str, Any],
-        view: PolicyResource,
-        before: AccessPolicyStatus,
-        after: AccessPolicyStatus,
-    ) -> bool:
-        return False
-
-    def log_fields(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {}
 
     def ready_reason(self, status: AccessPolicyStatus) -> str | None:
         condition = status.condition(READY)
