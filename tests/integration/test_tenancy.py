@@ -217,6 +217,39 @@ def test_an_unknown_role_is_access_denied_while_others_are_fine(
     cluster.kubectl("delete", "cis", "analysis", "-n", "team-x", "--timeout=30s")
 
 
+@pytest.mark.parametrize("emulator_config", [TENANTS], indirect=True)
+def test_a_teams_code_interpreter_lives_in_its_account(
+    cluster: ClusterHandle, emulator: EmulatorHandle, operator: RunningOperator
+) -> None:
+    """Created as team-a's role, in team-a's account; its sessions start there; deleted there."""
+    bind_three_namespaces(cluster)
+    interpreter = {
+        "apiVersion": "agentcore.dev/v1alpha1",
+        "kind": "CodeInterpreter",
+        "metadata": {"name": "tools", "namespace": "team-a"},
+        "spec": {"networkConfiguration": {"networkMode": "SANDBOX"}},
+    }
+    apply(
+        cluster,
+        interpreter,
+        session_manifest("on-tools", namespace="team-a", codeInterpreterRef={"name": "tools"}),
+    )
+    eventually(lambda: status(cluster, "team-a", "on-tools").get("phase") == "Ready", message="session Ready")
+    made = json.loads(cluster.kubectl("get", "ci", "tools", "-n", "team-a", "-o", "json").stdout)["status"]
+    assert made["accountId"] == ACCOUNT_A
+    with urllib.request.urlopen(
+        f"{emulator.endpoint_url}/_emulator/interpreters?account={ACCOUNT_A}"
+    ) as answer:
+        assert made["codeInterpreterId"] in {
+            i["codeInterpreterId"] for i in json.load(answer)["interpreters"]
+        }
+    with urllib.request.urlopen(f"{emulator.endpoint_url}/_emulator/interpreters?account={OWN}") as answer:
+        assert made["codeInterpreterId"] not in {
+            i["codeInterpreterId"] for i in json.load(answer)["interpreters"]
+        }
+    assert status(cluster, "team-a", "on-tools")["accountId"] == ACCOUNT_A
+
+
 def test_the_examples_are_accepted_and_read_as_written(cluster: ClusterHandle) -> None:
     for path in sorted((REPO / "examples" / "tenancy").glob("*.yaml")):
         cluster.kubectl("apply", "-f", str(path))

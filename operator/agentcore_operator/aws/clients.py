@@ -54,6 +54,10 @@ class ClientFactory:
         self._lock = threading.Lock()
         self.roles = RoleSessions(self._session, endpoint_url=endpoint_url)
 
+    def built(self, service: str, region: str, identity: Identity | None = None) -> Any | None:
+        """The client if it is built already (a dict lookup: safe on the event loop), else None."""
+        return self._clients.get((identity, service, region))
+
     def _client(self, service: str, region: str, identity: Identity | None) -> Any:
         key = (identity, service, region)
         client = self._clients.get(key)

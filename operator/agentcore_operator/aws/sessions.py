@@ -14,6 +14,7 @@ rate limiter paces each account on its own. The client, and an assumed role's cr
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from agentcore_operator.aws.clients import ClientFactory
+from agentcore_operator.aws.clients import CONTROL_PLANE, DATA_PLANE, ClientFactory
 from agentcore_operator.aws.errors import classify
 from agentcore_operator.controller.observations import (
     INTERPRETER_READY,
@@ -147,12 +148,13 @@ class SessionManager:
             return cached[1]
         try:
             identity = self.identity("GetCodeInterpreter", action.account)
-
-            def get() -> Any:
-                control = self._clients.control(action.region, identity)
-                return control.get_code_interpreter(codeInterpreterId=action.interpreter_id)
-
-            response = await self._call(action.region, "GetCodeInterpreter", get, identity=identity)
+            control = await self.control_client(action.region, identity)
+            response = await self._call(
+                action.region,
+                "GetCodeInterpreter",
+                lambda: control.get_code_interpreter(codeInterpreterId=action.interpreter_id),
+                identity=identity,
+            )
             observation: Observation = InterpreterSeen(str(response["status"]), response.get("failureReason"))
         except ApiError as error:
             if error.kind is not ErrorKind.NOT_FOUND:
@@ -171,30 +173,33 @@ class SessionManager:
         if action.filesystem_configurations:
             mounts["filesystemConfigurations"] = list(action.filesystem_configurations)
 
-        def send() -> Any:
-            client = self._clients.data(action.region, identity)
-            return client.start_code_interpreter_session(
+        client = await self.data_client(action.region, identity)
+        response = await self._call(
+            action.region,
+            "StartCodeInterpreterSession",
+            lambda: client.start_code_interpreter_session(
                 codeInterpreterIdentifier=action.interpreter,
                 name=action.name,
                 sessionTimeoutSeconds=action.timeout_seconds,
                 clientToken=action.client_token,
                 **mounts,
-            )
-
-        response = await self._call(action.region, "StartCodeInterpreterSession", send, identity=identity)
+            ),
+            identity=identity,
+        )
         return SessionStarted(str(response["sessionId"]), response["createdAt"])
 
     async def read(self, action: ReadSession) -> Observation:
         identity = self.identity("GetCodeInterpreterSession", action.account)
-
-        def get() -> Any:
-            client = self._clients.data(action.region, identity)
-            return client.get_code_interpreter_session(
-                codeInterpreterIdentifier=action.interpreter, sessionId=action.session_id
-            )
-
+        client = await self.data_client(action.region, identity)
         try:
-            response = await self._call(action.region, "GetCodeInterpreterSession", get, identity=identity)
+            response = await self._call(
+                action.region,
+                "GetCodeInterpreterSession",
+                lambda: client.get_code_interpreter_session(
+                    codeInterpreterIdentifier=action.interpreter, sessionId=action.session_id
+                ),
+                identity=identity,
+            )
         except ApiError as error:
             if error.kind is ErrorKind.NOT_FOUND:
                 return SessionMissing(action.session_id)
@@ -208,17 +213,18 @@ class SessionManager:
 
     async def stop(self, action: StopSession) -> Observation:
         identity = self.identity("StopCodeInterpreterSession", action.account)
-
-        def send() -> Any:
-            client = self._clients.data(action.region, identity)
-            return client.stop_code_interpreter_session(
-                codeInterpreterIdentifier=action.interpreter,
-                sessionId=action.session_id,
-                clientToken=action.client_token,
-            )
-
+        client = await self.data_client(action.region, identity)
         try:
-            response = await self._call(action.region, "StopCodeInterpreterSession", send, identity=identity)
+            response = await self._call(
+                action.region,
+                "StopCodeInterpreterSession",
+                lambda: client.stop_code_interpreter_session(
+                    codeInterpreterIdentifier=action.interpreter,
+                    sessionId=action.session_id,
+                    clientToken=action.client_token,
+                ),
+                identity=identity,
+            )
         except ApiError as error:
             if error.kind is ErrorKind.NOT_FOUND:
                 return SessionMissing(action.session_id)
@@ -232,6 +238,7 @@ class SessionManager:
 
         Raises ApiError."""
         identity = self.identity("ListCodeInterpreterSessions", account)
+        client = await self.data_client(region, identity)
         summaries: list[SessionSummary] = []
         token: str | None = None
         while True:
@@ -241,11 +248,12 @@ class SessionManager:
             if token:
                 params["nextToken"] = token
 
-            def list_page(params: dict[str, Any] = params) -> Any:
-                client = self._clients.data(region, identity)
-                return client.list_code_interpreter_sessions(**params)
-
-            page = await self._call(region, "ListCodeInterpreterSessions", list_page, identity=identity)
+            page = await self._call(
+                region,
+                "ListCodeInterpreterSessions",
+                functools.partial(client.list_code_interpreter_sessions, **params),
+                identity=identity,
+            )
             for item in page.get("items", []):
                 summaries.append(
                     SessionSummary(
@@ -297,6 +305,21 @@ class SessionManager:
         operator as a whole keeps to each operation's rate, whichever kind makes the call.
         """
         return await self._call(region, operation, call, identity=identity)
+
+    async def data_client(self, region: str, identity: Identity | None) -> Any:
+        """The data-plane client of (identity, region); built in a worker thread the first time
+        (parsing the service model), before the call waits for its rate-limit token."""
+        return await self._built(DATA_PLANE, region, identity)
+
+    async def control_client(self, region: str, identity: Identity | None) -> Any:
+        return await self._built(CONTROL_PLANE, region, identity)
+
+    async def _built(self, service: str, region: str, identity: Identity | None) -> Any:
+        client = self._clients.built(service, region, identity)
+        if client is None:
+            build = self._clients.data if service == DATA_PLANE else self._clients.control
+            client = await asyncio.get_running_loop().run_in_executor(self._executor, build, region, identity)
+        return client
 
     def identity(self, operation: str, account: str) -> Identity | None:
         """The role to call `operation` in `account` with; ApiError (AccessDenied) if none is known."""

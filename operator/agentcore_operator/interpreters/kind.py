@@ -34,6 +34,7 @@ from agentcore_operator.interpreters.observations import InterpreterObservation
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.runtime.meta import ResourceMeta
 from agentcore_operator.runtime.reconcile import NoBookkeeping
+from agentcore_operator.tenancy.index import UNBOUND, TenancyIndex
 
 UsersOf = Callable[[str, str], tuple[str, ...]]
 
@@ -51,18 +52,20 @@ class InterpreterKind(NoBookkeeping):
     timing: InterpreterTiming
     users_of: UsersOf  # (namespace, name) -> the sessions that reference it
     metrics: Metrics | None = None
+    tenancy: TenancyIndex | None = None  # the namespace's account and default region
 
     def view(self, body: dict[str, Any]) -> InterpreterView:
         meta = ResourceMeta.of(body, INTERPRETER_FINALIZER)
+        tenancy = self.tenancy.for_namespace(meta.namespace) if self.tenancy is not None else UNBOUND
         try:
             spec: InterpreterSpec | None = InterpreterSpec.from_resource(
-                body, default_region=self.default_region
+                body, default_region=tenancy.region or self.default_region
             )
         except SpecError as exc:
-            return InterpreterView(meta, None, str(exc))
+            return InterpreterView(meta, None, str(exc), account=tenancy.account_id)
         # Only a deletion asks who uses the interpreter: a scan of the sessions, so not on every pass.
         users = self.users_of(meta.namespace, meta.name) if meta.deleting else ()
-        return InterpreterView(meta, spec, users=users)
+        return InterpreterView(meta, spec, users=users, account=tenancy.account_id)
 
     def with_finalizer(self, view: InterpreterView) -> InterpreterView:
         return replace(view, meta=view.meta.finalized())

@@ -176,6 +176,7 @@ class Operator:
             timing=interpreter_timing(settings.timing),
             users_of=lambda namespace, name: users_of(self.store, namespace, name),
             metrics=self.metrics,
+            tenancy=self.tenancy,
         )
         interpreter_kube = self.kube.for_kind(INTERPRETER_PLURAL, INTERPRETER_KIND, INTERPRETER_FINALIZER)
         self.interpreters, self.interpreter_controller = self._kind(
@@ -331,6 +332,11 @@ class Operator:
             self._own_account_task = asyncio.create_task(self._keep_learning_own_account())
         self.tenancy_known.set()
 
+    async def _dispatch_interpreters(self) -> None:
+        """Once each namespace's account is known: an interpreter is created in it."""
+        await self.tenancy_known.wait()
+        await self.interpreter_controller.run()
+
     async def _dispatch_policies(self) -> None:
         """Once both lists are in: a policy's status written earlier would name too few namespaces."""
         await self.tenancy_known.wait()
@@ -405,7 +411,7 @@ class Operator:
             for body in controller.store.bodies():
                 controller.queue.add(key_of(body))
         self._tasks.append(asyncio.create_task(self._dispatch_sessions(), name="dispatch"))
-        self._tasks.append(asyncio.create_task(self.interpreter_controller.run(), name="dispatch"))
+        self._tasks.append(asyncio.create_task(self._dispatch_interpreters(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self._dispatch_policies(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self.sweeper.run()))
         self._tasks.append(asyncio.create_task(self.quota.run()))
