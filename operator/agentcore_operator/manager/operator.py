@@ -223,7 +223,12 @@ class Operator:
         ]
         # Cluster-wide whatever namespaces are watched: policies and Namespaces are cluster-scoped.
         self.tenancy_informers = [
-            Informer(self.kube.connection, f"/apis/{GROUP}/{VERSION}/{POLICY_PLURAL}", self.observe_policy),
+            Informer(
+                self.kube.connection,
+                f"/apis/{GROUP}/{VERSION}/{POLICY_PLURAL}",
+                self.observe_policy,
+                optional=True,  # an upgrade by Helm leaves the new CRD out: no policy, not no operator
+            ),
             Informer(self.kube.connection, "/api/v1/namespaces", self.observe_namespace),
         ]
         self.informers += self.tenancy_informers
