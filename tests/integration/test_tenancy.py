@@ -23,7 +23,8 @@ from agentcore_operator.local.cluster.testing import ClusterHandle
 from agentcore_operator.local.harness import RunningOperator
 from agentcore_operator.tenancy.policy import AccessPolicySpec
 
-from .conftest import eventually, session_manifest
+from .conftest import StartOperator, eventually, session_manifest
+from .test_reliability import Collect, production_logging  # noqa: F401 - a fixture
 
 REPO = Path(__file__).resolve().parents[2]
 OWN = "123456789012"  # the emulator's account of the dummy key the operator signs with
@@ -285,3 +286,33 @@ def test_short_lived_credentials_are_refreshed_with_no_failed_call(
     for outcome in ("ExpiredTokenException", "UnrecognizedClientException", "AccessDenied"):
         assert emulator.call_count(outcome=outcome) == 0, emulator.calls()
     assert all(status(cluster, "team-a", f"s{i}")["phase"] == "Ready" for i in range(3))
+
+
+@pytest.mark.parametrize("emulator_config", [TENANTS], indirect=True)
+def test_assumed_role_credentials_never_reach_status_events_or_logs(
+    cluster: ClusterHandle,
+    emulator: EmulatorHandle,
+    start_operator: StartOperator,
+    production_logging: Collect,
+) -> None:
+    """The operator's logging at debug, in JSON, while team-a's credentials are issued and refreshed."""
+    with start_operator():
+        bind_three_namespaces(cluster)
+        apply(cluster, session_manifest("leak", namespace="team-a"))
+        eventually(lambda: status(cluster, "team-a", "leak").get("phase") == "Ready", message="Ready")
+        eventually(lambda: emulator.call_count("AssumeRole", "Success") >= 2, timeout=15, message="refreshed")
+        cluster.kubectl("delete", "cis", "leak", "-n", "team-a", "--timeout=30s")
+    # The emulator's record of what it issued (its introspection leaves secrets out on purpose).
+    issued = list(emulator.emulator.accounts._issued.values())
+    secrets = [c.secret_access_key for c in issued] + [c.session_token for c in issued]
+    assert len(secrets) >= 4
+    surfaces = {
+        "status": cluster.kubectl("get", "cis,acp", "-A", "-o", "json").stdout,
+        "events": json.dumps(cluster.events("team-a")),
+        "logs": "\n".join(production_logging.lines),
+    }
+    assert len(production_logging.lines) > 10, "too few log lines captured: the scan would prove nothing"
+    for where, text in surfaces.items():
+        for secret in secrets:
+            assert secret not in text, f"{secret[:8]}... leaked into {where}"
+    assert "team-a-ext" not in surfaces["logs"]  # the external id is kept out of logs too
