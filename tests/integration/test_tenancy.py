@@ -23,8 +23,7 @@ from agentcore_operator.local.cluster.testing import ClusterHandle
 from agentcore_operator.local.harness import RunningOperator
 from agentcore_operator.tenancy.policy import AccessPolicySpec
 
-from .conftest import StartOperator, eventually, session_manifest
-from .test_reliability import Collect, production_logging  # noqa: F401 - a fixture
+from .conftest import Collect, StartOperator, eventually, session_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 OWN = "123456789012"  # the emulator's account of the dummy key the operator signs with
