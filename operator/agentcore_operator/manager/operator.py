@@ -368,7 +368,6 @@ class Operator:
         for informer in self.informers:
             self._tasks.append(asyncio.create_task(informer.run()))
         self._prepare = asyncio.create_task(self._prepare_clients())
-        self._tenancy_task = asyncio.create_task(self._learn_tenancy())
         if self.elector is None:
             self._start_working()
         else:
@@ -412,6 +411,8 @@ class Operator:
             return
         self._working = True
         self.metrics.leader.set(1)
+        # Only the replica that acts asks AWS anything, GetCallerIdentity included.
+        self._tenancy_task = asyncio.create_task(self._learn_tenancy())
         for controller in (self.session_controller, self.interpreter_controller, self.policy_controller):
             for body in controller.store.bodies():
                 controller.queue.add(key_of(body))
