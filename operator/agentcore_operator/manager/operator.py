@@ -158,6 +158,7 @@ class Operator:
             objects=self.objects,
             tenancy=self.tenancy,
             requeue=self.queue.add,
+            share_of=self._share_of,
         )
         self.session_controller: KindController[Observation] = KindController(
             self.reconciler,
@@ -301,6 +302,11 @@ class Operator:
         for name in changes.policies:
             if self.policy_store.get(("", name)) is not None:
                 self.policy_controller.queue.add(("", name))
+
+    def _share_of(self, namespace: str) -> tuple[str, int]:
+        """The quota gate's account and fair-share weight of a namespace (its policy's)."""
+        tenancy = self.tenancy.for_namespace(namespace)
+        return tenancy.account_key, tenancy.weight
 
     def _session_removed(self, key: Key) -> None:
         self.quota.forget(key)
