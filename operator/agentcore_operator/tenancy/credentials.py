@@ -118,8 +118,10 @@ class RoleSessions:
         )
         credentials = _LifetimeScaledCredentials(fetcher.fetch_credentials, self._clock)
         botocore_session = botocore.session.Session()
-        # The service models are parsed once per loader: share the operator's, not a copy per role.
-        botocore_session.register_component("data_loader", self._source._session.get_component("data_loader"))
+        # The service models are parsed once per loader, and answers are read by one set of parser
+        # settings: share the operator's session's, not a copy per role.
+        for component in ("data_loader", "response_parser_factory"):
+            botocore_session.register_component(component, self._source._session.get_component(component))
         # The session's only credential source is the assumed role (no environment, no profile).
         botocore_session.register_component("credential_provider", CredentialResolver([_Fixed(credentials)]))
         return boto3.session.Session(botocore_session=botocore_session, region_name=self._region)
