@@ -36,10 +36,14 @@ def test_sigkill_during_create_leaves_exactly_one_interpreter_per_resource(
     for life, name in enumerate(names):
         apply_many(cluster, [interpreter_manifest(name)])
         operator_process.wait_up()
-        creates = emulator.call_count("CreateCodeInterpreter", "Success")
-        # A Create has reached AgentCore and been carried out; its answer is still on the way.
+        # This resource's Create has reached AgentCore and been carried out; its answer is
+        # still on the way. (Not a count of Creates taken after wait_up: an operator quick to
+        # start may have sent it already, and the count would then wait for a Create that
+        # never comes.)
         eventually(
-            lambda c=creates: emulator.call_count("CreateCodeInterpreter", "Success") > c,
+            lambda n=f"default_{name.replace('-', '_')}": any(
+                i["name"] == n for i in emulator.emulator.backend.interpreters()
+            ),
             timeout=20,
             interval=0.02,
             message=f"a Create in life {life}",

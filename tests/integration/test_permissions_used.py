@@ -58,6 +58,34 @@ def test_the_operator_uses_only_declared_permissions(
             message="both Ready",
         )
         cluster.kubectl("delete", "codeinterpretersession", "perm-a", "--timeout=20s")
+        pool = {
+            "apiVersion": "agentcore.dev/v1alpha1",
+            "kind": "CodeInterpreterSessionPool",
+            "metadata": {"name": "perm-pool", "namespace": "default"},
+            "spec": {"replicas": 1, "template": {"spec": {}}},
+        }
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(pool))
+        eventually(
+            lambda: (
+                (
+                    (cluster.get("codeinterpretersessionpools", "default", "perm-pool") or {}).get("status")
+                    or {}
+                ).get("readyReplicas")
+                == 1
+            ),
+            message="the pool's session Ready",
+        )
+        cluster.kubectl("patch", "cisp", "perm-pool", "--type", "merge", "-p", '{"spec":{"replicas":0}}')
+        eventually(
+            lambda: (
+                not [
+                    s
+                    for s in cluster.objects("codeinterpretersessions", "default")
+                    if s["metadata"]["name"].startswith("perm-pool-")
+                ]
+            ),
+            message="the pool's session deleted",
+        )
         time.sleep(1.0)  # ledger flushes and an orphan sweep or two
 
     cluster.drop_watches()  # watch requests are logged when their stream ends
@@ -86,4 +114,8 @@ def test_the_operator_uses_only_declared_permissions(
         ("watch", "agentcore.dev", "codeinterpretersessions"),
         ("create", "", "configmaps"),
         ("update", "coordination.k8s.io", "leases"),
+        ("create", "agentcore.dev", "codeinterpretersessions"),
+        ("delete", "agentcore.dev", "codeinterpretersessions"),
+        ("watch", "agentcore.dev", "codeinterpretersessionpools"),
+        ("patch", "agentcore.dev", "codeinterpretersessionpools/status"),
     } <= used

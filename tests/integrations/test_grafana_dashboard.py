@@ -15,6 +15,12 @@ DASHBOARD_FILE = (
 )
 DASHBOARD: dict[str, Any] = json.loads(DASHBOARD_FILE.read_text())
 PANELS: list[dict[str, Any]] = DASHBOARD["panels"]
+NAMESPACED = {
+    "agentcore_sessions",
+    "agentcore_pool_sessions_desired",
+    "agentcore_pool_sessions_free",
+    "agentcore_pool_sessions_free_ready",
+}
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 
@@ -74,9 +80,9 @@ def test_expressions_are_balanced_and_use_the_variables(expr: str) -> None:
         assert 0 < float(quantile) < 1
     if "histogram_quantile" in expr:
         assert "_bucket" in expr and "le" in re.findall(r"by \(([^)]*)\)", expr)[0]
-    # Only agentcore_sessions carries a namespace label.
+    # Only the resource gauges carry a namespace label.
     if "$namespace" in expr:
-        assert metric_names(expr) == {"agentcore_sessions"}
+        assert metric_names(expr) <= NAMESPACED
 
 
 def test_panels_have_datasources_unique_ids_and_do_not_overlap() -> None:

@@ -15,6 +15,7 @@ which ends the pass as SIGKILL would: whatever was not yet persisted is lost.
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +42,8 @@ from agentcore_operator.controller.state_machine import (
 from agentcore_operator.interpreters.decision import InterpreterCall
 from agentcore_operator.interpreters.observations import InterpreterAnswer, InterpreterObservation, TagsKnown
 from agentcore_operator.runtime.errors import ApiError, ErrorKind
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 FAULTS = ("5xx", "429", "denied", "quota", "lost")
@@ -337,3 +340,18 @@ class SimControlPlane:
             for key in params["tagKeys"]:  # type: ignore[attr-defined]
                 found.tags.pop(key, None)
         return TagsKnown(dict(found.tags))
+
+
+def run_model(machine: type[RuleBasedStateMachine], examples: int, steps: int) -> None:
+    """Run a model: derandomized (the same examples every run) unless MODELCHECK_RANDOM is set."""
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=examples,
+            stateful_step_count=steps,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            derandomize=os.environ.get("MODELCHECK_RANDOM") is None,
+            database=None,
+        ),
+    )

@@ -18,7 +18,6 @@ and its interpreter is DELETED (unless Retain).
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 import pytest
@@ -29,7 +28,6 @@ from agentcore_operator.interpreters.decision import InterpreterTiming, create_t
 from agentcore_operator.interpreters.kind import InterpreterKind
 from agentcore_operator.runtime.backoff import Backoff
 from agentcore_operator.runtime.reconcile import ReconcileLoop
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -37,10 +35,17 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
-from tests.modelcheck.sim import FAULTS, Crash, CrashPlan, SimAgentCore, SimApiServer, SimControlPlane
+from tests.modelcheck.sim import (
+    FAULTS,
+    Crash,
+    CrashPlan,
+    SimAgentCore,
+    SimApiServer,
+    SimControlPlane,
+    run_model,
+)
 
 UID = "6d3b1f0e-2a4c-4e8b-9f17-5c2d8a9e0b31"
 TOKEN = create_token(UID)
@@ -233,17 +238,7 @@ class InterpreterModelWithLiveness(InterpreterModel):
 
 
 def _run(examples: int, steps: int) -> None:
-    run_state_machine_as_test(
-        InterpreterModelWithLiveness,
-        settings=settings(
-            max_examples=examples,
-            stateful_step_count=steps,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-            derandomize=os.environ.get("MODELCHECK_RANDOM") is None,
-            database=None,
-        ),
-    )
+    run_model(InterpreterModelWithLiveness, examples, steps)
 
 
 def test_interpreter_decision_keeps_its_invariants() -> None:

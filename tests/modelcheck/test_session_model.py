@@ -26,7 +26,6 @@ marker runs many more.
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 import pytest
@@ -34,7 +33,6 @@ from agentcore_operator.controller.reconciler import Reconciler
 from agentcore_operator.controller.state_machine import Timing, start_token
 from agentcore_operator.controller.store import Store, key_of
 from agentcore_operator.runtime.backoff import Backoff
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -42,10 +40,9 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
-from tests.modelcheck.sim import FAULTS, Crash, CrashPlan, SimAgentCore, SimApiServer
+from tests.modelcheck.sim import FAULTS, Crash, CrashPlan, SimAgentCore, SimApiServer, run_model
 
 UID = "0b7c6a4e-5f1d-4c11-9b7a-2f9e0c3d1a55"
 CUSTOM = "team_tools-a1b2c3d4e5"
@@ -306,17 +303,7 @@ class RenewalModel(SessionModelWithLiveness):
 
 
 def _run(examples: int, steps: int, machine: type[SessionModel] = SessionModelWithLiveness) -> None:
-    run_state_machine_as_test(
-        machine,
-        settings=settings(
-            max_examples=examples,
-            stateful_step_count=steps,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-            derandomize=os.environ.get("MODELCHECK_RANDOM") is None,
-            database=None,
-        ),
-    )
+    run_model(machine, examples, steps)
 
 
 def test_session_decision_keeps_its_invariants() -> None:

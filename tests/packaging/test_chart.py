@@ -693,8 +693,7 @@ def test_helm_installs_upgrades_rolls_back_and_uninstalls_on_the_emulated_cluste
         assert cluster.get("deployments", NAMESPACE, deployment, group="apps", version="v1") is None
         assert cluster.kubectl("get", "secrets", "-A", "-l", "owner=helm", "-o", "name").stdout == ""
         # CRDs from the chart's crds/ stay, as Helm leaves them.
-        assert cluster.kubectl("get", "crd", "-o", "name").stdout.split() == [
-            "customresourcedefinition.apiextensions.k8s.io/agentcoreaccesspolicies.agentcore.dev",
-            "customresourcedefinition.apiextensions.k8s.io/codeinterpreters.agentcore.dev",
-            "customresourcedefinition.apiextensions.k8s.io/codeinterpretersessions.agentcore.dev",
-        ]
+        assert cluster.kubectl("get", "crd", "-o", "name").stdout.split() == sorted(
+            f"customresourcedefinition.apiextensions.k8s.io/{yaml.safe_load(p.read_text())['metadata']['name']}"
+            for p in (CHART / "crds").glob("*.yaml")
+        )

@@ -42,14 +42,21 @@ def test_no_resource_is_granted_twice() -> None:
     assert len(keys) == len(set(keys))
 
 
-def test_sessions_are_never_created_or_updated() -> None:
-    """The operator never writes spec: it patches finalizers and writes status, and deletes a
-    finished resource whose ttlSecondsAfterFinished has passed, nothing more."""
+def test_sessions_are_never_updated() -> None:
+    """The operator never writes a session's spec: it patches finalizers and writes status,
+    deletes a finished resource whose ttlSecondsAfterFinished has passed, and creates and
+    deletes a pool's free sessions (whole objects, never a user's spec changed)."""
     sessions = rule(PLURAL, GROUP)
-    assert set(sessions.verbs) == {"get", "list", "watch", "patch", "delete"}
+    assert set(sessions.verbs) == {"get", "list", "watch", "create", "patch", "delete"}
     assert sessions.scope == "watched"
     status = rule(f"{PLURAL}/status", GROUP)
     assert set(status.verbs) <= {"get", "patch"}
+
+
+def test_pools_are_only_read_and_their_status_written() -> None:
+    """A pool holds no finalizer and its spec is the user's (or an HPA's, through scale)."""
+    assert set(rule("codeinterpretersessionpools", GROUP).verbs) == {"get", "list", "watch"}
+    assert set(rule("codeinterpretersessionpools/status", GROUP).verbs) == {"get", "patch"}
 
 
 def test_events_are_only_created() -> None:

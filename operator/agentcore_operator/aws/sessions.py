@@ -104,6 +104,9 @@ class SessionManager:
         self._on_call = on_call
         self._may_mutate = may_mutate
         self._stopping = stopping
+        # Mutating calls waiting for their rate token, woken at once when the replica stops.
+        self._token_waiters: set[asyncio.Future[None]] = set()
+        self._stop_watch: asyncio.Task[None] | None = None
         # boto3 runs in threads of its own (not the executor Kubernetes calls share), so a call
         # that has its rate token is sent at once rather than queueing behind other I/O and
         # reaching AgentCore in a burst with others.
@@ -111,6 +114,8 @@ class SessionManager:
         self._slots = asyncio.Semaphore(concurrency)
 
     def close(self) -> None:
+        if self._stop_watch is not None:
+            self._stop_watch.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def prepare(self, region: str) -> None:
@@ -280,17 +285,30 @@ class SessionManager:
             return await self._limiter.acquire(region, operation, account)
         if self._stopping.is_set():
             raise NotLeader(operation)
+        # One task for the token and one shared watch of the stop flag: a task per call to
+        # wait for the flag, and asyncio.wait on the pair, cost more than the rest of the pacing.
         token = asyncio.ensure_future(self._limiter.acquire(region, operation, account))
-        stopped = asyncio.ensure_future(self._stopping.wait())
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        token.add_done_callback(functools.partial(_wake, waiter))
+        self._token_waiters.add(waiter)
+        watch = self._stop_watch
+        if watch is None or watch.done() or watch.get_loop() is not loop:
+            self._stop_watch = asyncio.ensure_future(self._wake_token_waiters(self._stopping))
         try:
-            await asyncio.wait({token, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            await waiter
         finally:
-            stopped.cancel()
+            self._token_waiters.discard(waiter)
             if not token.done():
                 token.cancel()
         if token.done() and not token.cancelled():
             return token.result()
         raise NotLeader(operation)
+
+    async def _wake_token_waiters(self, stopping: asyncio.Event) -> None:
+        await stopping.wait()
+        for waiter in list(self._token_waiters):
+            _wake(waiter)
 
     @property
     def clients(self) -> ClientFactory:
@@ -371,3 +389,8 @@ class SessionManager:
                         self._metrics.api_calls.labels(operation, error.code if error else "Success").inc()
                     if self._on_call is not None:
                         self._on_call(operation, error)
+
+
+def _wake(waiter: asyncio.Future[None], _: object = None) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -314,11 +314,40 @@ class KubeWriter:
         pages = [json.loads(await self._request("GET", path)) for path in paths]
         return {str(item["metadata"]["uid"]) for page in pages for item in page.get("items") or []}
 
+    async def create(self, plural: str, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Create an object of the group; KubeConflict when one of that name exists."""
+        return await self._write("POST", self._path(plural, namespace), body, JSON)
+
+    async def delete(
+        self, plural: str, namespace: str, name: str, uid: str, resource_version: str | None = None
+    ) -> None:
+        """Delete an object of the group if it is still the one with `uid` (gone already is fine).
+
+        With `resource_version`, only if it has not changed since it was read: KubeConflict
+        otherwise (a pool's free session that a claim bound meanwhile is not deleted).
+        """
+        preconditions = {"uid": uid, **({"resourceVersion": resource_version} if resource_version else {})}
+        options = {"preconditions": preconditions, "propagationPolicy": "Background"}
+        try:
+            await self._request("DELETE", self._path(plural, namespace, name), options)
+        except KubeError as exc:
+            if exc.status == 404:
+                return
+            if exc.status == 409:
+                if resource_version is None:
+                    return  # another object of that name now
+                raise KubeConflict(f"{exc.reason}: {exc.message}") from exc
+            raise
+
+    def _path(self, plural: str, namespace: str, name: str | None = None) -> str:
+        path = f"{self._custom}/namespaces/{quote(namespace, safe='')}/{plural}"
+        return path if name is None else f"{path}/{quote(name, safe='')}"
+
     def _object_path(self, body: dict[str, Any]) -> str:
         namespace, name = _ns_name(body)
         if not namespace:  # a cluster-scoped kind (AgentCoreAccessPolicy)
             return f"{self._custom}/{self.plural}/{quote(name, safe='')}"
-        return f"{self._custom}/namespaces/{quote(namespace, safe='')}/{self.plural}/{quote(name, safe='')}"
+        return self._path(self.plural, namespace, name)
 
     async def _write(self, method: str, path: str, payload: Any, content_type: str) -> dict[str, Any] | None:
         """A write whose answer is the object: None when it is gone, KubeConflict on races."""

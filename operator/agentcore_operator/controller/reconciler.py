@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agentcore_operator.api.v1alpha1 import FINALIZER, Phase, SessionSpec, SessionStatus, SpecError
+from agentcore_operator.api.v1alpha1.pool import FREE, POOL_STATE_LABEL
 from agentcore_operator.api.v1alpha1.types import parse_time
 from agentcore_operator.aws.sessions import SessionManager
 from agentcore_operator.controller.export import SessionObjects
@@ -54,7 +55,6 @@ from agentcore_operator.tenancy.index import UNBOUND, NamespaceTenancy, TenancyI
 __all__ = ["Outcome", "Reconciler", "SessionKind", "utc_now"]
 
 LIVE_PHASES = (Phase.READY, Phase.STARTING, Phase.STOPPING)
-POOL_STATE_LABEL = "agentcore.dev/pool-state"
 # account (the quota's owner; "" is the operator's own) and fair-share weight of a namespace
 NamespaceShare = Callable[[str], tuple[str, int]]
 Scope = tuple[str, str]  # (account, region): what AgentCore's session quota counts
@@ -459,7 +459,7 @@ def _created(body: dict[str, Any]) -> str:
 def _pooled(body: dict[str, Any]) -> bool:
     """A free child of a CodeInterpreterSessionPool: the gate's lowest class."""
     labels = (body.get("metadata") or {}).get("labels") or {}
-    return labels.get(POOL_STATE_LABEL) == "free"
+    return labels.get(POOL_STATE_LABEL) == FREE
 
 
 def _not_sent(scope: Scope) -> ApiError:

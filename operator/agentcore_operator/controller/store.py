@@ -3,6 +3,12 @@
 Keeps the newest body of every resource, tells which watch events need a reconcile
 (our own status writes do not: acting on them would repeat AWS calls), and indexes live
 sessions by (region, interpreter) so a sweep knows what to look for without scanning.
+
+It also answers which body it holds at a resourceVersion: the informer hands that body on
+for a watch event at that version (most often the echo of our own write) without parsing it.
+
+A body is kept without `metadata.managedFields`: nothing in the operator reads it, and it
+is more than half of a parsed session body (at 10,000 resources, about 80 of 130 MB).
 """
 
 from __future__ import annotations
@@ -61,12 +67,18 @@ class Store:
         self._triggers: dict[Key, tuple[Any, ...]] = {}
         self._by_target: dict[tuple[str, str, str], set[Key]] = defaultdict(set)
         self._by_namespace: dict[str, set[Key]] = defaultdict(set)
+        self._by_version: dict[str, Key] = {}  # resourceVersions are unique across a collection
 
     def __len__(self) -> int:
         return len(self._bodies)
 
     def get(self, key: Key) -> dict[str, Any] | None:
         return self._bodies.get(key)
+
+    def held_at(self, version: str) -> dict[str, Any] | None:
+        """The body held at this resourceVersion, if any (whichever resource it is)."""
+        key = self._by_version.get(version)
+        return self._bodies.get(key) if key is not None else None
 
     def keys(self) -> list[Key]:
         return list(self._bodies)
@@ -81,19 +93,27 @@ class Store:
         echoing our own write (whose answer the reconciler put here first) or a replay after a
         reconnect. Bodies older than the one held (a watch event that lost a race with the
         answer to our own write) are ignored.
+
+        The body is the store's from here on: its `metadata.managedFields` is dropped in place.
         """
         key = key_of(body)
         old = self._bodies.get(key)
+        version = (body.get("metadata") or {}).get("resourceVersion")
         if old is not None:
             old_version = (old.get("metadata") or {}).get("resourceVersion")
-            version = (body.get("metadata") or {}).get("resourceVersion")
             if version is not None and version == old_version:
                 return False
             old_rv, new_rv = _resource_version(old), _resource_version(body)
             if old_rv is not None and new_rv is not None and new_rv < old_rv:
                 return False
+            self._forget_version(key, old_version)
+        meta = body.get("metadata")
+        if isinstance(meta, dict):
+            meta.pop("managedFields", None)
         self._bodies[key] = body
         self._by_namespace[key[0]].add(key)
+        if version is not None:
+            self._by_version[str(version)] = key
         if old is None or old.get("status") != body.get("status"):
             self._index(key, body)
         trigger = _trigger(body)
@@ -102,7 +122,9 @@ class Store:
         return old is None or changed
 
     def remove(self, key: Key) -> None:
-        self._bodies.pop(key, None)
+        old = self._bodies.pop(key, None)
+        if old is not None:
+            self._forget_version(key, (old.get("metadata") or {}).get("resourceVersion"))
         self._triggers.pop(key, None)
         keys = self._by_namespace.get(key[0])
         if keys is not None:
@@ -110,6 +132,10 @@ class Store:
             if not keys:
                 del self._by_namespace[key[0]]
         self._untrack(key)
+
+    def _forget_version(self, key: Key, version: object) -> None:
+        if self._by_version.get(str(version)) == key:
+            del self._by_version[str(version)]
 
     def in_namespace(self, namespace: str) -> list[dict[str, Any]]:
         """The bodies of one namespace's resources (a namespace's limits count them)."""

@@ -40,14 +40,56 @@ class SessionsByPhase(Collector):
         yield family
 
 
+PoolSizes = Callable[[], Iterable[tuple[str, str, int, int, int]]]
+
+
+class PoolSessions(Collector):
+    """Per pool, at scrape time from the operator's cache: free sessions wanted, free, free Ready.
+
+    Read from each pool's spec.replicas and its status (replicas, readyReplicas) as the pool's
+    last pass wrote them, so the numbers are what `kubectl get cisp` shows.
+    """
+
+    def __init__(self, source: PoolSizes) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["namespace", "pool"]
+        desired = GaugeMetricFamily(
+            "agentcore_pool_sessions_desired", "Free sessions a pool wants (spec.replicas).", labels=labels
+        )
+        free = GaugeMetricFamily(
+            "agentcore_pool_sessions_free",
+            "Free sessions of a pool, in any phase (status.replicas).",
+            labels=labels,
+        )
+        ready = GaugeMetricFamily(
+            "agentcore_pool_sessions_free_ready",
+            "Free sessions of a pool a claim can take now: Ready, with minRemainingSeconds left (status.readyReplicas).",
+            labels=labels,
+        )
+        for namespace, pool, wanted, count, count_ready in self._source():
+            desired.add_metric([namespace, pool], wanted)
+            free.add_metric([namespace, pool], count)
+            ready.add_metric([namespace, pool], count_ready)
+        yield desired
+        yield free
+        yield ready
+
+
 class Metrics:
     """The operator's metrics, registered in one registry."""
 
     def __init__(
-        self, registry: CollectorRegistry | None = None, *, phase_counts: PhaseCounts | None = None
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        phase_counts: PhaseCounts | None = None,
+        pool_sizes: PoolSizes | None = None,
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self.registry.register(SessionsByPhase(phase_counts or (lambda: ())))
+        self.registry.register(PoolSessions(pool_sizes or (lambda: ())))
         self.api_calls = Counter(
             "agentcore_api_calls",
             "AgentCore API calls by operation and outcome (Success or the AWS error code).",
@@ -115,4 +157,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "agentcore_leader",
     "agentcore_code_interpreters_ready_total",
     "agentcore_session_restarts_total",
+    "agentcore_pool_sessions_desired",
+    "agentcore_pool_sessions_free",
+    "agentcore_pool_sessions_free_ready",
 )

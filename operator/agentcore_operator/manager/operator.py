@@ -30,6 +30,7 @@ from agentcore_operator.api.v1alpha1.interpreter import (
     INTERPRETER_KIND,
     INTERPRETER_PLURAL,
 )
+from agentcore_operator.api.v1alpha1.pool import POOL_FINALIZER, POOL_KIND, POOL_PLURAL
 from agentcore_operator.aws.clients import ClientFactory
 from agentcore_operator.aws.sessions import SessionManager
 from agentcore_operator.controller.export import SessionObjects
@@ -49,6 +50,8 @@ from agentcore_operator.interpreters.references import interpreter_keys_of, sess
 from agentcore_operator.manager.health import AwsHealth, HealthServer
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.manager.settings import Settings
+from agentcore_operator.pools.children import PoolChildren, child_signature, pool_keys_of, pool_sizes
+from agentcore_operator.pools.kind import PoolKind
 from agentcore_operator.runtime.backoff import Backoff
 from agentcore_operator.runtime.controller import KindController
 from agentcore_operator.runtime.elector import KubernetesLeaseLock, LeaderElector, default_identity
@@ -83,7 +86,7 @@ class Operator:
         self.identity = settings.identity or default_identity()
         self.store = Store()
         self.queue: WorkQueue[Key, Observation] = WorkQueue()
-        self.metrics = Metrics(phase_counts=self._phase_counts)
+        self.metrics = Metrics(phase_counts=self._phase_counts, pool_sizes=self._pool_sizes)
         self.backoff = Backoff()
         self.aws_health = AwsHealth()
         self.boto_session = boto_session or boto3.session.Session()
@@ -189,6 +192,32 @@ class Operator:
             self.session_controller, lambda body: sessions_using(self.store, body), _interpreter_signature
         )
         self.session_controller.watch(self.interpreter_controller, interpreter_keys_of, _session_signature)
+        # Pools: their children are sessions; a child's change (Ready, bound, gone) queues its pool.
+        self.pool_store = Store()
+        self.pool_children = PoolChildren(self.store)
+        pool_kind = PoolKind(
+            children=self.pool_children,
+            sessions=self.kube,
+            default_region=settings.region,
+            timing=settings.pool_timing,
+        )
+        self.pool_controller: KindController[Any] = KindController(
+            ReconcileLoop(
+                pool_kind,
+                store=self.pool_store,
+                kube=self.kube.for_kind(POOL_PLURAL, POOL_KIND, POOL_FINALIZER),
+                conflict=KubeConflict,
+                backoff=Backoff(),
+                errors=self.metrics.reconcile_errors,
+                clock=clock,
+            ),
+            store=self.pool_store,
+            workers=settings.reconcile_workers,
+            errors=self.metrics.reconcile_errors,
+            on_removed=self.pool_children.forget,
+            drain_seconds=DRAIN_SECONDS,
+        )
+        self.session_controller.watch(self.pool_controller, pool_keys_of, child_signature)
         self.policy_store = Store()
         policy_kube = self.kube.for_kind(POLICY_PLURAL, POLICY_KIND, POLICY_FINALIZER)
         self.policies, self.policy_controller = self._kind(
@@ -215,12 +244,22 @@ class Operator:
             if self.ledger is not None
             else None
         )
-        self.informers = [
-            Informer(self.kube.connection, path, self.observe)
+        self.session_informers = [
+            Informer(self.kube.connection, path, self.observe, held=self.store.held_at)
             for path in _collection_paths(settings.namespaces)
-        ] + [
-            Informer(self.kube.connection, path, self.observe_interpreter)
-            for path in _collection_paths(settings.namespaces, INTERPRETER_PLURAL)
+        ]
+        self.informers = [
+            *self.session_informers,
+            *(
+                Informer(
+                    self.kube.connection, path, self.observe_interpreter, held=self.interpreter_store.held_at
+                )
+                for path in _collection_paths(settings.namespaces, INTERPRETER_PLURAL)
+            ),
+        ]
+        self.pool_informers = [
+            Informer(self.kube.connection, path, self.observe_pool, held=self.pool_store.held_at)
+            for path in _collection_paths(settings.namespaces, POOL_PLURAL)
         ]
         # Cluster-wide whatever namespaces are watched: policies and Namespaces are cluster-scoped.
         self.tenancy_informers = [
@@ -279,6 +318,7 @@ class Operator:
         """Feed one session watch event into the store; queue the resource if it needs a look."""
         if isinstance(event.get("object"), dict):
             self._kube_ok = True
+        self.pool_children.observe(dict(event))
         self.session_controller.observe(dict(event))
 
     def observe_interpreter(self, event: dict[str, Any]) -> None:
@@ -353,6 +393,9 @@ class Operator:
         await self.tenancy_known.wait()
         await self.policy_controller.run()
 
+    def observe_pool(self, event: dict[str, Any]) -> None:
+        self.pool_controller.observe(event)
+
     def _interpreter(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.interpreter_store.get((namespace, name))
 
@@ -371,7 +414,7 @@ class Operator:
             ThreadPoolExecutor(max_workers=self.settings.max_workers, thread_name_prefix="agentcore-io")
         )
         # The watch runs on a standby too: it fills the store, and acts once it leads.
-        for informer in self.informers:
+        for informer in (*self.informers, *self.pool_informers):
             self._tasks.append(asyncio.create_task(informer.run()))
         self._prepare = asyncio.create_task(self._prepare_clients())
         if self.elector is None:
@@ -419,11 +462,17 @@ class Operator:
         self.metrics.leader.set(1)
         # Only the replica that acts asks AWS anything, GetCallerIdentity included.
         self._tenancy_task = asyncio.create_task(self._learn_tenancy())
-        for controller in (self.session_controller, self.interpreter_controller, self.policy_controller):
+        for controller in (
+            self.session_controller,
+            self.interpreter_controller,
+            self.pool_controller,
+            self.policy_controller,
+        ):
             for body in controller.store.bodies():
                 controller.queue.add(key_of(body))
         self._tasks.append(asyncio.create_task(self._dispatch_sessions(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self._dispatch_interpreters(), name="dispatch"))
+        self._tasks.append(asyncio.create_task(self._dispatch_pools(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self._dispatch_policies(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self.sweeper.run()))
         self._tasks.append(asyncio.create_task(self.quota.run()))
@@ -459,6 +508,7 @@ class Operator:
         self.queue.close()
         self.interpreter_controller.queue.close()
         self.policy_controller.queue.close()
+        self.pool_controller.queue.close()
         dispatchers = [t for t in self._tasks if t.get_name() == "dispatch"]
         if dispatchers:
             await asyncio.wait(dispatchers, timeout=DRAIN_SECONDS + 1)
@@ -503,6 +553,12 @@ class Operator:
                 logger.warning("could not read the session ledger before working: %s", exc)
         await self.session_controller.run()
 
+    async def _dispatch_pools(self) -> None:
+        """A pool counts its children from the session cache: before that cache is listed it
+        would see none and start a full set more (controller-runtime's WaitForCacheSync)."""
+        await asyncio.gather(*(informer.listed.wait() for informer in self.session_informers))
+        await self.pool_controller.run()
+
     # -- health --------------------------------------------------------------------
 
     async def _live(self) -> str | None:
@@ -534,6 +590,11 @@ class Operator:
             for body in self.store.bodies()
         )
         return [(namespace, phase, count) for (namespace, phase), count in counts.items()]
+
+    def _pool_sizes(self) -> Iterable[tuple[str, str, int, int, int]]:
+        if not self._working:
+            return []
+        return [pool_sizes(body) for body in self.pool_store.bodies()]
 
     # -- running -------------------------------------------------------------------
 

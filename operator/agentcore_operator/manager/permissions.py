@@ -35,9 +35,17 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission(
         api_group="agentcore.dev",
         resources=("codeinterpretersessions",),
-        verbs=("get", "list", "watch", "patch", "delete"),
+        verbs=("get", "list", "watch", "create", "patch", "delete"),
         scope="watched",
-        why="watch sessions; add and remove the finalizer; delete a finished one (ttlSecondsAfterFinished)",
+        why="watch sessions; add and remove the finalizer; delete a finished one (ttlSecondsAfterFinished); "
+        "create and delete a pool's free sessions (CodeInterpreterSessionPool)",
+    ),
+    Permission(
+        api_group="agentcore.dev",
+        resources=("codeinterpretersessionpools",),
+        verbs=("get", "list", "watch"),
+        scope="watched",
+        why="watch session pools (their children are sessions; a pool holds no finalizer)",
     ),
     Permission(
         api_group="agentcore.dev",
@@ -48,10 +56,14 @@ PERMISSIONS: tuple[Permission, ...] = (
     ),
     Permission(
         api_group="agentcore.dev",
-        resources=("codeinterpretersessions/status", "codeinterpreters/status"),
+        resources=(
+            "codeinterpretersessions/status",
+            "codeinterpreters/status",
+            "codeinterpretersessionpools/status",
+        ),
         verbs=("get", "patch"),
         scope="watched",
-        why="write the observed session and code interpreter state",
+        why="write the observed session, code interpreter and pool state",
     ),
     Permission(
         api_group="",

@@ -16,6 +16,7 @@ from typing import NoReturn
 from agentcore_operator.api.v1alpha1.types import REGION_RE
 from agentcore_operator.controller.quota import Order
 from agentcore_operator.controller.state_machine import Timing
+from agentcore_operator.pools.decision import PoolTiming
 from agentcore_operator.runtime.elector import ElectionConfigError, ElectionTiming
 from agentcore_operator.runtime.ratelimit import DEFAULT_TPS
 
@@ -63,6 +64,7 @@ class Settings:
     orphan_sweep_interval: float = 300.0  # 0 turns orphan recovery off
     ledger_flush_interval: float = 1.0
     timing: Timing = field(default_factory=Timing)
+    pool_timing: PoolTiming = field(default_factory=PoolTiming)
     leader_elect: bool = False
     leader_election_id: str = DEFAULT_LEASE_NAME
     leader_election_namespace: str | None = None  # None: the ledger namespace

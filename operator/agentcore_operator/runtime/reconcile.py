@@ -246,14 +246,19 @@ class ReconcileLoop(Generic[ViewT, StatusT, ActionT, ObservationT]):
         return body, wanted
 
     async def _post(self, body: dict[str, Any], events: list[EventNote]) -> None:
-        meta = body.get("metadata") or {}
-        fields = {
-            "namespace": meta.get("namespace"),
-            "resource": meta.get("name"),
-            **self.kind.log_fields(body),
-        }
+        if not events:
+            return
+        fields: dict[str, Any] | None = None
+        if logger.isEnabledFor(logging.INFO):  # the fields are built only for lines written
+            meta = body.get("metadata") or {}
+            fields = {
+                "namespace": meta.get("namespace"),
+                "resource": meta.get("name"),
+                **self.kind.log_fields(body),
+            }
         for note in events:
-            logger.info("%s: %s", note.reason, note.message, extra={**fields, "event_type": note.type})
+            if fields is not None:
+                logger.info("%s: %s", note.reason, note.message, extra={**fields, "event_type": note.type})
             await self._kube.post_event(body, note)
         events.clear()
 

@@ -218,15 +218,15 @@ def _lifecycle(spec: dict[str, Any], timeout: int) -> dict[str, Any]:
         restart = RestartPolicy(policy)
     except ValueError:
         raise SpecError(f"spec.restartPolicy {policy!r} is not Never or Always") from None
-    before = _bounded(spec, "renewBeforeSeconds", 0, 0, MAX_RENEW_BEFORE_SECONDS)
-    grace = _bounded(spec, "renewGraceSeconds", DEFAULT_RENEW_GRACE_SECONDS, 0, MAX_RENEW_GRACE_SECONDS)
+    before = bounded(spec, "renewBeforeSeconds", 0, 0, MAX_RENEW_BEFORE_SECONDS)
+    grace = bounded(spec, "renewGraceSeconds", DEFAULT_RENEW_GRACE_SECONDS, 0, MAX_RENEW_GRACE_SECONDS)
     if before and restart is not RestartPolicy.ALWAYS:
         raise SpecError("spec.renewBeforeSeconds needs spec.restartPolicy Always")
     if before >= timeout:
         raise SpecError(f"spec.renewBeforeSeconds {before} must be less than sessionTimeoutSeconds {timeout}")
     ttl = spec.get("ttlSecondsAfterFinished")
     if ttl is not None:
-        ttl = _bounded(spec, "ttlSecondsAfterFinished", 0, 0, 2**31 - 1)
+        ttl = bounded(spec, "ttlSecondsAfterFinished", 0, 0, 2**31 - 1)
         if restart is RestartPolicy.ALWAYS:
             raise SpecError("spec.ttlSecondsAfterFinished cannot be used with restartPolicy Always")
     export = spec.get("export") or {}
@@ -244,7 +244,8 @@ def _lifecycle(spec: dict[str, Any], timeout: int) -> dict[str, Any]:
     }
 
 
-def _bounded(spec: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+def bounded(spec: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    """spec[key] (or the default), an integer within low..high, or SpecError naming the field."""
     value = spec.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError(f"spec.{key} {value!r} is not an integer")
