@@ -415,7 +415,17 @@ def test_table_from_printer_columns(api: Api, cluster: ClusterHandle) -> None:
     ).json()
     assert response["kind"] == "Table"
     columns = [c["name"] for c in response["columnDefinitions"]]
-    assert columns == ["Name", "Phase", "Session", "Interpreter", "Expires", "Restarts", "Reason", "Age"]
+    assert columns == [
+        "Name",
+        "Phase",
+        "Session",
+        "Interpreter",
+        "Expires",
+        "Restarts",
+        "Reason",
+        "Account",
+        "Age",
+    ]
     cells = response["rows"][0]["cells"]
     assert cells[:4] == ["tab", "Ready", "S1", "aws.codeinterpreter.v1"] and cells[6] == "SessionReady"
     assert response["rows"][0]["object"]["kind"] == "PartialObjectMetadata"

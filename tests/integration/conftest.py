@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -105,3 +106,34 @@ def session_manifest(name: str, namespace: str = "default", **spec: Any) -> dict
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
     }
+
+
+class Collect(logging.Handler):
+    """Keeps every formatted log line, exactly as it would be shipped."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def production_logging() -> Iterator[Collect]:
+    """The operator's own logging setup, at debug level and in JSON, with a collecting handler."""
+    from agentcore_operator.manager.logs import JsonFormatter, configure_logging
+
+    root = logging.getLogger()
+    names = ("botocore", "boto3", "urllib3", "kubernetes", "aiohttp.access", "kopf")
+    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in names})
+    configure_logging("json", "debug")
+    collect = Collect()
+    collect.setFormatter(JsonFormatter())
+    root.addHandler(collect)
+    try:
+        yield collect
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        for name, level in saved[2].items():
+            logging.getLogger(name).setLevel(level)

@@ -28,7 +28,7 @@ from agentcore_operator.local.cluster.testing import ClusterHandle
 from agentcore_operator.local.harness import SharedClock, running_operator
 from agentcore_operator.manager.settings import Settings
 
-from .conftest import StartOperator, eventually, session_manifest
+from .conftest import Collect, StartOperator, eventually, session_manifest
 
 CLI = str(Path(sys.executable).parent / "agentcore-operator")
 BUILTIN = "aws.codeinterpreter.v1"
@@ -438,37 +438,6 @@ def test_access_denied_shows_in_status_and_readiness_then_recovers(
 
 
 # -- secrets never leak ------------------------------------------------------------------
-
-
-class Collect(logging.Handler):
-    """Keeps every formatted log line, exactly as it would be shipped."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
-@pytest.fixture
-def production_logging() -> Iterator[Collect]:
-    """The operator's own logging setup, at debug level and in JSON, with a collecting handler."""
-    from agentcore_operator.manager.logs import JsonFormatter, configure_logging
-
-    root = logging.getLogger()
-    names = ("botocore", "boto3", "urllib3", "kubernetes", "aiohttp.access", "kopf")
-    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in names})
-    configure_logging("json", "debug")
-    collect = Collect()
-    collect.setFormatter(JsonFormatter())
-    root.addHandler(collect)
-    try:
-        yield collect
-    finally:
-        root.handlers[:], root.level = saved[0], saved[1]
-        for name, level in saved[2].items():
-            logging.getLogger(name).setLevel(level)
 
 
 def test_no_credentials_in_status_events_or_logs(

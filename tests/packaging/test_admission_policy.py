@@ -2,8 +2,9 @@
 helm and applied with the real kubectl to the emulated cluster, which runs it as kube-apiserver
 does: AgentCoreAccessPolicies are its params, and sessions and pool templates that break a
 namespace's interpreter or timeout limit are refused with a message naming the field and the
-policy. The AgentCoreAccessPolicy and CodeInterpreterSessionPool CRDs come from test copies in
-tests/cluster/fixtures/crds until the tenancy and pools work lands in crds/."""
+policy. The AgentCoreAccessPolicy CRD is crds/'s (the emulated cluster loads it); the
+CodeInterpreterSessionPool CRD comes from a test copy in tests/cluster/fixtures/crds until the
+pools work lands in crds/."""
 
 from __future__ import annotations
 

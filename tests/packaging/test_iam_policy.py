@@ -113,3 +113,36 @@ def test_policy_grants_nothing_else() -> None:
     for statement in agentcore_statements():
         assert set(statement) == {"Sid", "Effect", "Action", "Resource"}
         assert all(not action.endswith("*") for action in statement["Action"])
+
+
+# -- tenancy: the operator assumes each team's role (issue 16) ------------------------------------
+
+ASSUME_ROLE_POLICY: dict[str, Any] = json.loads((REPO / "iam-policy-assume-role.json").read_text())
+TRUST_POLICY: dict[str, Any] = json.loads(
+    (REPO / "examples" / "tenancy" / "tenant-role-trust-policy.json").read_text()
+)
+
+
+def test_the_assume_role_policy_grants_assume_role_and_tag_session_only() -> None:
+    """A second document, attached only where AgentCoreAccessPolicy names roles: the operator
+    assumes roles (with session tags) named by the platform's convention, nothing else."""
+    assert set(ASSUME_ROLE_POLICY) == {"Version", "Statement"}
+    assert ASSUME_ROLE_POLICY["Version"] == "2012-10-17"
+    (statement,) = ASSUME_ROLE_POLICY["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert statement["Resource"] == "arn:aws:iam::*:role/agentcore-*"
+    # sts:TagSession is a permission AssumeRole with Tags needs, not an operation of its own.
+    assert "AssumeRole" in botocore.session.get_session().get_service_model("sts").operation_names
+
+
+def test_the_trust_policy_example_requires_the_external_id_and_names_the_operators_role() -> None:
+    """The confused-deputy guard: only the operator's role, and only with the external id the
+    platform team put in that team's AgentCoreAccessPolicy."""
+    assume, tag = TRUST_POLICY["Statement"]
+    assert assume["Action"] == "sts:AssumeRole" and tag["Action"] == "sts:TagSession"
+    for statement in (assume, tag):
+        assert statement["Principal"]["AWS"].endswith(":role/agentcore-operator")
+    assert "sts:ExternalId" in assume["Condition"]["StringEquals"]
+    trusted = {s["Principal"]["AWS"] for s in (assume, tag)}
+    assert all("*" not in principal for principal in trusted)

@@ -419,3 +419,22 @@ def test_without_the_finalizer_a_deleted_resource_is_left_alone() -> None:
 def test_every_status_round_trips_through_the_api_form() -> None:
     d = run(view(), ready(), described("READY"))
     assert InterpreterStatus.from_dict(d.status.to_dict()) == d.status
+
+
+# -- tenancy: the interpreter's account -------------------------------------------------------------
+
+
+def test_the_first_call_goes_to_the_namespaces_account_and_records_it() -> None:
+    first = decide(view(account="111122223333"), InterpreterStatus(), None, NOW)
+    assert isinstance(first.action, InterpreterCall)
+    assert first.action.account == "111122223333"
+    assert first.status.account_id == "111122223333"
+    # Rebound later: the interpreter stays where it was made.
+    later = decide(view(account="444455556666"), first.status, None, NOW)
+    assert isinstance(later.action, InterpreterCall) and later.action.account == "111122223333"
+
+
+def test_unbound_namespaces_call_as_the_operator_and_record_nothing() -> None:
+    decision = decide(view(), InterpreterStatus(), None, NOW)
+    assert isinstance(decision.action, InterpreterCall) and decision.action.account == ""
+    assert decision.status.account_id is None

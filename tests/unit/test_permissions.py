@@ -103,7 +103,19 @@ def test_configmaps_are_confined_to_the_operator_namespace_and_the_watched_ones(
     assert set(rule("configmaps", "", "watched").verbs) == {"get", "create", "update", "patch"}
 
 
-def test_cluster_wide_rules_are_read_only() -> None:
+def test_cluster_wide_rules_are_read_only_but_the_policies_status() -> None:
+    """Cluster-wide, the operator reads; it writes only the status of its own cluster-scoped
+    kind (AgentCoreAccessPolicy), never a policy's spec nor a Namespace."""
     for permission in PERMISSIONS:
-        if permission.scope == "cluster":
+        if permission.scope == "cluster" and permission.resources != ("agentcoreaccesspolicies/status",):
             assert set(permission.verbs) <= {"get", "list", "watch"}, permission
+    assert set(rule("agentcoreaccesspolicies/status", GROUP).verbs) == {"get", "patch"}
+
+
+def test_tenancy_reads_policies_and_namespaces_cluster_wide() -> None:
+    """Policies and Namespaces are cluster-scoped: read cluster-wide even when the operator
+    watches a list of namespaces (a namespaced Role cannot grant them)."""
+    assert rule("agentcoreaccesspolicies", GROUP).scope == "cluster"
+    namespaces = rule("namespaces", "")
+    assert namespaces.scope == "cluster"
+    assert set(namespaces.verbs) == {"get", "list", "watch"}

@@ -60,7 +60,7 @@ def test_sessions_are_indexed_by_region_and_bare_interpreter_id() -> None:
     status = {"phase": "Ready", "sessionId": "s1", "region": "us-east-1", "codeInterpreterIdentifier": arn}
     store.put(body(1, status=status))
     (group,) = store.tracked().items()
-    assert group[0] == ("us-east-1", "datasci_vpc-a1b2c3d4e5")
+    assert group[0] == ("", "us-east-1", "datasci_vpc-a1b2c3d4e5")  # (account, region, interpreter)
     assert group[1][0].session_id == "s1" and group[1][0].phase is Phase.READY
     store.remove(("ns", "a"))
     assert store.tracked() == {}

@@ -1,7 +1,9 @@
-"""boto3 clients for both AgentCore planes, one per region, built once and shared.
+"""boto3 clients for both AgentCore planes, one per (identity, region), built once and shared.
 
 boto3 clients are thread-safe, sessions are not: clients are created under a lock from
-one botocore session, then used from any worker thread.
+one botocore session per identity (the operator's own, or an assumed role's from
+tenancy/credentials.py), then used from any worker thread. Build them in a worker thread:
+the first client of a session parses the service model.
 
 Timestamps in answers (`createdAt`, `lastUpdatedAt`) are read by `parse_timestamp`: botocore's
 default hands every one to dateutil's general parser, about a tenth of botocore's CPU per
@@ -18,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import botocore.utils
 from botocore.config import Config
+
+from agentcore_operator.tenancy.credentials import RoleSessions
+from agentcore_operator.tenancy.policy import Identity
 
 if TYPE_CHECKING:  # the stubs are a dev dependency; at run time these are plain boto3 clients
     from mypy_boto3_bedrock_agentcore.client import BedrockAgentCoreClient
@@ -42,7 +47,8 @@ def parse_timestamp(value: Any) -> datetime:
 
 
 class ClientFactory:
-    """Caches a client per (service, region); `endpoint_url` points both planes elsewhere."""
+    """Caches a client per (identity, service, region); `endpoint_url` points both planes
+    (and STS, for AssumeRole and GetCallerIdentity) elsewhere. Identity None: the operator's own."""
 
     def __init__(
         self,
@@ -67,26 +73,39 @@ class ClientFactory:
             # Names the replica in every request (CloudTrail's userAgent, the emulator's call log).
             user_agent_extra=user_agent_extra,
         )
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[Identity | None, str, str], Any] = {}
         self._lock = threading.Lock()
+        self.roles = RoleSessions(self._session, endpoint_url=endpoint_url)
 
-    def _client(self, service: str, region: str) -> Any:
-        key = (service, region)
+    def built(self, service: str, region: str, identity: Identity | None = None) -> Any | None:
+        """The client if it is built already (a dict lookup: safe on the event loop), else None."""
+        return self._clients.get((identity, service, region))
+
+    def _client(self, service: str, region: str, identity: Identity | None) -> Any:
+        key = (identity, service, region)
         client = self._clients.get(key)
         if client is None:
             with self._lock:
                 client = self._clients.get(key)
                 if client is None:
-                    client = self._session.client(  # type: ignore[call-overload]
+                    session = self._session if identity is None else self.roles.session(identity)
+                    client = session.client(  # type: ignore[call-overload]
                         service, region_name=region, endpoint_url=self._endpoint_url, config=self._config
                     )
                     self._clients[key] = client
         return client
 
-    def data(self, region: str) -> BedrockAgentCoreClient:
-        client: BedrockAgentCoreClient = self._client(DATA_PLANE, region)
+    def data(self, region: str, identity: Identity | None = None) -> BedrockAgentCoreClient:
+        client: BedrockAgentCoreClient = self._client(DATA_PLANE, region, identity)
         return client
 
-    def control(self, region: str) -> BedrockAgentCoreControlClient:
-        client: BedrockAgentCoreControlClient = self._client(CONTROL_PLANE, region)
+    def control(self, region: str, identity: Identity | None = None) -> BedrockAgentCoreControlClient:
+        client: BedrockAgentCoreControlClient = self._client(CONTROL_PLANE, region, identity)
         return client
+
+    def caller_account(self, region: str) -> str:
+        """The operator's own account (STS GetCallerIdentity). Blocking: call it in a thread."""
+        sts = self._session.client(
+            "sts", region_name=region, endpoint_url=self._endpoint_url, config=self._config
+        )
+        return str(sts.get_caller_identity()["Account"])

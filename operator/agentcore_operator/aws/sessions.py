@@ -4,6 +4,11 @@ Each method performs one AWS call for one action of the state machine and return
 observation; nothing here decides what to do. Every call goes through `_call`, which
 waits for the client-side rate limiter, runs boto3 in a worker thread (never on the event
 loop), classifies any failure and records metrics.
+
+Each action names the account it goes to (tenancy: the session's `status.accountId`);
+`identities` turns it into the role to act as (None: the operator's own identity), and the
+rate limiter paces each account on its own. The client, and an assumed role's credentials
+(AssumeRole, and its refreshes), are made in the worker thread with the call.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from agentcore_operator.aws.clients import ClientFactory
+from agentcore_operator.aws.clients import CONTROL_PLANE, DATA_PLANE, ClientFactory
 from agentcore_operator.aws.errors import classify
 from agentcore_operator.controller.observations import (
     INTERPRETER_READY,
@@ -41,8 +46,10 @@ from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.runtime.elector import NotLeader
 from agentcore_operator.runtime.errors import ApiError, ErrorKind
 from agentcore_operator.runtime.ratelimit import RateLimiter
+from agentcore_operator.tenancy.policy import Identity
 
 T = TypeVar("T")
+IdentityOf = Callable[[str], Identity | None]  # account id -> role (raises ApiError if none is known)
 
 LIST_PAGE_SIZE = 100  # the API's maximum: fewest calls per sweep
 # Calls that change AgentCore: only the leader makes them, and only while its Lease is fresh.
@@ -86,12 +93,14 @@ class SessionManager:
         concurrency: int = 16,
         may_mutate: Callable[[], bool] | None = None,
         stopping: asyncio.Event | None = None,
+        identities: IdentityOf | None = None,
     ) -> None:
         self._clients = clients
+        self._identities = identities
         self._limiter = limiter
         self._metrics = metrics
         self._interpreter_cache_seconds = interpreter_cache_seconds
-        self._interpreters: dict[tuple[str, str], tuple[float, Observation]] = {}
+        self._interpreters: dict[tuple[str, str, str], tuple[float, Observation]] = {}
         self._on_call = on_call
         self._may_mutate = may_mutate
         self._stopping = stopping
@@ -137,17 +146,19 @@ class SessionManager:
 
     async def check_interpreter(self, action: CheckInterpreter) -> Observation:
         """GetCodeInterpreter, cached briefly: many sessions on one interpreter need one answer."""
-        key = (action.region, action.interpreter_id)
+        key = (action.account, action.region, action.interpreter_id)
         loop_time = asyncio.get_running_loop().time()
         cached = self._interpreters.get(key)
         if cached is not None and cached[0] > loop_time:
             return cached[1]
         try:
-            control = self._clients.control(action.region)
+            identity = self.identity("GetCodeInterpreter", action.account)
+            control = await self.control_client(action.region, identity)
             response = await self._call(
                 action.region,
                 "GetCodeInterpreter",
                 lambda: control.get_code_interpreter(codeInterpreterId=action.interpreter_id),
+                identity=identity,
             )
             observation: Observation = InterpreterSeen(str(response["status"]), response.get("failureReason"))
         except ApiError as error:
@@ -160,12 +171,14 @@ class SessionManager:
         return observation
 
     async def start(self, action: StartSession) -> Observation:
-        client = self._clients.data(action.region)
+        identity = self.identity("StartCodeInterpreterSession", action.account)
         mounts: dict[str, Any] = {}
         if action.certificates:
             mounts["certificates"] = list(action.certificates)
         if action.filesystem_configurations:
             mounts["filesystemConfigurations"] = list(action.filesystem_configurations)
+
+        client = await self.data_client(action.region, identity)
         response = await self._call(
             action.region,
             "StartCodeInterpreterSession",
@@ -176,11 +189,13 @@ class SessionManager:
                 clientToken=action.client_token,
                 **mounts,
             ),
+            identity=identity,
         )
         return SessionStarted(str(response["sessionId"]), response["createdAt"])
 
     async def read(self, action: ReadSession) -> Observation:
-        client = self._clients.data(action.region)
+        identity = self.identity("GetCodeInterpreterSession", action.account)
+        client = await self.data_client(action.region, identity)
         try:
             response = await self._call(
                 action.region,
@@ -188,6 +203,7 @@ class SessionManager:
                 lambda: client.get_code_interpreter_session(
                     codeInterpreterIdentifier=action.interpreter, sessionId=action.session_id
                 ),
+                identity=identity,
             )
         except ApiError as error:
             if error.kind is ErrorKind.NOT_FOUND:
@@ -201,7 +217,8 @@ class SessionManager:
         )
 
     async def stop(self, action: StopSession) -> Observation:
-        client = self._clients.data(action.region)
+        identity = self.identity("StopCodeInterpreterSession", action.account)
+        client = await self.data_client(action.region, identity)
         try:
             response = await self._call(
                 action.region,
@@ -211,6 +228,7 @@ class SessionManager:
                     sessionId=action.session_id,
                     clientToken=action.client_token,
                 ),
+                identity=identity,
             )
         except ApiError as error:
             if error.kind is ErrorKind.NOT_FOUND:
@@ -219,10 +237,13 @@ class SessionManager:
         return SessionStopped(action.session_id, response.get("lastUpdatedAt"))
 
     async def list_sessions(
-        self, region: str, interpreter: str, status: str | None = "READY"
+        self, region: str, interpreter: str, status: str | None = "READY", *, account: str = ""
     ) -> list[SessionSummary]:
-        """Every session of one interpreter (optionally of one status), 100 per call. Raises ApiError."""
-        client = self._clients.data(region)
+        """Every session of one interpreter (optionally of one status) in one account, 100 per call.
+
+        Raises ApiError."""
+        identity = self.identity("ListCodeInterpreterSessions", account)
+        client = await self.data_client(region, identity)
         summaries: list[SessionSummary] = []
         token: str | None = None
         while True:
@@ -231,10 +252,12 @@ class SessionManager:
                 params["status"] = status
             if token:
                 params["nextToken"] = token
+
             page = await self._call(
                 region,
                 "ListCodeInterpreterSessions",
                 functools.partial(client.list_code_interpreter_sessions, **params),
+                identity=identity,
             )
             for item in page.get("items", []):
                 summaries.append(
@@ -250,7 +273,7 @@ class SessionManager:
             if not token:
                 return summaries
 
-    async def _wait_for_token(self, region: str, operation: str, *, droppable: bool) -> float:
+    async def _wait_for_token(self, region: str, operation: str, account: str, *, droppable: bool) -> float:
         """The rate-limit token; for a mutating call, unless the replica stops first.
 
         A burst can queue Starts for tens of seconds; a replica that is stopping (SIGTERM,
@@ -259,12 +282,12 @@ class SessionManager:
         reads that follow them (the Get confirming a Start) go on, so what was done is recorded.
         """
         if self._stopping is None or not droppable:
-            return await self._limiter.acquire(region, operation)
+            return await self._limiter.acquire(region, operation, account)
         if self._stopping.is_set():
             raise NotLeader(operation)
         # One task for the token and one shared watch of the stop flag: a task per call to
         # wait for the flag, and asyncio.wait on the pair, cost more than the rest of the pacing.
-        token = asyncio.ensure_future(self._limiter.acquire(region, operation))
+        token = asyncio.ensure_future(self._limiter.acquire(region, operation, account))
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         token.add_done_callback(functools.partial(_wake, waiter))
@@ -291,21 +314,53 @@ class SessionManager:
     def clients(self) -> ClientFactory:
         return self._clients
 
-    async def call(self, region: str, operation: str, call: Callable[[], T]) -> T:
+    async def call(
+        self, region: str, operation: str, call: Callable[[], T], *, identity: Identity | None = None
+    ) -> T:
         """One paced, threaded, classified call, for the adapters of the other kinds.
 
         Every kind's calls share this manager's rate limiter, threads and metrics, so the
         operator as a whole keeps to each operation's rate, whichever kind makes the call.
         """
-        return await self._call(region, operation, call)
+        return await self._call(region, operation, call, identity=identity)
 
-    async def _call(self, region: str, operation: str, call: Callable[[], T]) -> T:
+    async def data_client(self, region: str, identity: Identity | None) -> Any:
+        """The data-plane client of (identity, region); built in a worker thread the first time
+        (parsing the service model), before the call waits for its rate-limit token."""
+        return await self._built(DATA_PLANE, region, identity)
+
+    async def control_client(self, region: str, identity: Identity | None) -> Any:
+        return await self._built(CONTROL_PLANE, region, identity)
+
+    async def _built(self, service: str, region: str, identity: Identity | None) -> Any:
+        client = self._clients.built(service, region, identity)
+        if client is None:
+            build = self._clients.data if service == DATA_PLANE else self._clients.control
+            client = await asyncio.get_running_loop().run_in_executor(self._executor, build, region, identity)
+        return client
+
+    def identity(self, operation: str, account: str) -> Identity | None:
+        """The role to call `operation` in `account` with; ApiError (AccessDenied) if none is known."""
+        if self._identities is None or not account:
+            return None
+        try:
+            return self._identities(account)
+        except ApiError as error:
+            raise ApiError(error.kind, operation, error.code, error.message) from None
+
+    async def _call(
+        self, region: str, operation: str, call: Callable[[], T], *, identity: Identity | None = None
+    ) -> T:
         fence = self._may_mutate if operation in MUTATING_OPERATIONS else None
         if fence is not None and not fence():
             raise NotLeader(operation)
         # The token first, then a thread: a call waiting for its token must not hold a thread
         # slot, or Starts queueing for theirs would starve the Gets of sessions already started.
-        waited = await self._wait_for_token(region, operation, droppable=operation in MUTATING_OPERATIONS)
+        # Each account has its own published rate: "" is the operator's own.
+        account = identity.account_id if identity is not None else ""
+        waited = await self._wait_for_token(
+            region, operation, account, droppable=operation in MUTATING_OPERATIONS
+        )
         if self._metrics is not None:
             self._metrics.rate_limiter_wait.labels(operation).observe(waited)
         async with self._slots:

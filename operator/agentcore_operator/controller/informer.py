@@ -45,12 +45,22 @@ class Informer:
     """Lists and watches one collection path (a namespace's, or the whole cluster's)."""
 
     def __init__(
-        self, connection: KubeConnection, path: str, on_event: EventHandler, *, held: HeldAt | None = None
+        self,
+        connection: KubeConnection,
+        path: str,
+        on_event: EventHandler,
+        *,
+        held: HeldAt | None = None,
+        optional: bool = False,
     ) -> None:
         self._connection = connection
         self._path = path
         self._on_event = on_event
         self._held = held
+        # `optional`: a kind whose CRD may not be installed (Helm installs new CRDs on install,
+        # not on upgrade). Not served (404) is then an empty list, asked again later.
+        self._optional = optional
+        self._reported_absent = False
         self._known: set[tuple[str, str]] = set()  # the objects this path has reported
         self.listed = asyncio.Event()
 
@@ -69,10 +79,27 @@ class Informer:
             except WatchExpired:
                 logger.debug("watch of %s expired; listing again", self._path)
                 version = None
+            except KubeError as exc:
+                if not (self._optional and exc.status == 404):
+                    logger.warning("watching %s failed, retrying in %.1fs: %s", self._path, backoff, exc)
+                else:
+                    self._absent()
+                    version = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             except Exception as exc:
                 logger.warning("watching %s failed, retrying in %.1fs: %s", self._path, backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _absent(self) -> None:
+        """The kind is not served: none exist (those known are gone), and that is known."""
+        if not self._reported_absent:
+            logger.warning("%s is not served (its CRD is not installed): none are in effect", self._path)
+            self._reported_absent = True
+        for namespace, name in set(self._known):
+            self._deliver("DELETED", {"metadata": {"namespace": namespace, "name": name}})
+        self.listed.set()
 
     async def _list(self) -> str:
         items: list[dict[str, Any]] = []

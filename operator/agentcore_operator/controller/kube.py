@@ -354,7 +354,10 @@ class KubeWriter:
         return await self._write("PATCH", self._path(plural, namespace, name), patch, MERGE_PATCH)
 
     def _object_path(self, body: dict[str, Any]) -> str:
-        return self._path(self.plural, *_ns_name(body))
+        namespace, name = _ns_name(body)
+        if not namespace:  # a cluster-scoped kind (AgentCoreAccessPolicy)
+            return f"{self._custom}/{self.plural}/{quote(name, safe='')}"
+        return self._path(self.plural, namespace, name)
 
     async def _write(self, method: str, path: str, payload: Any, content_type: str) -> dict[str, Any] | None:
         """A write whose answer is the object: None when it is gone, KubeConflict on races."""
@@ -394,4 +397,4 @@ class KubeWriter:
 
 def _ns_name(body: dict[str, Any]) -> tuple[str, str]:
     meta = body.get("metadata") or {}
-    return str(meta.get("namespace")), str(meta.get("name"))
+    return str(meta.get("namespace") or ""), str(meta.get("name"))

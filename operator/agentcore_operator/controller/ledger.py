@@ -50,6 +50,10 @@ class LedgerEntry:
     region: str
     interpreter: str
     policy: str
+    # The account the session runs in (tenancy); "" for entries written before accounts, and
+    # for the operator's own. The orphan sweep acts there, as the role that binds it.
+    account: str = ""
+    role_arn: str = ""  # which role started it: for a person reading the ledger
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class StartIntent:
     session_name: str
     timeout_seconds: int
     policy: str
+    account: str = ""
+    role_arn: str = ""
 
 
 class SessionLedger:
@@ -185,7 +191,13 @@ class SessionLedger:
 
 
 def entry_of(
-    body: dict[str, Any], session_id: str, region: str, interpreter: str, policy: str
+    body: dict[str, Any],
+    session_id: str,
+    region: str,
+    interpreter: str,
+    policy: str,
+    account: str = "",
+    role_arn: str = "",
 ) -> LedgerEntry:
     meta = body.get("metadata") or {}
     return LedgerEntry(
@@ -196,4 +208,6 @@ def entry_of(
         region=region,
         interpreter=interpreter,
         policy=policy,
+        account=account,
+        role_arn=role_arn,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -63,7 +63,9 @@ class OrphanSweeper:
         interval: float,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        ready: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        self._ready = ready  # awaited before a sweep: each entry's account must be known
         self._ledger = ledger
         self._kube = kube
         self._sessions = sessions
@@ -82,6 +84,8 @@ class OrphanSweeper:
 
     async def sweep_once(self) -> OrphanReport:
         report = OrphanReport()
+        if self._ready is not None:
+            await self._ready()
         await self._ledger.flush()
         entries, intents = await self._ledger.read()
         # The LIST comes after reading the ledger: a resource created in between has no
@@ -92,7 +96,7 @@ class OrphanSweeper:
             if intent.uid in alive or (self._namespaces and intent.namespace not in self._namespaces):
                 continue
             await self._resolve(intent, report)
-        gone: dict[tuple[str, str], list[LedgerEntry]] = {}
+        gone: dict[tuple[str, str, str], list[LedgerEntry]] = {}
         for entry in entries:
             if entry.uid in alive or (self._namespaces and entry.namespace not in self._namespaces):
                 continue
@@ -100,14 +104,14 @@ class OrphanSweeper:
                 report.retained += 1
                 self._ledger.forget(entry.session_id)
                 continue
-            gone.setdefault((entry.region, entry.interpreter), []).append(entry)
-        for (region, interpreter), group in gone.items():
-            await self._settle(region, interpreter, group, report)
+            gone.setdefault((entry.account, entry.region, entry.interpreter), []).append(entry)
+        for (account, region, interpreter), group in gone.items():
+            await self._settle(account, region, interpreter, group, report)
         await self._ledger.flush()
         return report
 
     async def _settle(
-        self, region: str, interpreter: str, group: list[LedgerEntry], report: OrphanReport
+        self, account: str, region: str, interpreter: str, group: list[LedgerEntry], report: OrphanReport
     ) -> None:
         """Stop what is live of one interpreter's orphans; drop what already ended, quietly.
 
@@ -117,14 +121,17 @@ class OrphanSweeper:
         once with Get before being dropped.
         """
         try:
-            ready = {s.session_id for s in await self._sessions.list_sessions(region, interpreter)}
+            listed = await self._sessions.list_sessions(region, interpreter, account=account)
+            ready = {s.session_id for s in listed}
         except ApiError as error:
             report.failed += len(group)
             logger.warning("orphan sweep could not list sessions of %s in %s: %s", interpreter, region, error)
             return
         for entry in group:
             if entry.session_id not in ready:
-                seen = await self._sessions.perform(ReadSession(region, interpreter, entry.session_id))
+                seen = await self._sessions.perform(
+                    ReadSession(region, interpreter, entry.session_id, account)
+                )
                 if isinstance(seen, CallFailed):
                     report.failed += 1
                     logger.warning("could not read orphaned session %s: %s", entry.session_id, seen.error)
@@ -151,7 +158,12 @@ class OrphanSweeper:
             return
         began = self._clock()
         replay = StartSession(
-            intent.region, intent.interpreter, intent.session_name, intent.timeout_seconds, intent.token
+            intent.region,
+            intent.interpreter,
+            intent.session_name,
+            intent.timeout_seconds,
+            intent.token,
+            account=intent.account,
         )
         started = await self._sessions.perform(replay)
         if isinstance(started, CallFailed):
@@ -171,6 +183,8 @@ class OrphanSweeper:
             intent.region,
             intent.interpreter,
             intent.policy,
+            intent.account,
+            intent.role_arn,
         )
         if started.created_at >= began - INTENT_REPLAY_SLACK:
             # The replay started it now (AgentCore answers a known token with the first
@@ -182,6 +196,7 @@ class OrphanSweeper:
                     intent.interpreter,
                     started.session_id,
                     stop_token(intent.uid, started.session_id),
+                    intent.account,
                 )
             )
             if isinstance(stopped, CallFailed):
@@ -194,12 +209,16 @@ class OrphanSweeper:
         # An older session: the lost Start's. The finalizer path may have stopped it already
         # (and crashed before dropping the intent), so it is read before it is stopped.
         self._ledger.record(entry)  # if it cannot be settled now, it is an orphan entry from here on
-        await self._settle(intent.region, intent.interpreter, [entry], report)
+        await self._settle(intent.account, intent.region, intent.interpreter, [entry], report)
         self._ledger.resolve_intent(intent.token)
 
     async def _stop(self, entry: LedgerEntry, report: OrphanReport) -> None:
         action = StopSession(
-            entry.region, entry.interpreter, entry.session_id, stop_token(entry.uid, entry.session_id)
+            entry.region,
+            entry.interpreter,
+            entry.session_id,
+            stop_token(entry.uid, entry.session_id),
+            entry.account,
         )
         outcome = await self._sessions.perform(action)
         if isinstance(outcome, CallFailed):

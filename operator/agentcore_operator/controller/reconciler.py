@@ -5,7 +5,10 @@ call, events, requeue and backoff. This module gives it what is the session's ow
 `decide()` from controller/state_machine.py, the AgentCore calls of aws/sessions.py, and
 the bookkeeping around a pass: the quota gate (a Start waiting for its turn, a Start
 answered, a slot freed, a resource parked while the quota is full; see controller/quota.py),
-the orphan ledger, and the time-to-Ready metric.
+the orphan ledger, the time-to-Ready metric, and the namespace's tenancy (tenancy/index.py):
+the account and region a new session starts in, the count of the namespace's live sessions
+its limits are checked against, and a wake-up for the namespace's waiting sessions when one
+of its sessions ends.
 
 The gate's scope is (account, region); the account and the namespace's fair-share weight
 come from `share_of(namespace)` (the tenancy index; ("", 1) without one).
@@ -13,6 +16,7 @@ come from `share_of(namespace)` (the tenancy index; ("", 1) without one).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -29,6 +33,7 @@ from agentcore_operator.controller.observations import CallFailed, Observation, 
 from agentcore_operator.controller.quota import Place, QuotaGate
 from agentcore_operator.controller.state_machine import (
     MUTATING_ACTIONS,
+    NAMESPACE_LIMIT_REACHED,
     AwsAction,
     Decision,
     DeleteResource,
@@ -45,6 +50,7 @@ from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.runtime.backoff import Backoff
 from agentcore_operator.runtime.errors import ApiError, ErrorKind
 from agentcore_operator.runtime.reconcile import KubeWrites, Outcome, ReconcileLoop, utc_now
+from agentcore_operator.tenancy.index import UNBOUND, NamespaceTenancy, TenancyIndex
 
 __all__ = ["Outcome", "Reconciler", "SessionKind", "utc_now"]
 
@@ -57,6 +63,12 @@ Scope = tuple[str, str]  # (account, region): what AgentCore's session quota cou
 def own_account(namespace: str) -> tuple[str, int]:
     """Every namespace in the operator's own account, with equal weight."""
     return "", 1
+
+
+LIVE_PHASE_NAMES = frozenset(phase.value for phase in LIVE_PHASES)
+# A Start decided but not yet written as Starting counts against its namespace's limit; a pass
+# that failed between the two must not hold the place for ever.
+RESERVATION_SECONDS = 30.0
 
 
 class SessionKind:
@@ -75,6 +87,9 @@ class SessionKind:
         interpreter_of: InterpreterLookup | None = None,
         objects: SessionObjects | None = None,
         share_of: NamespaceShare = own_account,
+        tenancy: TenancyIndex | None = None,
+        store: Store | None = None,
+        requeue: Callable[[Key], None] | None = None,
     ) -> None:
         self._interpreter_of = interpreter_of
         self._share_of = share_of
@@ -82,6 +97,10 @@ class SessionKind:
         # taken in perform(). Replays and Starts of a resource being deleted never wait.
         self._turns: dict[str, tuple[Scope, Key, Place]] = {}
         self._replays: dict[str, bool] = {}  # by client token, as the latest decision saw it
+        self._tenancy = tenancy
+        self._store = store
+        self._requeue = requeue
+        self._reserved: dict[Key, float] = {}  # Starts decided, not yet in the store as Starting
         self._sessions = sessions
         self._objects = objects
         self._default_region = default_region
@@ -93,10 +112,13 @@ class SessionKind:
 
     def view(self, body: dict[str, Any]) -> ResourceView:
         meta = body.get("metadata") or {}
+        namespace = str(meta.get("namespace", ""))
+        tenancy = self._tenancy.for_namespace(namespace) if self._tenancy is not None else UNBOUND
         spec: SessionSpec | None = None
         error: str | None = None
         try:
-            spec = SessionSpec.from_resource(body, default_region=self._default_region)
+            # The namespace's policy sets the region of sessions that name none.
+            spec = SessionSpec.from_resource(body, default_region=tenancy.region or self._default_region)
         except SpecError as exc:
             error = str(exc)
         waiting: str | None = None
@@ -109,7 +131,7 @@ class SessionKind:
         )
         return ResourceView(
             uid=str(meta.get("uid", "")),
-            namespace=str(meta.get("namespace", "")),
+            namespace=namespace,
             name=str(meta.get("name", "")),
             generation=int(meta.get("generation") or 1),
             spec=spec,
@@ -118,7 +140,25 @@ class SessionKind:
             has_finalizer=FINALIZER in (meta.get("finalizers") or ()),
             start_blocked=blocked,
             interpreter_ref_waiting=waiting,
+            tenancy=tenancy,
         )
+
+    def namespace_live(self, namespace: str, key: Key) -> int:
+        """Live sessions of the namespace's other resources: Starting, Ready or Stopping in the
+        store, and Starts decided in passes that have not written Starting yet."""
+        if self._store is None:
+            return 0
+        now = time.monotonic()
+        live = {
+            key_of(other)
+            for other in self._store.in_namespace(namespace)
+            if str((other.get("status") or {}).get("phase")) in LIVE_PHASE_NAMES
+        }
+        live |= {
+            k for k, at in self._reserved.items() if k[0] == namespace and now - at < RESERVATION_SECONDS
+        }
+        live.discard(key)
+        return len(live)
 
     def with_finalizer(self, view: ResourceView) -> ResourceView:
         return replace(view, has_finalizer=True)
@@ -129,11 +169,20 @@ class SessionKind:
     def decide(
         self, view: ResourceView, status: SessionStatus, observation: Observation | None, now: datetime
     ) -> Decision:
+        if view.tenancy.limits.max_sessions is not None and status.session_id is None:
+            # Counted at each step, not once per pass: another pass may have started one since
+            # this one began (between its finalizer write and its Start, say).
+            view = replace(
+                view, namespace_live=self.namespace_live(view.namespace, (view.namespace, view.name))
+            )
         decision = decide(view, status, observation, now, self._timing)
         action = decision.action
         if isinstance(action, StartSession):
             # A replay may have started a session already: it is never held back.
             self._replays[action.client_token] = status.pending_start_token == action.client_token
+        if isinstance(decision.action, StartSession) and view.tenancy.limits.max_sessions is not None:
+            # Counted from now on: two passes deciding at once must not both see room for one.
+            self._reserved[(view.namespace, view.name)] = time.monotonic()
         return decision
 
     def mutates(self, action: AwsAction) -> bool:
@@ -142,6 +191,7 @@ class SessionKind:
     async def prepare(self, key: Key, body: dict[str, Any], view: ResourceView, action: AwsAction) -> None:
         """A Start's intent is in the ledger before the Start is sent (see controller/ledger.py);
         a first Start (not a replay, not while deleting) will wait for its turn at the gate."""
+        self._reserved.pop(key, None)  # its status, Starting, is in the store now: counted from there
         if not isinstance(action, StartSession):
             return
         replay = self._replays.pop(action.client_token, False)
@@ -160,6 +210,8 @@ class SessionKind:
             session_name=action.name,
             timeout_seconds=action.timeout_seconds,
             policy=policy,
+            account=action.account,
+            role_arn=_role_arn(view.tenancy, action.account),
         )
         await self._ledger.record_intent(intent)
 
@@ -193,6 +245,9 @@ class SessionKind:
             self._quota.answered(scope, key)
 
     def released(self, key: Key, body: dict[str, Any], before: SessionStatus, after: SessionStatus) -> None:
+        self._reserved.pop(key, None)
+        if before.phase in LIVE_PHASES or after.phase in LIVE_PHASES:
+            self.room_freed(key[0])
         if self._ledger is not None:
             for session_id in (after.session_id, after.next_session_id, after.previous_session_id):
                 if session_id:
@@ -203,9 +258,12 @@ class SessionKind:
     def settled(
         self, key: Key, body: dict[str, Any], view: ResourceView, before: SessionStatus, after: SessionStatus
     ) -> bool:
+        self._reserved.pop(key, None)
         self._track(body, view, after)
         self._observe_ready(body, before, after)
         self._session_ended(body, before, after)
+        if before.phase in LIVE_PHASES and after.phase not in LIVE_PHASES:
+            self.room_freed(key[0])
         self._count_restart(before, after)
         self._handover_bookkeeping(key, body, view, before, after)
         return self._waits_for_quota(key, body, after, view)
@@ -218,6 +276,21 @@ class SessionKind:
         return condition.reason if condition else None
 
     # -- bookkeeping -------------------------------------------------------------------
+
+    def room_freed(self, namespace: str) -> None:
+        """A session of the namespace ended (or its resource went): its waiting sessions look again.
+
+        All of them: the first pass to decide takes the place (and reserves it), the others
+        find the namespace full again and write nothing.
+        """
+        if self._store is None or self._requeue is None:
+            return
+        for body in self._store.in_namespace(namespace):
+            conditions = (body.get("status") or {}).get("conditions") or ()
+            if any(
+                c.get("type") == "Ready" and c.get("reason") == NAMESPACE_LIMIT_REACHED for c in conditions
+            ):
+                self._requeue(key_of(body))
 
     def _waits_for_quota(
         self, key: Key, body: dict[str, Any], status: SessionStatus, view: ResourceView
@@ -255,12 +328,13 @@ class SessionKind:
             return
         policy = view.spec.deletion_policy.value if view.spec else "Delete"
         interpreter = status.code_interpreter_identifier or ""
+        account = status.account_id or ""
+        where = (status.region, interpreter, policy, account, _role_arn(view.tenancy, account))
         if status.next_session_id:
-            self._ledger.record(entry_of(body, status.next_session_id, status.region, interpreter, policy))
+            self._ledger.record(entry_of(body, status.next_session_id, *where))
         if status.previous_session_id:
             if status.previous_stop_at is not None:
-                entry = entry_of(body, status.previous_session_id, status.region, interpreter, policy)
-                self._ledger.record(entry)
+                self._ledger.record(entry_of(body, status.previous_session_id, *where))
             else:  # a stopped predecessor is no orphan
                 self._ledger.forget(status.previous_session_id)
         if not status.session_id:
@@ -268,7 +342,7 @@ class SessionKind:
         if status.phase is Phase.TERMINATED:
             self._ledger.forget(status.session_id)
             return
-        self._ledger.record(entry_of(body, status.session_id, status.region, interpreter, policy))
+        self._ledger.record(entry_of(body, status.session_id, *where))
 
     def _resolve_intents(self, uid: str, status: SessionStatus) -> None:
         """Drop the Start intents of this resource's latest Starts (each restart has its own token)."""
@@ -341,6 +415,8 @@ class Reconciler(ReconcileLoop[ResourceView, SessionStatus, AwsAction, Observati
         interpreter_of: InterpreterLookup | None = None,
         objects: SessionObjects | None = None,
         share_of: NamespaceShare = own_account,
+        tenancy: TenancyIndex | None = None,
+        requeue: Callable[[Key], None] | None = None,
     ) -> None:
         kind = SessionKind(
             sessions=sessions,
@@ -353,7 +429,11 @@ class Reconciler(ReconcileLoop[ResourceView, SessionStatus, AwsAction, Observati
             interpreter_of=interpreter_of,
             objects=objects,
             share_of=share_of,
+            tenancy=tenancy,
+            store=store,
+            requeue=requeue,
         )
+        self.session_kind = kind
         super().__init__(
             kind,
             store=store,
@@ -363,6 +443,13 @@ class Reconciler(ReconcileLoop[ResourceView, SessionStatus, AwsAction, Observati
             errors=metrics.reconcile_errors if metrics is not None else None,
             clock=clock,
         )
+
+
+def _role_arn(tenancy: NamespaceTenancy, account: str) -> str:
+    """The role a session in `account` is acted on with, when the namespace's policy names it."""
+    if tenancy.role is not None and tenancy.role.account_id == account:
+        return tenancy.role.role_arn
+    return ""
 
 
 def _created(body: dict[str, Any]) -> str:

@@ -36,6 +36,24 @@ Not deleting (metadata.deletionTimestamp unset):
 | any but Ready        | CallFailed AccessDenied            | wait >= 60 s        | Failed / AccessDenied (retried)  |
 | any                  | CallFailed Invalid, NotFound start | -                   | Failed / InvalidRequest ...      |
 
+The namespace's limits (its AgentCoreAccessPolicy, `resource.tenancy.limits`), checked before a
+new session's Start (a first Start, or a restart; not a replay of an unresolved Start, not a
+renewal's successor, which replaces a live session):
+
+| record / view                                | action              | next phase / Ready reason                 |
+|----------------------------------------------|---------------------|-------------------------------------------|
+| interpreter (id, ARN, or codeInterpreterRef  | - (a policy change  | Failed / InterpreterNotAllowed [Warning]  |
+|   name) not in allowedInterpreters           |   requeues)         |   (not final: decided again then)         |
+| sessionTimeoutSeconds > maxSessionTimeout... | - (ditto)           | Failed / TimeoutNotAllowed [Warning]      |
+| namespace_live >= maxSessions                | - (a session of the | Pending / NamespaceLimitReached           |
+|                                              |   namespace ending  |   [NamespaceLimitReached]                 |
+|                                              |   requeues)         |                                           |
+| within the limits                            | Start * (account =  | Starting; status.accountId recorded       |
+|                                              |   tenancy's)        |                                           |
+
+Every call about a session goes to the account in `status.accountId` (Get, Stop, a replayed
+Start, a successor's Start), whoever binds the namespace by then.
+
 Deleting (finalizer held):
 
 | situation                                   | action                     | next phase / reason          |
@@ -174,12 +192,16 @@ from agentcore_operator.runtime.conditions import on_transition, ready_reason, w
 from agentcore_operator.runtime.decision import AddFinalizer, EventNote, RemoveFinalizer
 from agentcore_operator.runtime.decision import Decision as GenericDecision
 from agentcore_operator.runtime.errors import ApiError, ErrorKind
+from agentcore_operator.tenancy.index import UNBOUND, NamespaceTenancy
 
 READY = "Ready"
 HANDOVER = "Handover"
 EXPORTED = "Exported"
 RESTART_BACKOFF = "RestartBackOff"
 EXPORT_CONFLICT = "ExportConflict"
+NAMESPACE_LIMIT_REACHED = "NamespaceLimitReached"
+INTERPRETER_NOT_ALLOWED = "InterpreterNotAllowed"
+TIMEOUT_NOT_ALLOWED = "TimeoutNotAllowed"
 
 # Ready-condition reasons after which nothing will change without the user acting.
 TERMINAL_REASONS = frozenset(
@@ -240,6 +262,12 @@ class ResourceView:
     # Why the CodeInterpreter named by spec.codeInterpreterRef cannot be used yet (None: it is
     # Ready, and spec.code_interpreter_identifier holds its id, or no reference is made).
     interpreter_ref_waiting: str | None = None
+    # The namespace's AgentCoreAccessPolicy binding (tenancy/index.py): the account a new
+    # session starts in, and the namespace's limits.
+    tenancy: NamespaceTenancy = UNBOUND
+    # Live sessions (Starting, Ready, Stopping) of the namespace's other resources, Starts
+    # being decided in this very moment included (the store cannot show those yet).
+    namespace_live: int = 0
 
 
 # Actions: the one thing to do next. The AWS ones carry every parameter of the call.
@@ -247,6 +275,7 @@ class ResourceView:
 class CheckInterpreter:
     region: str
     interpreter_id: str
+    account: str = ""  # the 12-digit account to call in ("" or the operator's own: its own identity)
 
 
 @dataclass(frozen=True)
@@ -258,6 +287,7 @@ class StartSession:
     client_token: str
     certificates: tuple[dict[str, object], ...] = ()
     filesystem_configurations: tuple[dict[str, object], ...] = ()
+    account: str = ""
 
 
 @dataclass(frozen=True)
@@ -265,6 +295,7 @@ class ReadSession:
     region: str
     interpreter: str
     session_id: str
+    account: str = ""
 
 
 @dataclass(frozen=True)
@@ -273,6 +304,7 @@ class StopSession:
     interpreter: str
     session_id: str
     client_token: str
+    account: str = ""
 
 
 @dataclass(frozen=True)
@@ -467,6 +499,9 @@ def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, tim
             return Decision(None, _set(status, Phase.PENDING, "InterpreterRefNotReady", message, now))
         if starting or spec.is_builtin:
             return _start(resource, status, now)
+        refused = _refused_by_limits(resource, status, now)  # before asking AWS about the interpreter
+        if refused is not None:
+            return refused
         new = _progress(
             status,
             Phase.PENDING,
@@ -475,7 +510,7 @@ def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, tim
             now,
             retrying=status.phase is not Phase.STOPPING,
         )
-        return Decision(CheckInterpreter(spec.region, spec.interpreter_id), new)
+        return Decision(CheckInterpreter(spec.region, spec.interpreter_id, resource.tenancy.account_id), new)
     if _draining(status) and status.previous_stop_at is not None and now >= status.previous_stop_at:
         return _stop_predecessor(resource, status, now)
     if status.next_session_id is not None:
@@ -553,7 +588,11 @@ def _renew(resource: ResourceView, status: SessionStatus, now: datetime, timing:
         spec = _spec(resource)
         region, interpreter = spec.region, spec.code_interpreter_identifier
         name, timeout = spec.session_name, spec.session_timeout_seconds
-    action = StartSession(region, interpreter, name, timeout, start_token(resource.uid, count))
+    # A successor runs where its predecessor does: one resource's sessions share an account.
+    account = status.account_id or resource.tenancy.account_id
+    action = StartSession(
+        region, interpreter, name, timeout, start_token(resource.uid, count), account=account
+    )
     new = replace(
         status,
         restart_count=count,
@@ -735,7 +774,12 @@ def _start(resource: ResourceView, status: SessionStatus, now: datetime) -> Deci
     The new status names the token and counts this attempt as unanswered; the wiring
     persists it before sending, so a crash during the call cannot lose the attempt.
     """
-    if resource.start_blocked and not resource.deleting and not _unresolved(status):
+    fresh = not resource.deleting and not _unresolved(status)
+    if fresh:
+        refused = _refused_by_limits(resource, status, now)
+        if refused is not None:
+            return refused
+    if resource.start_blocked and fresh:
         message = "the concurrent session quota is reached; waiting for a session to end"
         return Decision(None, _set(status, Phase.PENDING, ErrorKind.QUOTA_EXCEEDED.value, message, now))
     action = _start_call(resource, status)
@@ -755,8 +799,50 @@ def _start(resource: ResourceView, status: SessionStatus, now: datetime) -> Deci
         pending_start_token=action.client_token,
         unanswered_starts=_unanswered(status) + 1,
         restart_after=None,
+        account_id=action.account or None,
     )
     return Decision(action, new)
+
+
+def _refused_by_limits(resource: ResourceView, status: SessionStatus, now: datetime) -> Decision | None:
+    """The namespace's limits (its AgentCoreAccessPolicy), checked before a new session starts.
+
+    A refused interpreter or timeout is Failed, not final: a policy change requeues the
+    namespace's sessions and they are decided again. A full namespace waits in Pending and
+    is requeued when one of its sessions ends (the wiring's count changes).
+    """
+    tenancy = resource.tenancy
+    limits = tenancy.limits
+    spec = _spec(resource)
+    policy = f"AgentCoreAccessPolicy {tenancy.policy_name}"
+    ref = spec.code_interpreter_ref
+    if (ref is None or resource.interpreter_ref_waiting is None) and not limits.allows_interpreter(
+        spec.code_interpreter_identifier, ref
+    ):
+        message = (
+            f"interpreter {ref or spec.code_interpreter_identifier} is not in allowedInterpreters of "
+            f"{policy} for namespace {resource.namespace}"
+        )
+        new = _set(status, Phase.FAILED, INTERPRETER_NOT_ALLOWED, message, now)
+        return Decision(None, new, events=_warn(status, new))
+    maximum = limits.max_session_timeout_seconds
+    if maximum is not None and spec.session_timeout_seconds > maximum:
+        message = (
+            f"sessionTimeoutSeconds {spec.session_timeout_seconds} is over maxSessionTimeoutSeconds "
+            f"{maximum} of {policy} for namespace {resource.namespace}"
+        )
+        new = _set(status, Phase.FAILED, TIMEOUT_NOT_ALLOWED, message, now)
+        return Decision(None, new, events=_warn(status, new))
+    most = limits.max_sessions
+    if most is not None and resource.namespace_live >= most:
+        message = (
+            f"namespace {resource.namespace} has {resource.namespace_live} live sessions, the maxSessions "
+            f"of {policy}; starts when one ends"
+        )
+        new = _set(status, Phase.PENDING, NAMESPACE_LIMIT_REACHED, message, now)
+        note = EventNote("Normal", NAMESPACE_LIMIT_REACHED, message)
+        return Decision(None, new, events=_transition_events(status, new, note))
+    return None
 
 
 def _start_call(resource: ResourceView, status: SessionStatus) -> StartSession:
@@ -768,7 +854,9 @@ def _start_call(resource: ResourceView, status: SessionStatus) -> StartSession:
         (resource.spec.certificates, resource.spec.filesystem_configurations) if resource.spec else ((), ())
     )
     if _unresolved(status) and interpreter and region and name and timeout:
-        return StartSession(region, interpreter, name, timeout, token, *mounts)
+        # A replay goes to the account the lost attempt went to, whoever binds the namespace now.
+        account = status.account_id or ""
+        return StartSession(region, interpreter, name, timeout, token, *mounts, account=account)
     spec = _spec(resource)
     return StartSession(
         region=spec.region,
@@ -778,6 +866,7 @@ def _start_call(resource: ResourceView, status: SessionStatus) -> StartSession:
         client_token=token,
         certificates=spec.certificates,
         filesystem_configurations=spec.filesystem_configurations,
+        account=resource.tenancy.account_id,
     )
 
 
@@ -1045,6 +1134,7 @@ def _stop_call(resource: ResourceView, status: SessionStatus, session_id: str) -
         interpreter=status.code_interpreter_identifier or _spec(resource).code_interpreter_identifier,
         session_id=session_id,
         client_token=stop_token(resource.uid, session_id),
+        account=status.account_id or "",
     )
 
 
@@ -1081,6 +1171,7 @@ def _read(status: SessionStatus, session_id: str | None = None) -> ReadSession:
         region=status.region or "",
         interpreter=status.code_interpreter_identifier or "",
         session_id=session_id or status.session_id or "",
+        account=status.account_id or "",
     )
 
 

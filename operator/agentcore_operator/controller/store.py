@@ -32,6 +32,7 @@ class Tracked:
     interpreter: str  # the bare id: an ARN and its id are one interpreter, swept once
     session_id: str
     phase: Phase
+    account: str = ""  # status.accountId: the sweep lists each account's sessions as that account
 
 
 def key_of(body: dict[str, Any]) -> Key:
@@ -64,7 +65,8 @@ class Store:
         self._bodies: dict[Key, dict[str, Any]] = {}
         self._tracked: dict[Key, Tracked] = {}
         self._triggers: dict[Key, tuple[Any, ...]] = {}
-        self._by_target: dict[tuple[str, str], set[Key]] = defaultdict(set)
+        self._by_target: dict[tuple[str, str, str], set[Key]] = defaultdict(set)
+        self._by_namespace: dict[str, set[Key]] = defaultdict(set)
         self._by_version: dict[str, Key] = {}  # resourceVersions are unique across a collection
 
     def __len__(self) -> int:
@@ -109,6 +111,7 @@ class Store:
         if isinstance(meta, dict):
             meta.pop("managedFields", None)
         self._bodies[key] = body
+        self._by_namespace[key[0]].add(key)
         if version is not None:
             self._by_version[str(version)] = key
         if old is None or old.get("status") != body.get("status"):
@@ -123,14 +126,23 @@ class Store:
         if old is not None:
             self._forget_version(key, (old.get("metadata") or {}).get("resourceVersion"))
         self._triggers.pop(key, None)
+        keys = self._by_namespace.get(key[0])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_namespace[key[0]]
         self._untrack(key)
 
     def _forget_version(self, key: Key, version: object) -> None:
         if self._by_version.get(str(version)) == key:
             del self._by_version[str(version)]
 
-    def tracked(self) -> dict[tuple[str, str], list[Tracked]]:
-        """Resources with a session, grouped by (region, interpreter)."""
+    def in_namespace(self, namespace: str) -> list[dict[str, Any]]:
+        """The bodies of one namespace's resources (a namespace's limits count them)."""
+        return [self._bodies[key] for key in self._by_namespace.get(namespace, ())]
+
+    def tracked(self) -> dict[tuple[str, str, str], list[Tracked]]:
+        """Resources with a session, grouped by (account, region, interpreter)."""
         return {
             target: [self._tracked[k] for k in keys if k in self._tracked]
             for target, keys in self._by_target.items()
@@ -153,14 +165,18 @@ class Store:
             return
         arn = INTERPRETER_ARN_RE.fullmatch(str(interpreter))
         bare = arn.group("id") if arn else str(interpreter)
-        tracked = Tracked(key, str(region), bare, str(session_id), phase)
+        tracked = Tracked(key, str(region), bare, str(session_id), phase, str(status.get("accountId") or ""))
         old = self._tracked.get(key)
-        if old is not None and (old.region, old.interpreter) != (tracked.region, tracked.interpreter):
-            self._by_target[(old.region, old.interpreter)].discard(key)
+        if old is not None and _target(old) != _target(tracked):
+            self._by_target[_target(old)].discard(key)
         self._tracked[key] = tracked
-        self._by_target[(tracked.region, tracked.interpreter)].add(key)
+        self._by_target[_target(tracked)].add(key)
 
     def _untrack(self, key: Key) -> None:
         old = self._tracked.pop(key, None)
         if old is not None:
-            self._by_target[(old.region, old.interpreter)].discard(key)
+            self._by_target[_target(old)].discard(key)
+
+
+def _target(tracked: Tracked) -> tuple[str, str, str]:
+    return tracked.account, tracked.region, tracked.interpreter

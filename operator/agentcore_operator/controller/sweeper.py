@@ -1,4 +1,5 @@
-"""Drift checks by List sweeps: one paginated ListCodeInterpreterSessions per interpreter and region.
+"""Drift checks by List sweeps: one paginated ListCodeInterpreterSessions per interpreter, region
+and account (each listed as that account's identity).
 
 A Ready session can end out of band (stopped by someone else). Asking each session with
 its own Get every minute costs N calls a minute; one List of READY sessions (100 a page)
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from agentcore_operator.api.v1alpha1 import Phase
@@ -34,8 +36,15 @@ class SweepReport:
 
 class Sweeper:
     def __init__(
-        self, store: Store, sessions: SessionManager, queue: WorkQueue[Key, Observation], *, interval: float
+        self,
+        store: Store,
+        sessions: SessionManager,
+        queue: WorkQueue[Key, Observation],
+        *,
+        interval: float,
+        ready: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        self._ready = ready  # awaited before a sweep: each session's account must be known
         self._store = store
         self._sessions = sessions
         self._queue = queue
@@ -51,12 +60,16 @@ class Sweeper:
 
     async def sweep_once(self) -> SweepReport:
         report = SweepReport()
-        for (region, interpreter), tracked in self._store.tracked().items():
+        if self._ready is not None:
+            await self._ready()
+        for (account, region, interpreter), tracked in self._store.tracked().items():
             live = [t for t in tracked if t.phase in (Phase.READY, Phase.STARTING)]
             if not live:
                 continue
             try:
-                summaries = await self._sessions.list_sessions(region, interpreter, status="READY")
+                summaries = await self._sessions.list_sessions(
+                    region, interpreter, status="READY", account=account
+                )
             except ApiError as error:
                 report.failures += 1
                 logger.warning("sweep of %s in %s failed: %s", interpreter, region, error)

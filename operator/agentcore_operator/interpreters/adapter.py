@@ -39,10 +39,11 @@ class InterpreterManager:
         self._caller = caller
 
     async def perform(self, call: InterpreterCall) -> InterpreterObservation:
-        method = METHODS[call.operation](self._caller.clients.control(call.region))
         try:
+            identity = self._caller.identity(call.operation, call.account)
+            method = METHODS[call.operation](await self._caller.control_client(call.region, identity))
             response = await self._caller.call(
-                call.region, call.operation, functools.partial(method, **call.params)
+                call.region, call.operation, functools.partial(method, **call.params), identity=identity
             )
         except ApiError as error:
             if error.kind is ErrorKind.NOT_FOUND and call.operation in GONE_IS_AN_ANSWER:

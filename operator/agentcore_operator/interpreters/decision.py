@@ -49,6 +49,10 @@ Deleting (finalizer held):
 | CallFailed AccessDenied, InvalidRequest         | wait >= 30 s, backoff   | Deleting / DeleteFailed: how   |
 |                                                 |                         | to let go (Retain) [same]      |
 
+Every call (either table) goes to the account in `status.accountId`; with none recorded yet,
+to the namespace's account (`view.account`, its AgentCoreAccessPolicy), which the status
+then records with that first call (persisted before a Create like the rest of it).
+
 `*` marks mutating calls: the loop persists the status before sending them. A Create
 records `pendingCreateToken` and the tags it sends; its clientToken is derived from the
 resource's UID, so a Create repeated after a crash (or replayed on deletion, with the
@@ -106,6 +110,7 @@ class InterpreterView:
     spec: InterpreterSpec | None
     spec_error: str | None = None
     users: tuple[str, ...] = ()
+    account: str = ""  # the namespace's account (tenancy): where a new interpreter is created
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,7 @@ class InterpreterCall:
     region: str
     params: Mapping[str, object] = field(default_factory=dict)
     tags_after: dict[str, str] | None = None
+    account: str = ""  # "" or the operator's own account: the operator's identity
 
 
 InterpreterDecision = GenericDecision[InterpreterStatus, InterpreterCall]
@@ -153,7 +159,29 @@ def decide(
     timing: InterpreterTiming | None = None,
 ) -> InterpreterDecision:
     """The next action and the new status for one CodeInterpreter. Pure: see the module table."""
-    timing = timing or InterpreterTiming()
+    return _in_its_account(view, _decide(view, status, observation, now, timing or InterpreterTiming()))
+
+
+def _in_its_account(view: InterpreterView, decision: InterpreterDecision) -> InterpreterDecision:
+    """Every call goes to the interpreter's account: recorded with its first call (the namespace's
+    account then), kept whoever binds the namespace later."""
+    action = decision.action
+    if not isinstance(action, InterpreterCall):
+        return decision
+    status = decision.status
+    account = status.account_id or view.account
+    if account and status.account_id is None:
+        status = replace(status, account_id=account)
+    return replace(decision, action=replace(action, account=account), status=status)
+
+
+def _decide(
+    view: InterpreterView,
+    status: InterpreterStatus,
+    observation: InterpreterObservation | None,
+    now: datetime,
+    timing: InterpreterTiming,
+) -> InterpreterDecision:
     status = replace(status, observed_generation=view.meta.generation)
     if view.meta.deleting:
         return _deleting(view, status, observation, now, timing)

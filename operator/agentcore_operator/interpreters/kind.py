@@ -33,31 +33,39 @@ from agentcore_operator.interpreters.decision import (
 from agentcore_operator.interpreters.observations import InterpreterObservation
 from agentcore_operator.manager.metrics import Metrics
 from agentcore_operator.runtime.meta import ResourceMeta
+from agentcore_operator.runtime.reconcile import NoBookkeeping
+from agentcore_operator.tenancy.index import UNBOUND, TenancyIndex
 
 UsersOf = Callable[[str, str], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
-class InterpreterKind:
-    """The interpreter's part of a pass (runtime.reconcile.ResourceKind)."""
+class InterpreterKind(NoBookkeeping):
+    """The interpreter's part of a pass (runtime.reconcile.ResourceKind).
+
+    Nothing to prepare before a Create beyond the status: its token (from the UID) finds a
+    lost interpreter again.
+    """
 
     interpreters: InterpreterManager
     default_region: str
     timing: InterpreterTiming
     users_of: UsersOf  # (namespace, name) -> the sessions that reference it
     metrics: Metrics | None = None
+    tenancy: TenancyIndex | None = None  # the namespace's account and default region
 
     def view(self, body: dict[str, Any]) -> InterpreterView:
         meta = ResourceMeta.of(body, INTERPRETER_FINALIZER)
+        tenancy = self.tenancy.for_namespace(meta.namespace) if self.tenancy is not None else UNBOUND
         try:
             spec: InterpreterSpec | None = InterpreterSpec.from_resource(
-                body, default_region=self.default_region
+                body, default_region=tenancy.region or self.default_region
             )
         except SpecError as exc:
-            return InterpreterView(meta, None, str(exc))
+            return InterpreterView(meta, None, str(exc), account=tenancy.account_id)
         # Only a deletion asks who uses the interpreter: a scan of the sessions, so not on every pass.
         users = self.users_of(meta.namespace, meta.name) if meta.deleting else ()
-        return InterpreterView(meta, spec, users=users)
+        return InterpreterView(meta, spec, users=users, account=tenancy.account_id)
 
     def with_finalizer(self, view: InterpreterView) -> InterpreterView:
         return replace(view, meta=view.meta.finalized())
@@ -77,24 +85,8 @@ class InterpreterKind:
     def mutates(self, action: InterpreterCall) -> bool:
         return mutates(action)
 
-    async def prepare(
-        self, key: Key, body: dict[str, Any], view: InterpreterView, action: InterpreterCall
-    ) -> None:
-        """Nothing beyond the status: the Create's token (from the UID) finds a lost interpreter again."""
-        return None
-
     async def perform(self, action: InterpreterCall) -> InterpreterObservation:
         return await self.interpreters.perform(action)
-
-    def acted(
-        self, key: Key, body: dict[str, Any], action: InterpreterCall, observation: InterpreterObservation
-    ) -> None:
-        return None
-
-    def released(
-        self, key: Key, body: dict[str, Any], before: InterpreterStatus, after: InterpreterStatus
-    ) -> None:
-        return None
 
     def settled(
         self,

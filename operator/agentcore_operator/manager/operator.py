@@ -61,12 +61,16 @@ from agentcore_operator.runtime.controller import KindController
 from agentcore_operator.runtime.elector import KubernetesLeaseLock, LeaderElector, default_identity
 from agentcore_operator.runtime.ratelimit import CONTROL_PLANE_WRITE_TPS, RateLimiter
 from agentcore_operator.runtime.reconcile import ReconcileLoop
+from agentcore_operator.tenancy.index import Changes, TenancyIndex
+from agentcore_operator.tenancy.kind import PolicyKind
+from agentcore_operator.tenancy.policy import POLICY_FINALIZER, POLICY_KIND, POLICY_PLURAL
 
 logger = logging.getLogger("agentcore_operator")
 
 StopFlag = asyncio.Event | threading.Event
 DRAIN_SECONDS = 10.0  # how long a stopping operator lets passes in flight finish
 CLAIM_CONNECTIONS = 8  # the claims' own connections to the API server (their watch is on the shared ones)
+CALLER_IDENTITY_RETRY_SECONDS = 30.0
 
 
 class LeadershipLost(Exception):
@@ -113,6 +117,11 @@ class Operator:
                 on_stopped_leading=self._stopped_leading,
                 wait_for_release=lease_lock.wait_for_release,
             )
+        # Which AgentCoreAccessPolicy binds each namespace: the account, region and limits of
+        # its sessions. Filled by the watches of policies and Namespaces before any session
+        # is acted on, so no session starts in the operator's own account by mistake.
+        self.tenancy = TenancyIndex()
+        self.tenancy_known = asyncio.Event()
         self.limiter = RateLimiter(
             {**CONTROL_PLANE_WRITE_TPS, **settings.tps},
             default_rate=settings.default_tps,
@@ -131,6 +140,7 @@ class Operator:
             concurrency=settings.max_workers,
             may_mutate=self.may_act,
             stopping=self._stopping_event,
+            identities=self.tenancy.identity_for,
         )
         self.quota = QuotaGate(
             self.queue.add, probe_interval=settings.timing.quota_retry_seconds, order=settings.quota_order
@@ -154,6 +164,9 @@ class Operator:
             clock=clock,
             interpreter_of=self._interpreter,
             objects=self.objects,
+            tenancy=self.tenancy,
+            requeue=self.queue.add,
+            share_of=self._share_of,
         )
         self.session_controller: KindController[Observation] = KindController(
             self.reconciler,
@@ -162,7 +175,7 @@ class Operator:
             backoff=self.backoff,
             workers=settings.reconcile_workers,
             errors=self.metrics.reconcile_errors,
-            on_removed=self.quota.forget,
+            on_removed=self._session_removed,
             drain_seconds=DRAIN_SECONDS,
         )
         self.interpreter_store = Store()
@@ -172,23 +185,11 @@ class Operator:
             timing=interpreter_timing(settings.timing),
             users_of=lambda namespace, name: users_of(self.store, namespace, name),
             metrics=self.metrics,
+            tenancy=self.tenancy,
         )
         interpreter_kube = self.kube.for_kind(INTERPRETER_PLURAL, INTERPRETER_KIND, INTERPRETER_FINALIZER)
-        self.interpreters = ReconcileLoop(
-            interpreter_kind,
-            store=self.interpreter_store,
-            kube=interpreter_kube,
-            conflict=KubeConflict,
-            backoff=Backoff(),
-            errors=self.metrics.reconcile_errors,
-            clock=clock,
-        )
-        self.interpreter_controller: KindController[Any] = KindController(
-            self.interpreters,
-            store=self.interpreter_store,
-            workers=settings.reconcile_workers,
-            errors=self.metrics.reconcile_errors,
-            drain_seconds=DRAIN_SECONDS,
+        self.interpreters, self.interpreter_controller = self._kind(
+            interpreter_kind, self.interpreter_store, interpreter_kube, settings.reconcile_workers, clock
         )
         # A session waits for the interpreter it references; an interpreter being deleted
         # waits for the sessions using it. Each is queued by the other's changes, not polled.
@@ -223,7 +224,18 @@ class Operator:
         )
         self.session_controller.watch(self.pool_controller, pool_keys_of, child_signature)
         self._build_claims(clock, user_agent)
-        self.sweeper = Sweeper(self.store, self.sessions, self.queue, interval=settings.sweep_interval)
+        self.policy_store = Store()
+        policy_kube = self.kube.for_kind(POLICY_PLURAL, POLICY_KIND, POLICY_FINALIZER)
+        self.policies, self.policy_controller = self._kind(
+            PolicyKind(self.tenancy), self.policy_store, policy_kube, 2, clock
+        )
+        self.sweeper = Sweeper(
+            self.store,
+            self.sessions,
+            self.queue,
+            interval=settings.sweep_interval,
+            ready=self.tenancy_known.wait,
+        )
         self.orphans = (
             OrphanSweeper(
                 self.ledger,
@@ -233,6 +245,7 @@ class Operator:
                 interval=settings.orphan_sweep_interval,
                 metrics=self.metrics,
                 clock=clock,
+                ready=self.tenancy_known.wait,
             )
             if self.ledger is not None
             else None
@@ -258,6 +271,17 @@ class Operator:
             Informer(self.kube.connection, path, self.observe_pool, held=self.pool_store.held_at)
             for path in _collection_paths(settings.namespaces, POOL_PLURAL)
         ]
+        # Cluster-wide whatever namespaces are watched: policies and Namespaces are cluster-scoped.
+        self.tenancy_informers = [
+            Informer(
+                self.kube.connection,
+                f"/apis/{GROUP}/{VERSION}/{POLICY_PLURAL}",
+                self.observe_policy,
+                optional=True,  # an upgrade by Helm leaves the new CRD out: no policy, not no operator
+            ),
+            Informer(self.kube.connection, "/api/v1/namespaces", self.observe_namespace),
+        ]
+        self.informers += self.tenancy_informers
         self.health: HealthServer | None = None
         self.registry = kopf.OperatorRegistry()
         self._tasks: list[asyncio.Task[None]] = []
@@ -266,6 +290,8 @@ class Operator:
         self._stop_requested: asyncio.Event | None = None
         self._kube_ok: bool | None = None
         self._prepare: asyncio.Task[None] | None = None
+        self._own_account_task: asyncio.Task[None] | None = None
+        self._tenancy_task: asyncio.Task[None] | None = None
         self._register()
 
     def _build_claims(self, clock: Callable[[], datetime], user_agent: str) -> None:
@@ -318,6 +344,19 @@ class Operator:
         (A pool missing from its cache only delays a claim: the pool's event queues it again.)"""
         return all(informer.listed.is_set() for informer in self.session_informers)
 
+    def _kind(
+        self, kind: Any, store: Store, kube: KubeWriter, workers: int, clock: Callable[[], datetime]
+    ) -> tuple[ReconcileLoop[Any, Any, Any, Any], KindController[Any]]:
+        """A kind on the generic loop, with its own controller (queue, backoff, dispatch)."""
+        errors = self.metrics.reconcile_errors
+        loop: ReconcileLoop[Any, Any, Any, Any] = ReconcileLoop(
+            kind, store=store, kube=kube, conflict=KubeConflict, backoff=Backoff(), errors=errors, clock=clock
+        )
+        controller: KindController[Any] = KindController(
+            loop, store=store, workers=workers, errors=errors, drain_seconds=DRAIN_SECONDS
+        )
+        return loop, controller
+
     # -- kopf wiring -------------------------------------------------------------------
 
     def _register(self) -> None:
@@ -351,6 +390,73 @@ class Operator:
     def observe_claim(self, event: dict[str, Any]) -> None:
         self.claim_kind.noticed(event)
         self.claim_controller.observe(event)
+
+    def observe_policy(self, event: dict[str, Any]) -> None:
+        self._tenancy_changed(_feed(event, self.tenancy.put_policy, self.tenancy.remove_policy))
+        self.policy_controller.observe(event)
+
+    def observe_namespace(self, event: dict[str, Any]) -> None:
+        self._tenancy_changed(_feed(event, self.tenancy.put_namespace, self.tenancy.remove_namespace))
+
+    def _tenancy_changed(self, changes: Changes) -> None:
+        """Look again at the sessions of namespaces whose binding or limits changed, and at the
+        policies whose bound namespaces changed."""
+        for namespace in changes.namespaces:
+            for body in self.store.in_namespace(namespace):
+                self.queue.add(key_of(body))
+        for name in changes.policies:
+            if self.policy_store.get(("", name)) is not None:
+                self.policy_controller.queue.add(("", name))
+
+    def _share_of(self, namespace: str) -> tuple[str, int]:
+        """The quota gate's account and fair-share weight of a namespace (its policy's)."""
+        tenancy = self.tenancy.for_namespace(namespace)
+        return tenancy.account_key, tenancy.weight
+
+    def _session_removed(self, key: Key) -> None:
+        self.quota.forget(key)
+        self.reconciler.session_kind.room_freed(key[0])
+
+    async def _learn_own_account(self) -> bool:
+        """STS GetCallerIdentity: the account of namespaces no role is assumed for (through the
+        paced adapter: in its threads, and counted in agentcore_api_calls_total)."""
+        region = self.settings.region
+        try:
+            account = await self.sessions.call(
+                region, "GetCallerIdentity", lambda: self.sessions.clients.caller_account(region)
+            )
+        except Exception as exc:
+            logger.warning("could not learn the operator's own AWS account (GetCallerIdentity): %s", exc)
+            return False
+        self._tenancy_changed(self.tenancy.set_own_account(account))
+        logger.info("the operator's own AWS account is %s", account)
+        return True
+
+    async def _keep_learning_own_account(self) -> None:
+        learned = False
+        while not learned:
+            await asyncio.sleep(CALLER_IDENTITY_RETRY_SECONDS)
+            learned = await self._learn_own_account()
+
+    async def _learn_tenancy(self) -> None:
+        """Every namespace's binding (both lists in) and the operator's own account: nothing
+        calls AWS before (a session would start in the wrong account, a sweep would list as
+        the wrong identity)."""
+        await asyncio.gather(*(informer.listed.wait() for informer in self.tenancy_informers))
+        if not await self._learn_own_account():
+            # Not a background task of _live's: it ends once it has learned the account.
+            self._own_account_task = asyncio.create_task(self._keep_learning_own_account())
+        self.tenancy_known.set()
+
+    async def _dispatch_interpreters(self) -> None:
+        """Once each namespace's account is known: an interpreter is created in it."""
+        await self.tenancy_known.wait()
+        await self.interpreter_controller.run()
+
+    async def _dispatch_policies(self) -> None:
+        """Once both lists are in: a policy's status written earlier would name too few namespaces."""
+        await self.tenancy_known.wait()
+        await self.policy_controller.run()
 
     def observe_pool(self, event: dict[str, Any]) -> None:
         self.pool_controller.observe(event)
@@ -419,18 +525,22 @@ class Operator:
             return
         self._working = True
         self.metrics.leader.set(1)
+        # Only the replica that acts asks AWS anything, GetCallerIdentity included.
+        self._tenancy_task = asyncio.create_task(self._learn_tenancy())
         for controller in (
             self.session_controller,
             self.interpreter_controller,
             self.pool_controller,
             self.claim_controller,
+            self.policy_controller,
         ):
             for body in controller.store.bodies():
                 controller.queue.add(key_of(body))
         self._tasks.append(asyncio.create_task(self._dispatch_sessions(), name="dispatch"))
-        self._tasks.append(asyncio.create_task(self.interpreter_controller.run(), name="dispatch"))
+        self._tasks.append(asyncio.create_task(self._dispatch_interpreters(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self._dispatch_pools(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self.claim_controller.run(), name="dispatch"))
+        self._tasks.append(asyncio.create_task(self._dispatch_policies(), name="dispatch"))
         self._tasks.append(asyncio.create_task(self.sweeper.run()))
         self._tasks.append(asyncio.create_task(self.quota.run()))
         if self.ledger is not None and self.orphans is not None:
@@ -464,13 +574,15 @@ class Operator:
             self.elector.step_down()
         self.queue.close()
         self.interpreter_controller.queue.close()
+        self.policy_controller.queue.close()
         self.pool_controller.queue.close()
         self.claim_controller.queue.close()
         dispatchers = [t for t in self._tasks if t.get_name() == "dispatch"]
         if dispatchers:
             await asyncio.wait(dispatchers, timeout=DRAIN_SECONDS + 1)
-        if self._prepare is not None:
-            self._prepare.cancel()
+        for helper in (self._prepare, self._tenancy_task, self._own_account_task):
+            if helper is not None:
+                helper.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -498,8 +610,11 @@ class Operator:
             logger.debug("could not build the AWS clients ahead: %s", exc)
 
     async def _dispatch_sessions(self) -> None:
-        """Before the first pass, read the ledger: a Start intent a previous leader left is
-        dropped when its resource is released only if the ledger knows it."""
+        """Before the first pass: know every namespace's tenancy (a session must not start in
+        the operator's own account because its policy was not listed yet) and the operator's
+        own account; read the ledger: a Start intent a previous leader left is dropped when its
+        resource is released only if the ledger knows it."""
+        await self.tenancy_known.wait()
         if self.ledger is not None:
             try:
                 await self.ledger.read()
@@ -589,6 +704,20 @@ async def _relay(source: StopFlag, target: asyncio.Event) -> None:
         while not source.is_set():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     target.set()
+
+
+def _feed(
+    event: dict[str, Any],
+    put: Callable[[dict[str, Any]], Changes],
+    remove: Callable[[str], Changes],
+) -> Changes:
+    """One watch event of a policy or a Namespace into the tenancy index: what it changed."""
+    body = event.get("object")
+    if not isinstance(body, dict):
+        return Changes()
+    if event.get("type") == "DELETED":
+        return remove(str((body.get("metadata") or {}).get("name", "")))
+    return put(body)
 
 
 def _collection_paths(namespaces: tuple[str, ...], plural: str = PLURAL) -> list[str]:

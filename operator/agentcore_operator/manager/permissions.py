@@ -120,6 +120,27 @@ PERMISSIONS: tuple[Permission, ...] = (
         only_with="leaderElection.enabled",
     ),
     Permission(
+        api_group="agentcore.dev",
+        resources=("agentcoreaccesspolicies",),
+        verbs=("get", "list", "watch"),
+        scope="cluster",
+        why="tenancy: which AWS identity, region and limits each namespace's sessions have",
+    ),
+    Permission(
+        api_group="agentcore.dev",
+        resources=("agentcoreaccesspolicies/status",),
+        verbs=("get", "patch"),
+        scope="cluster",
+        why="tenancy: report each policy's bound namespaces, account and overlaps",
+    ),
+    Permission(
+        api_group="",
+        resources=("namespaces",),
+        verbs=("get", "list", "watch"),
+        scope="cluster",
+        why="tenancy: match namespaces' labels against the policies' selectors",
+    ),
+    Permission(
         api_group="apiextensions.k8s.io",
         resources=("customresourcedefinitions",),
         verbs=("get", "list", "watch"),

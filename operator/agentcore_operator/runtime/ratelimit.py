@@ -1,6 +1,8 @@
-"""Client-side rate limiting: token buckets per (region, operation).
+"""Client-side rate limiting: token buckets per (account, region, operation).
 
-AgentCore publishes 30 TPS per operation and account-region. Pacing calls ourselves keeps
+AgentCore publishes 30 TPS per operation and account-region, so each account a session
+runs in (tenancy: an assumed role's account) has its own buckets: two accounts run at
+twice the aggregate rate. The account "" is the operator's own. Pacing calls ourselves keeps
 throttling the exception: a ThrottlingException costs a round trip and a backoff, a
 token wait costs nothing but time. Waiting is async so no worker thread is held while
 it waits, and it runs on the loop's clock, so looptime fast-forwards it in tests.
@@ -54,7 +56,7 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """A set of token buckets, one per (region, operation), created on first use."""
+    """A set of token buckets, one per (account, region, operation), created on first use."""
 
     def __init__(
         self,
@@ -73,13 +75,13 @@ class RateLimiter:
         self._burst_seconds = burst_seconds
         self._clock = clock
         self._on_wait = on_wait
-        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
 
     def rate_for(self, operation: str) -> float:
         return self._rates.get(operation, self._default_rate)
 
-    def _bucket(self, region: str, operation: str) -> TokenBucket:
-        key = (region, operation)
+    def _bucket(self, account: str, region: str, operation: str) -> TokenBucket:
+        key = (account, region, operation)
         bucket = self._buckets.get(key)
         if bucket is None:
             rate = self.rate_for(operation)
@@ -88,9 +90,9 @@ class RateLimiter:
             self._buckets[key] = bucket
         return bucket
 
-    async def acquire(self, region: str, operation: str) -> float:
+    async def acquire(self, region: str, operation: str, account: str = "") -> float:
         """Wait until a call may be sent; return the seconds waited."""
-        delay = self._bucket(region, operation).reserve()
+        delay = self._bucket(account, region, operation).reserve()
         if delay > 0:
             await asyncio.sleep(delay)
         if self._on_wait is not None:

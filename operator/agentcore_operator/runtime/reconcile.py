@@ -110,6 +110,26 @@ class ResourceKind(Protocol[ViewT, StatusT, ActionT, ObservationT]):
         ...
 
 
+class NoBookkeeping:
+    """The bookkeeping hooks of ResourceKind, doing nothing: for a kind that needs none of them
+    (it overrides those it does need)."""
+
+    async def prepare(self, key: Key, body: dict[str, Any], view: Any, action: Any) -> None:
+        return None
+
+    def acted(self, key: Key, body: dict[str, Any], action: Any, observation: Any) -> None:
+        return None
+
+    def released(self, key: Key, body: dict[str, Any], before: Any, after: Any) -> None:
+        return None
+
+    def settled(self, key: Key, body: dict[str, Any], view: Any, before: Any, after: Any) -> bool:
+        return False
+
+    def log_fields(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a pass asks of the queue: requeue after `requeue_after` seconds, or not at all."""

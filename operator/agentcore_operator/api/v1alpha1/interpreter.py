@@ -150,6 +150,7 @@ STATUS_STRINGS = (
     ("region", "region"),
     ("message", "message"),
     ("pending_create_token", "pendingCreateToken"),
+    ("account_id", "accountId"),
 )
 
 
@@ -175,6 +176,9 @@ class InterpreterStatus(HasConditions):
     tags: dict[str, str] | None = None
     pending_create_token: str | None = None
     conditions: tuple[Condition, ...] = ()
+    # The AWS account it lives in (its namespace's AgentCoreAccessPolicy when first called):
+    # every later call goes there, whoever binds the namespace by then.
+    account_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The status as written to the API: unset members are left out, not nulled."""

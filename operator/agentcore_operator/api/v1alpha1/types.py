@@ -345,6 +345,9 @@ class SessionStatus(HasConditions):
     finished_at: datetime | None = None
     # What was last written to spec.export.configMapName (a fingerprint), or refused.
     exported: str | None = None
+    # The 12-digit AWS account the session runs in (its namespace's AgentCoreAccessPolicy, or
+    # the operator's own): its Get and Stop go there, whoever binds the namespace later.
+    account_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The status as written to the API: unset fields are left out, not nulled."""
@@ -366,6 +369,7 @@ class SessionStatus(HasConditions):
             ("nextSessionId", self.next_session_id),
             ("restartBackOffSeconds", self.restart_backoff_seconds),
             ("exported", self.exported),
+            ("accountId", self.account_id),
         ):
             if value is not None:
                 out[key] = value
@@ -412,6 +416,7 @@ class SessionStatus(HasConditions):
             restart_after=parse_time(data.get("restartAfter")),
             finished_at=parse_time(data.get("finishedAt")),
             exported=_str_or_none(data.get("exported")),
+            account_id=_str_or_none(data.get("accountId")),
             conditions=tuple(
                 Condition.from_dict(c) for c in data.get("conditions") or () if isinstance(c, dict)
             ),
