@@ -260,3 +260,26 @@ def test_every_error_the_model_declares_is_classified(operation: str, code: str,
     assert error.kind is not ErrorKind.UNKNOWN
     assert error.kind is CODES[code][1]
     assert status == CODES[code][0]
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("AccessDenied", 403), ("ValidationError", 400), ("RegionDisabledException", 403)]
+)
+def test_a_refused_assume_role_inside_a_call_is_access_denied(code: str, status: int) -> None:
+    """botocore assumes a tenant role inside the AgentCore call: any 4xx from STS means the
+    AgentCore request was never sent (a ValidationError, such as a chained session asked for
+    more than an hour, included), so the attempt did nothing."""
+    refused = ClientError(
+        {"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "AssumeRole",  # type: ignore[arg-type]
+    )
+    error = classify(refused, OPERATION)
+    assert (error.kind, error.code, error.operation) == (ErrorKind.ACCESS_DENIED, code, OPERATION)
+
+
+def test_an_sts_outage_inside_a_call_stays_unavailable() -> None:
+    outage = ClientError(
+        {"Error": {"Code": "InternalFailure", "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+        "AssumeRole",  # type: ignore[arg-type]
+    )
+    assert classify(outage, OPERATION).kind is ErrorKind.UNAVAILABLE

@@ -36,6 +36,8 @@ _BY_CODE: dict[str, ErrorKind] = {
     "ServiceUnavailableException": ErrorKind.UNAVAILABLE,
 }
 
+# STS calls botocore makes itself, inside an AgentCore call, to fetch assumed-role credentials.
+_CREDENTIAL_OPERATIONS = frozenset({"AssumeRole", "AssumeRoleWithWebIdentity"})
 _CREDENTIAL_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
 _NETWORK_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 
@@ -50,6 +52,11 @@ def classify(exc: Exception, operation: str) -> ApiError:
         message = str(error.get("Message") or exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         kind = _BY_CODE.get(code) or _by_status(status)
+        if exc.operation_name in _CREDENTIAL_OPERATIONS and isinstance(status, int) and 400 <= status < 500:
+            # STS refused the tenant role botocore assumes for this call (unknown role, trust,
+            # external id, a chained session over an hour): the AgentCore request was never
+            # sent, so nothing was done, and the namespace's identity is what is wrong.
+            kind = ErrorKind.ACCESS_DENIED
         return ApiError(kind, operation, code, message, status)
     if isinstance(exc, _CREDENTIAL_ERRORS):
         return ApiError(ErrorKind.ACCESS_DENIED, operation, "NoCredentials", str(exc))
