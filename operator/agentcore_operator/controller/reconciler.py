@@ -285,6 +285,11 @@ class SessionKind:
         """
         if self._store is None or self._requeue is None:
             return
+        if self._tenancy is None or self._tenancy.for_namespace(namespace).limits.max_sessions is None:
+            # No limit, nothing waits for room. (A limit just removed requeues the namespace's
+            # sessions through the tenancy change itself.) Without this, every session that
+            # ends walks its whole namespace: quadratic at a thousand sessions in one.
+            return
         for body in self._store.in_namespace(namespace):
             conditions = (body.get("status") or {}).get("conditions") or ()
             if any(
