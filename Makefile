@@ -42,6 +42,7 @@ bench: install tools
 	$(BIN)/python bench/fairness.py
 	$(BIN)/python bench/claims.py
 	$(BIN)/python bench/pools.py
+	$(BIN)/python bench/accounts.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
