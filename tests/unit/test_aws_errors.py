@@ -283,3 +283,15 @@ def test_an_sts_outage_inside_a_call_stays_unavailable() -> None:
         "AssumeRole",  # type: ignore[arg-type]
     )
     assert classify(outage, OPERATION).kind is ErrorKind.UNAVAILABLE
+
+
+def test_sts_throttling_inside_a_call_is_throttled() -> None:
+    """STS answers throttling with a 400 and the code Throttling: a wait, not a refusal."""
+    throttled = ClientError(
+        {
+            "Error": {"Code": "Throttling", "Message": "Rate exceeded"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        },
+        "AssumeRole",  # type: ignore[arg-type]
+    )
+    assert classify(throttled, OPERATION).kind is ErrorKind.THROTTLED

@@ -20,6 +20,7 @@ from agentcore_operator.runtime.errors import ApiError, ErrorKind
 
 _BY_CODE: dict[str, ErrorKind] = {
     "ThrottlingException": ErrorKind.THROTTLED,
+    "Throttling": ErrorKind.THROTTLED,  # STS's code (query protocol), on a 400
     "TooManyRequestsException": ErrorKind.THROTTLED,
     "RequestLimitExceeded": ErrorKind.THROTTLED,
     "ServiceQuotaExceededException": ErrorKind.QUOTA_EXCEEDED,
@@ -52,7 +53,12 @@ def classify(exc: Exception, operation: str) -> ApiError:
         message = str(error.get("Message") or exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         kind = _BY_CODE.get(code) or _by_status(status)
-        if exc.operation_name in _CREDENTIAL_OPERATIONS and isinstance(status, int) and 400 <= status < 500:
+        if (
+            exc.operation_name in _CREDENTIAL_OPERATIONS
+            and kind is not ErrorKind.THROTTLED
+            and isinstance(status, int)
+            and 400 <= status < 500
+        ):
             # STS refused the tenant role botocore assumes for this call (unknown role, trust,
             # external id, a chained session over an hour): the AgentCore request was never
             # sent, so nothing was done, and the namespace's identity is what is wrong.
