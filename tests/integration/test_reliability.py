@@ -343,7 +343,7 @@ def test_the_orphan_sweep_drops_ended_sessions_quietly_and_warns_only_for_live_o
 # -- fault tolerance ---------------------------------------------------------------------
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(400)
 def test_converges_through_aws_and_cluster_faults(
     cluster: ClusterHandle, emulator: EmulatorHandle, start_operator: StartOperator
 ) -> None:
@@ -369,7 +369,10 @@ def test_converges_through_aws_and_cluster_faults(
         for _ in range(3):
             time.sleep(1.0)
             cluster.drop_watches()
-        eventually(all_ready, timeout=120, interval=0.3, message="all Ready despite faults")
+        # Generous (about 155 s alone): a random QuotaExceeded closes the quota gate, which
+        # then lets resources through one turn at a time, and a turn lost to an injected write
+        # failure is only taken back after 30 s (controller/quota.py).
+        eventually(all_ready, timeout=300, interval=0.3, message="all Ready despite faults")
         assert not failed_seen, f"marked Failed for a transient error: {failed_seen}"
         for name in names[:10]:
             eventually(
