@@ -369,9 +369,9 @@ def test_converges_through_aws_and_cluster_faults(
         for _ in range(3):
             time.sleep(1.0)
             cluster.drop_watches()
-        # Generous (about 155 s alone): a random QuotaExceeded closes the quota gate, which
-        # then lets resources through one turn at a time, and a turn lost to an injected write
-        # failure is only taken back after 30 s (controller/quota.py).
+        # Generous: about 155 s alone since the fair quota line (75 s before it). A random
+        # QuotaExceeded closes the gate, which then lets resources through one turn at a time
+        # and reopens only on a probe that succeeds (controller/quota.py).
         eventually(all_ready, timeout=300, interval=0.3, message="all Ready despite faults")
         assert not failed_seen, f"marked Failed for a transient error: {failed_seen}"
         for name in names[:10]:
