@@ -184,8 +184,10 @@ def test_ttl_after_bound_deletes_the_claim_and_stops_its_session(
 ) -> None:
     make_pool(cluster, "short", 1, sessionTimeoutSeconds=600)
     eventually(lambda: len(free_ready(cluster, "short")) == 1)
-    apply(cluster, [claim_manifest("brief", "short", ttlSecondsAfterBound=1)])
-    session_id = status(eventually(lambda: bound(cluster, "brief")))["sessionId"]
+    # 3 s, not 1: the claim is Bound only that long before it deletes itself, and a poll of a
+    # busy cluster (two test workers on two cores) can take longer than a second.
+    apply(cluster, [claim_manifest("brief", "short", ttlSecondsAfterBound=3)])
+    session_id = status(eventually(lambda: bound(cluster, "brief"), interval=0.05))["sessionId"]
     eventually(lambda: claim(cluster, "brief") is None, timeout=15, message="the claim deleted itself")
     eventually(
         lambda: (
