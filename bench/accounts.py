@@ -27,21 +27,16 @@ import aiohttp
 from harness import (
     DEFAULT_NAMESPACE,
     GROUP_PATH,
+    StandIns,
     Watcher,
     aws_env,
-    cluster_command,
-    create_namespace,
     create_session,
     emulator_calls,
-    emulator_command,
     for_each,
-    free_port,
-    operator_command,
+    operator_on_stand_ins,
     print_rows,
-    process,
     session_manifest,
     until,
-    wait_file,
 )
 
 START_TPS = 30.0
@@ -73,82 +68,66 @@ async def accounts_of_sessions(http: aiohttp.ClientSession, endpoint: str) -> di
 
 async def scenario(args: argparse.Namespace, accounts: int, workdir: Path) -> Outcome:
     outcome = Outcome(accounts)
-    cluster_port, emulator_port, health_port = free_port(), free_port(), free_port()
-    kubeconfig = workdir / f"kubeconfig-{accounts}"
-    endpoint = f"http://127.0.0.1:{emulator_port}"
-    base = f"http://127.0.0.1:{cluster_port}"
-    emulator = emulator_command(
-        emulator_port,
+    emulator_options = [
         "--tps",
         str(START_TPS),
         "--start-delay",
         str(args.start_delay),
         "--account",
         OWN_ACCOUNT,
+    ]
+    emulator_options += [
         "--access-key",
-        f"{aws_env(endpoint)['AWS_ACCESS_KEY_ID']}={OWN_ACCOUNT}",
+        f"{aws_env('')['AWS_ACCESS_KEY_ID']}={OWN_ACCOUNT}",
         "--role",
         TEAM_B_ROLE,
-    )
-    operator = operator_command(
-        kubeconfig, health_port, "--ledger-namespace", DEFAULT_NAMESPACE, "--sweep-interval", "60"
-    )
-    with (
-        process(
-            cluster_command(cluster_port, kubeconfig),
-            "cluster",
-            cluster_port,
-            log=workdir / f"cluster-{accounts}.log",
-        ),
-        process(emulator, "emulator", emulator_port, log=workdir / f"emulator-{accounts}.log"),
-    ):
-        wait_file(kubeconfig)
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=128)) as http:
-            for namespace in NAMESPACES:
-                await create_namespace(http, base, namespace)
-            if accounts == 2:
-                policy = {
-                    "apiVersion": "agentcore.dev/v1alpha1",
-                    "kind": "AgentCoreAccessPolicy",
-                    "metadata": {"name": "team-b"},
-                    "spec": {
-                        "namespaceSelector": {"names": ["team-b"]},
-                        "identity": {"roleArn": TEAM_B_ROLE},
-                    },
-                }
-                async with http.post(f"{base}{GROUP_PATH}/agentcoreaccesspolicies", json=policy) as response:
-                    if response.status >= 300:
-                        raise RuntimeError(f"policy: {response.status} {await response.text()}")
-            with process(
-                operator,
-                "operator",
-                health_port,
-                env=aws_env(endpoint),
-                log=workdir / f"operator-{accounts}.log",
-            ):
-                await asyncio.sleep(1.5)  # let the operator list and start watching
-                watcher = Watcher(base, namespace=None)
-                watch = asyncio.create_task(watcher.run(http))
-                await asyncio.sleep(0.3)
-                bodies = [
-                    session_manifest(namespace, f"s-{index:04}", 3600)
-                    for index in range(args.per_namespace)
-                    for namespace in NAMESPACES
-                ]
-                began = time.monotonic()
-                await for_each(bodies, lambda body: create_session(http, base, body))
-                keys = [f"{b['metadata']['namespace']}/{b['metadata']['name']}" for b in bodies]
-                done = await until(lambda: all(key in watcher.ready for key in keys), args.timeout)
-                outcome.ready = sum(1 for key in keys if key in watcher.ready)
-                if done:
-                    outcome.all_ready_s = max(watcher.ready[key] for key in keys) - began
-                calls = (await emulator_calls(http, endpoint)).get("StartCodeInterpreterSession", {})
-                outcome.starts = sum(calls.values())
-                outcome.throttled = calls.get("ThrottlingException", 0)
-                per_account = await accounts_of_sessions(http, endpoint)
-                outcome.per_account = ", ".join(f"{a}: {n}" for a, n in sorted(per_account.items()))
-                watch.cancel()
-                await asyncio.gather(watch, return_exceptions=True)
+    ]
+
+    async def bind_team_b(stand_ins: StandIns) -> None:
+        if accounts == 1:
+            return
+        policy = {
+            "apiVersion": "agentcore.dev/v1alpha1",
+            "kind": "AgentCoreAccessPolicy",
+            "metadata": {"name": "team-b"},
+            "spec": {"namespaceSelector": {"names": ["team-b"]}, "identity": {"roleArn": TEAM_B_ROLE}},
+        }
+        url = f"{stand_ins.base}{GROUP_PATH}/agentcoreaccesspolicies"
+        async with stand_ins.http.post(url, json=policy) as response:
+            if response.status >= 300:
+                raise RuntimeError(f"policy: {response.status} {await response.text()}")
+
+    async with operator_on_stand_ins(
+        workdir,
+        str(accounts),
+        emulator_options=emulator_options,
+        operator_options=["--ledger-namespace", DEFAULT_NAMESPACE, "--sweep-interval", "60"],
+        namespaces=NAMESPACES,
+        before_operator=bind_team_b,
+    ) as stand_ins:
+        http, base, endpoint = stand_ins.http, stand_ins.base, stand_ins.endpoint
+        watcher = Watcher(base, namespace=None)
+        watch = asyncio.create_task(watcher.run(http))
+        await asyncio.sleep(0.3)
+        bodies = [
+            session_manifest(namespace, f"s-{index:04}", 3600)
+            for index in range(args.per_namespace)
+            for namespace in NAMESPACES
+        ]
+        began = time.monotonic()
+        await for_each(bodies, lambda body: create_session(http, base, body))
+        keys = [f"{b['metadata']['namespace']}/{b['metadata']['name']}" for b in bodies]
+        done = await until(lambda: all(key in watcher.ready for key in keys), args.timeout)
+        outcome.ready = sum(1 for key in keys if key in watcher.ready)
+        if done:
+            outcome.all_ready_s = max(watcher.ready[key] for key in keys) - began
+        calls = (await emulator_calls(http, endpoint)).get("StartCodeInterpreterSession", {})
+        outcome.starts = sum(calls.values())
+        outcome.throttled = calls.get("ThrottlingException", 0)
+        per_account = await accounts_of_sessions(http, endpoint)
+        outcome.per_account = ", ".join(f"{a}: {n}" for a, n in sorted(per_account.items()))
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)
     return outcome
 
 

@@ -42,28 +42,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 from agentcore_operator.controller.quota import Order
 from agentcore_operator.controller.state_machine import DEFAULT_TIMING
 from harness import (
     DEFAULT_NAMESPACE,
     Watcher,
-    aws_env,
-    cluster_command,
-    create_namespace,
     create_session,
     delete_session,
     emulator_calls,
-    emulator_command,
     for_each,
-    free_port,
-    operator_command,
+    operator_on_stand_ins,
     percentile,
     print_rows,
-    process,
     session_manifest,
     until,
-    wait_file,
 )
 
 BIG, SMALL = "big", "small"
@@ -94,98 +86,76 @@ def ideal_seconds(args: argparse.Namespace) -> tuple[float, float, float]:
 
 async def scenario(args: argparse.Namespace, order: str, workdir: Path) -> Outcome:
     outcome = Outcome(order)
-    cluster_port, emulator_port, health_port = free_port(), free_port(), free_port()
-    kubeconfig = workdir / f"kubeconfig-{order}"
-    endpoint = f"http://127.0.0.1:{emulator_port}"
-    base = f"http://127.0.0.1:{cluster_port}"
-    emulator = emulator_command(
-        emulator_port,
+    emulator_options = [
         "--tps",
         str(START_TPS),
         "--max-sessions",
         str(args.quota),
         "--start-delay",
         str(args.start_delay),
-    )
-    operator = operator_command(
-        kubeconfig,
-        health_port,
+    ]
+    operator_options = [
         "--quota-order",
         order,
         "--ledger-namespace",
         DEFAULT_NAMESPACE,
         "--sweep-interval",
         "60",
-    )
-    with (
-        process(
-            cluster_command(cluster_port, kubeconfig),
-            "cluster",
-            cluster_port,
-            log=workdir / f"cluster-{order}.log",
-        ),
-        process(emulator, "emulator", emulator_port, log=workdir / f"emulator-{order}.log"),
-    ):
-        wait_file(kubeconfig)
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=128)) as http:
-            for namespace in (BIG, SMALL):
-                await create_namespace(http, base, namespace)
-            with process(
-                operator,
-                "operator",
-                health_port,
-                env=aws_env(endpoint),
-                log=workdir / f"operator-{order}.log",
-            ):
-                await asyncio.sleep(1.5)  # let the operator list and start watching
-                loop = asyncio.get_running_loop()
-                deletes: set[asyncio.Task[None]] = set()
-                timers: list[asyncio.TimerHandle] = []
+    ]
+    async with operator_on_stand_ins(
+        workdir,
+        order,
+        emulator_options=emulator_options,
+        operator_options=operator_options,
+        namespaces=(BIG, SMALL),
+    ) as stand_ins:
+        http, base, endpoint = stand_ins.http, stand_ins.base, stand_ins.endpoint
+        loop = asyncio.get_running_loop()
+        deletes: set[asyncio.Task[None]] = set()
+        timers: list[asyncio.TimerHandle] = []
 
-                def delete_later(key: str) -> None:
-                    namespace, name = key.split("/", 1)
+        def delete_later(key: str) -> None:
+            namespace, name = key.split("/", 1)
 
-                    def delete() -> None:
-                        task = asyncio.ensure_future(delete_session(http, base, namespace, name))
-                        deletes.add(task)
-                        task.add_done_callback(deletes.discard)
+            def delete() -> None:
+                task = asyncio.ensure_future(delete_session(http, base, namespace, name))
+                deletes.add(task)
+                task.add_done_callback(deletes.discard)
 
-                    timers.append(loop.call_later(args.hold, delete))
+            timers.append(loop.call_later(args.hold, delete))
 
-                watcher = Watcher(base, namespace=None, on_ready=delete_later)
-                watch = asyncio.create_task(watcher.run(http))
-                await asyncio.sleep(0.3)
+        watcher = Watcher(base, namespace=None, on_ready=delete_later)
+        watch = asyncio.create_task(watcher.run(http))
+        await asyncio.sleep(0.3)
 
-                async def create(namespace: str, index: int) -> None:
-                    body = session_manifest(namespace, f"{namespace}-{index:04}", TIMEOUT_SECONDS)
-                    watcher.created[f"{namespace}/{body['metadata']['name']}"] = time.monotonic()
-                    await create_session(http, base, body)
+        async def create(namespace: str, index: int) -> None:
+            body = session_manifest(namespace, f"{namespace}-{index:04}", TIMEOUT_SECONDS)
+            watcher.created[f"{namespace}/{body['metadata']['name']}"] = time.monotonic()
+            await create_session(http, base, body)
 
-                began = time.monotonic()
-                await for_each(list(range(args.big)), lambda index: create(BIG, index))
-                outcome.big_created_s = time.monotonic() - began
-                await asyncio.sleep(args.delay)
-                small_began = time.monotonic()
-                await for_each(list(range(args.small)), lambda index: create(SMALL, index))
-                small = [key for key in watcher.created if key.startswith(f"{SMALL}/")]
-                done = await until(lambda: all(key in watcher.ready for key in small), args.timeout)
-                ready = [watcher.ready[key] - small_began for key in small if key in watcher.ready]
-                outcome.small_ready = len(ready)
-                if done:
-                    outcome.small_all_ready_s = max(ready)
-                outcome.small_p50_s = percentile(ready, 50)
-                outcome.big_ready_when_small_done = sum(
-                    1 for key in watcher.ready if key.startswith(f"{BIG}/")
-                )
-                calls = (await emulator_calls(http, endpoint)).get("StartCodeInterpreterSession", {})
-                outcome.starts = sum(calls.values())
-                outcome.refused_starts = calls.get("ServiceQuotaExceededException", 0)
-                watch.cancel()
-                for timer in timers:
-                    timer.cancel()
-                for task in list(deletes):
-                    task.cancel()
-                await asyncio.gather(watch, *deletes, return_exceptions=True)
+        began = time.monotonic()
+        await for_each(list(range(args.big)), lambda index: create(BIG, index))
+        outcome.big_created_s = time.monotonic() - began
+        await asyncio.sleep(args.delay)
+        small_began = time.monotonic()
+        await for_each(list(range(args.small)), lambda index: create(SMALL, index))
+        small = [key for key in watcher.created if key.startswith(f"{SMALL}/")]
+        done = await until(lambda: all(key in watcher.ready for key in small), args.timeout)
+        ready = [watcher.ready[key] - small_began for key in small if key in watcher.ready]
+        outcome.small_ready = len(ready)
+        if done:
+            outcome.small_all_ready_s = max(ready)
+        outcome.small_p50_s = percentile(ready, 50)
+        outcome.big_ready_when_small_done = sum(1 for key in watcher.ready if key.startswith(f"{BIG}/"))
+        calls = (await emulator_calls(http, endpoint)).get("StartCodeInterpreterSession", {})
+        outcome.starts = sum(calls.values())
+        outcome.refused_starts = calls.get("ServiceQuotaExceededException", 0)
+        watch.cancel()
+        for timer in timers:
+            timer.cancel()
+        for task in list(deletes):
+            task.cancel()
+        await asyncio.gather(watch, *deletes, return_exceptions=True)
     return outcome
 
 

@@ -12,8 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -272,3 +272,60 @@ async def create_namespace(session: aiohttp.ClientSession, base: str, name: str)
     async with session.post(f"{base}/api/v1/namespaces", json=body) as response:
         if response.status >= 300 and response.status != 409:
             raise RuntimeError(f"namespace {name}: {response.status} {await response.text()}")
+
+
+@dataclass
+class StandIns:
+    """An emulated cluster, an emulator and an operator running against both."""
+
+    http: aiohttp.ClientSession
+    base: str  # the emulated cluster's URL
+    endpoint: str  # the emulator's URL
+
+
+@asynccontextmanager
+async def operator_on_stand_ins(
+    workdir: Path,
+    tag: str,
+    *,
+    emulator_options: list[str],
+    operator_options: list[str],
+    namespaces: tuple[str, ...],
+    before_operator: Callable[[StandIns], Awaitable[None]] | None = None,
+) -> AsyncIterator[StandIns]:
+    """The three processes on free ports, logs in `workdir` named by `tag`; the namespaces are
+    made (and `before_operator` run) before the operator starts, which is given time to list."""
+    cluster_port, emulator_port, health_port = free_port(), free_port(), free_port()
+    kubeconfig = workdir / f"kubeconfig-{tag}"
+    endpoint = f"http://127.0.0.1:{emulator_port}"
+    base = f"http://127.0.0.1:{cluster_port}"
+    with (
+        process(
+            cluster_command(cluster_port, kubeconfig),
+            "cluster",
+            cluster_port,
+            log=workdir / f"cluster-{tag}.log",
+        ),
+        process(
+            emulator_command(emulator_port, *emulator_options),
+            "emulator",
+            emulator_port,
+            log=workdir / f"emulator-{tag}.log",
+        ),
+    ):
+        wait_file(kubeconfig)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=128)) as http:
+            stand_ins = StandIns(http, base, endpoint)
+            for namespace in namespaces:
+                await create_namespace(http, base, namespace)
+            if before_operator is not None:
+                await before_operator(stand_ins)
+            with process(
+                operator_command(kubeconfig, health_port, *operator_options),
+                "operator",
+                health_port,
+                env=aws_env(endpoint),
+                log=workdir / f"operator-{tag}.log",
+            ):
+                await asyncio.sleep(1.5)  # let the operator list and start watching
+                yield stand_ins
