@@ -20,6 +20,7 @@ Not deleting (metadata.deletionTimestamp unset):
 | none, Pending        | - (a Start unresolved, see below)  | Start * (replay)    | Starting / Starting              |
 | Starting, no id      | - (resume after a crash)           | Start * (same token)| Starting                         |
 | Starting             | SessionStarted                     | wait 1 s (settle)   | Starting (id recorded) [Started] |
+| Starting, id recorded| - within 1 s of its createdAt      | wait the rest       | Starting                         |
 | Starting             | - / SessionSeen without status     | Read / wait 2 s     | Starting                         |
 | Starting, Ready      | SessionSeen READY                  | wait until expiry   | Ready / SessionReady [Ready]     |
 | Ready                | - before expiresAt                 | wait until expiry   | Ready                            |
@@ -521,7 +522,25 @@ def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, tim
         return _renew(resource, status, now, timing)
     if status.phase is Phase.READY and status.expires_at is not None and now < status.expires_at:
         return Decision(None, status, requeue_after=_wake(resource, status, now, timing))
+    settling = _settle_left(status, now, timing)
+    if settling > 0:
+        return Decision(None, status, requeue_after=settling)
     return Decision(_read(status), status)
+
+
+def _settle_left(status: SessionStatus, now: datetime, timing: Timing) -> float:
+    """Seconds left of the settle wait after a Start, for a pass that comes early.
+
+    A pass can come before the wait is over: when the watch event of our own finalizer write
+    beats the write's answer, say, the pass that sent the Start is followed at once by another.
+    A Get then would only answer "not yet" (one more Get, and a status write). The wait is
+    counted from the session's createdAt (AgentCore's clock), and never longer than the settle
+    wait itself, however far ahead that clock is.
+    """
+    if status.phase is not Phase.STARTING or status.session_id is None or status.created_at is None:
+        return 0.0
+    left = (status.created_at - now).total_seconds() + timing.start_settle_seconds
+    return min(max(left, 0.0), timing.start_settle_seconds)
 
 
 # -- restarts and renewal (restartPolicy Always) ------------------------------------------------
