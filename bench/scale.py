@@ -12,7 +12,8 @@ CodeInterpreterSession resources at once; and prints one table:
   finalizer, events and ledger ConfigMaps, from the emulated cluster's request log;
 - the operator's CPU seconds per 1,000 session lifecycles (from the first create until the
   last resource is gone, the steady-state window left out; startup left out), its ratio to
-  the baseline's, and its CPU in the steady state; its peak RSS.
+  the baseline's, the share of it on the event loop's thread (the rest is threads: boto3's
+  calls, for ours), and its CPU in the steady state; its peak RSS.
 
 Our operator runs `--runs` times (3 by default, each with fresh processes) and the table
 gives each time until all Ready and the median; only the first run measures the steady
@@ -63,6 +64,7 @@ from harness import (
     emulator_command,
     for_each,
     free_port,
+    loop_thread_cpu,
     operator_command,
     percentile,
     print_rows,
@@ -162,6 +164,7 @@ class Run:
     peak_rss_mb: float = 0.0
     cpu_s: float = 0.0  # the process's whole life, startup included
     lifecycle_cpu_s: float = 0.0  # first create to last gone, the steady window left out
+    lifecycle_loop_cpu_s: float = 0.0  # the part of it on the event loop's thread
     steady_cpu_s: float | None = None
     steady_window_s: float = 0.0
     writes: Counter[str] = field(default_factory=Counter)  # during the lifecycle windows
@@ -187,6 +190,9 @@ class Result:
 
     def lifecycle_cpu_per_1000(self) -> float:
         return statistics.median(r.lifecycle_cpu_s * 1000 / r.n for r in self.runs)
+
+    def loop_share(self) -> float:
+        return statistics.median(r.lifecycle_loop_cpu_s / max(r.lifecycle_cpu_s, 1e-9) for r in self.runs)
 
     def writes_per_session(self, kind: str | None = None) -> float:
         return statistics.median(
@@ -264,6 +270,7 @@ async def scenario(
                 await asyncio.sleep(0.3)
                 sampler = flamegraph.start(operator.pid, profile) if profile is not None else None
                 _, cpu_at_start = rss_and_cpu(operator.pid)
+                loop_at_start = loop_thread_cpu(operator.pid)
                 wall_at_start = time.time()
                 started = time.monotonic()
                 await create_all(session, base, n, args.session_timeout, watcher)
@@ -278,6 +285,7 @@ async def scenario(
                 await asyncio.sleep(SETTLE_SECONDS)  # the writes that follow the last Ready
                 await requests.fetch(session)
                 _, cpu_at_ready = rss_and_cpu(operator.pid)
+                loop_at_ready = loop_thread_cpu(operator.pid)
                 wall_at_ready = time.time()
 
                 # Steady state: what a Ready session costs while it lives.
@@ -296,6 +304,7 @@ async def scenario(
                             f"{args.sweep_interval:g}s, x{scale:g}"
                         )
                 _, cpu_at_steady_end = rss_and_cpu(operator.pid)
+                loop_at_steady_end = loop_thread_cpu(operator.pid)
                 wall_at_steady_end = time.time()
                 result.peak_rss_mb, _ = rss_and_cpu(operator.pid)
 
@@ -308,6 +317,7 @@ async def scenario(
                 await asyncio.sleep(SETTLE_SECONDS)  # ledger flushes and last events
                 await requests.fetch(session)
                 _, cpu_at_end = rss_and_cpu(operator.pid)
+                loop_at_end = loop_thread_cpu(operator.pid)
                 wall_at_end = time.time()
                 if sampler is not None and profile is not None:
                     error = flamegraph.stop(sampler, profile)
@@ -321,6 +331,9 @@ async def scenario(
                 rss, cpu = rss_and_cpu(operator.pid)
                 result.peak_rss_mb, result.cpu_s = max(result.peak_rss_mb, rss), cpu
                 result.lifecycle_cpu_s = (cpu_at_ready - cpu_at_start) + (cpu_at_end - cpu_at_steady_end)
+                result.lifecycle_loop_cpu_s = (loop_at_ready - loop_at_start) + (
+                    loop_at_end - loop_at_steady_end
+                )
                 result.writes = requests.writes(
                     [(wall_at_start, wall_at_ready), (wall_at_steady_end, wall_at_end)]
                 )
@@ -488,6 +501,12 @@ def print_table(results: list[Result], args: argparse.Namespace, memory: list[Me
     if baseline is not None:
         ratio = ours.lifecycle_cpu_per_1000() / max(baseline.lifecycle_cpu_per_1000(), 1e-9)
         rows.append(("  ratio to the baseline", f"{ratio:.2f}x", "1.00x"))
+    rows.append(
+        (
+            "  on the event loop's thread (the rest: threads)",
+            *(f"{100 * r.loop_share():.0f}%" for r in results),
+        )
+    )
     rows.append(
         (
             "operator CPU s per 1,000 Ready sessions per hour",
