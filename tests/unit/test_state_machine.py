@@ -339,14 +339,22 @@ ROWS: dict[str, Row] = {
         Phase.STARTING,
         "Starting",
     ),
-    "Starting with id, a pass 0.5 s after its createdAt -> wait the rest of the settle": Row(
+    "Starting with id, a pass 1.5 s after its createdAt (to the second) -> wait the rest of the settle": Row(
         view(),
-        recorded(Phase.STARTING, "Starting", session_id=SESSION, created_at=NOW - timedelta(seconds=0.5)),
+        recorded(Phase.STARTING, "Starting", session_id=SESSION, created_at=NOW - timedelta(seconds=1.5)),
         None,
         None,
         Phase.STARTING,
         "Starting",
         requeue_after=DEFAULT_TIMING.start_settle_seconds - 0.5,
+    ),
+    "Starting with id, a pass 2 s after its createdAt -> Read": Row(
+        view(),
+        recorded(Phase.STARTING, "Starting", session_id=SESSION, created_at=NOW - timedelta(seconds=2)),
+        None,
+        EXPECTED_READ,
+        Phase.STARTING,
+        "Starting",
     ),
     "Starting with id, its createdAt ahead of our clock -> wait no longer than the settle": Row(
         view(),

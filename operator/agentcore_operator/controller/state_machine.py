@@ -20,7 +20,9 @@ Not deleting (metadata.deletionTimestamp unset):
 | none, Pending        | - (a Start unresolved, see below)  | Start * (replay)    | Starting / Starting              |
 | Starting, no id      | - (resume after a crash)           | Start * (same token)| Starting                         |
 | Starting             | SessionStarted                     | wait 1 s (settle)   | Starting (id recorded) [Started] |
-| Starting, id recorded| - within 1 s of its createdAt      | wait the rest       | Starting                         |
+| Starting, id recorded| - < 2 s after createdAt (written   | wait the rest, <= 1s| Starting                         |
+|                      |   to the second): the settle       |                     |                                  |
+|                      |   is not over                      |                     |                                  |
 | Starting             | - / SessionSeen without status     | Read / wait 2 s     | Starting                         |
 | Starting, Ready      | SessionSeen READY                  | wait until expiry   | Ready / SessionReady [Ready]     |
 | Ready                | - before expiresAt                 | wait until expiry   | Ready                            |
@@ -222,6 +224,10 @@ ATTEMPT_REFUSED_KINDS = frozenset(
 # These settle every attempt: the same parameters are invalid (so they always were), or the
 # interpreter does not exist (and no session of it can be live).
 NOTHING_STARTED_KINDS = frozenset({ErrorKind.INVALID, ErrorKind.NOT_FOUND})
+
+
+# Times in a status are written to the second (format_time), as Kubernetes writes them.
+STATUS_TIME_RESOLUTION = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -534,12 +540,14 @@ def _settle_left(status: SessionStatus, now: datetime, timing: Timing) -> float:
     A pass can come before the wait is over: when the watch event of our own finalizer write
     beats the write's answer, say, the pass that sent the Start is followed at once by another.
     A Get then would only answer "not yet" (one more Get, and a status write). The wait is
-    counted from the session's createdAt (AgentCore's clock), and never longer than the settle
-    wait itself, however far ahead that clock is.
+    counted from the session's createdAt (AgentCore's clock) as the status records it: to the
+    second, as Kubernetes writes times, so the session may be up to a second younger. It is
+    never longer than the settle wait itself, however far ahead AgentCore's clock is.
     """
     if status.phase is not Phase.STARTING or status.session_id is None or status.created_at is None:
         return 0.0
-    left = (status.created_at - now).total_seconds() + timing.start_settle_seconds
+    created_at_latest = status.created_at + STATUS_TIME_RESOLUTION
+    left = (created_at_latest - now).total_seconds() + timing.start_settle_seconds
     return min(max(left, 0.0), timing.start_settle_seconds)
 
 
