@@ -366,3 +366,95 @@ def test_oldest_first_sends_every_start_at_once() -> None:
         assert released == [("big", "b0"), ("big", "b1"), ("small", "s0")]
 
     asyncio.run(scenario())
+
+
+# -- a turn that found out nothing ---------------------------------------------------
+
+
+def test_a_probe_with_no_answer_stays_a_probe() -> None:
+    """A throttled or failed Start learned nothing about the quota: the next in line probes at
+    once, and its Start, if it succeeds, opens the gate (a freed slot's would not)."""
+    gate, released = make_gate()
+    gate.exceeded(SCOPE, ("ns", "a"), "1")
+    gate.park(SCOPE, ("ns", "b"), "2")
+    gate.park(SCOPE, ("ns", "c"), "3")
+    gate.probe(SCOPE)
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "a"), Place("1")))
+    gate.answered(SCOPE, ("ns", "a"))  # ThrottlingException: nothing known about the quota
+    assert released == [("ns", "a"), ("ns", "b")]
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "b"), Place("2")))
+    gate.started(SCOPE, ("ns", "b"))
+    assert not gate.is_closed(SCOPE)
+    assert released == [("ns", "a"), ("ns", "b"), ("ns", "c")]
+
+
+def test_a_freed_slot_with_no_answer_stays_a_freed_slot() -> None:
+    gate, _ = make_gate()
+    gate.exceeded(SCOPE, ("ns", "a"), "1")
+    gate.park(SCOPE, ("ns", "b"), "2")
+    gate.freed(SCOPE)
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "a"), Place("1")))
+    gate.answered(SCOPE, ("ns", "a"))
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "b"), Place("2")))
+    gate.started(SCOPE, ("ns", "b"))
+    assert gate.is_closed(SCOPE)  # it took the slot that was freed, nothing more is known
+
+
+def test_one_probe_at_a_time() -> None:
+    """The timer gives no second probe while the first has had no answer: a throttled stretch
+    does not pile up probes that would all go out when it ends."""
+    gate, released = make_gate()
+    gate.exceeded(SCOPE, ("ns", "a"), "1")
+    gate.park(SCOPE, ("ns", "b"), "2")
+    gate.probe(SCOPE)
+    gate.probe(SCOPE)
+    assert released == [("ns", "a")]
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "a"), Place("1")))
+    gate.probe(SCOPE)  # its Start is in flight
+    assert released == [("ns", "a")]
+    gate.exceeded(SCOPE, ("ns", "a"), "1")  # the answer: still full; a parks in its place again
+    gate.probe(SCOPE)
+    assert released == [("ns", "a"), ("ns", "a")]
+
+
+def test_a_probe_not_taken_or_forgotten_stays_a_probe() -> None:
+    now = [0.0]
+    gate, released = make_gate(clock=lambda: now[0])
+    gate.exceeded(SCOPE, ("ns", "a"), "1")
+    for name, created in (("b", "2"), ("c", "3")):
+        gate.park(SCOPE, ("ns", name), created)
+    gate.probe(SCOPE)
+    now[0] = 31.0
+    gate.expire_turns(30.0)  # a's pass never came
+    gate.forget(("ns", "b"))  # b went before its Start
+    assert released == [("ns", "a"), ("ns", "b"), ("ns", "c")]
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "c"), Place("3")))
+    gate.started(SCOPE, ("ns", "c"))
+    assert not gate.is_closed(SCOPE)
+
+
+def test_a_turn_its_pass_did_not_use_goes_to_the_next_at_once() -> None:
+    """The holder's pass failed before its Start (a status write refused, say): the turn does
+    not wait UNUSED_TURN_SECONDS to expire."""
+    gate, released = make_gate()
+    gate.exceeded(SCOPE, ("ns", "a"), "1")
+    gate.park(SCOPE, ("ns", "b"), "2")
+    gate.freed(SCOPE)
+    ticket = gate.turn(("ns", "a"))
+    assert ticket is not None and gate.turn(("ns", "b")) is None
+    gate.unused(("ns", "a"), ticket)
+    assert released == [("ns", "a"), ("ns", "b")]
+    assert gate.blocked(SCOPE, ("ns", "a"))  # it parks again, in its place in line
+
+
+def test_a_turn_given_during_a_pass_is_kept_for_the_next_pass() -> None:
+    gate, released = make_gate()
+    gate.exceeded(SCOPE, ("ns", "a"), "1")
+    gate.freed(SCOPE)
+    first = gate.turn(("ns", "a"))
+    assert first is not None
+    gate.exceeded(SCOPE, ("ns", "a"), "1")  # the pass used it: refused, parked again
+    gate.freed(SCOPE)  # a new turn, requeued for the next pass
+    gate.unused(("ns", "a"), first)  # the first pass ends
+    assert not gate.blocked(SCOPE, ("ns", "a"))
+    assert released == [("ns", "a"), ("ns", "a")]
