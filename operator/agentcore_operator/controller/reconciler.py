@@ -402,8 +402,11 @@ class SessionKind:
 
     def _session_ended(self, body: dict[str, Any], before: SessionStatus, after: SessionStatus) -> None:
         """A session of ours stopped or expired: its quota slot is free for a waiting one."""
-        # Only a pass that ends the session: one that merely looks at a live session frees nothing.
-        ended = before.phase in LIVE_PHASES and after.phase not in LIVE_PHASES
+        # Only a pass that ends the session: one that merely looks at a live session frees nothing,
+        # nor does a Start refused before any session was made (Starting, then Pending).
+        ended = (
+            before.phase in LIVE_PHASES and after.phase not in LIVE_PHASES and before.session_id is not None
+        )
         if self._quota is not None and after.region and ended:
             self._quota.freed(self._scope(body, after.region))
 
