@@ -5,7 +5,8 @@ namespaces with weights 1 to 3, some of them free pool children, ask for a turn
 (`admit`, while a pass waits) or park (refused for quota); AgentCore answers each Start
 sent with success, a refusal when its Q slots are taken, or another error; sessions end
 (`freed`), the probe comes round, turns expire, resources are deleted (`forget`), and the
-pass of a resource given a turn may fail before its Start (`unused`: a status write refused).
+pass of a resource given a turn may fail before its Start (`unused`: a status write refused),
+and a resource with an unanswered Start replays it without asking for a turn.
 
 Invariants, after every step:
 1. A resource is in at most one place: in line, holding a turn, or with a Start in flight.
@@ -16,8 +17,10 @@ Invariants, after every step:
    have had more than sum(weights) + namespaces turns.
 5. Within a namespace and class, turns go oldest first.
 6. At most one probe is out (given, and not yet answered), and none while the quota has room.
-7. A probe whose Start had no answer about the quota (throttled, failed), or whose holder's
-   pass failed before its Start, stays a probe: while anyone waits, another is out at once.
+7. A probe whose Start had no answer about the quota (throttled, failed), whose holder's
+   pass failed before its Start, or whose holder's replayed Start succeeded (it may have
+   found an old session: nothing sure about room), stays a probe: while anyone waits,
+   another is out at once.
 And at the end: once sessions keep ending, everyone waiting gets a turn.
 """
 
@@ -59,7 +62,7 @@ class GateModel(RuleBasedStateMachine):
         self.created = 0
         self.skipped: dict[str, int] = {}  # turns others had while this namespace waited
         self.last_turn: dict[tuple[str, bool], str] = {}
-        self.failing_passes = 0  # the next released resources' passes fail before their Start
+        self.next_passes: list[str] = []  # how the next released resources' passes go
         self._watch_the_line()
 
     def teardown(self) -> None:
@@ -113,9 +116,11 @@ class GateModel(RuleBasedStateMachine):
         for key in self.released:  # a hand-back below may release more: they are seen too
             if key in self.parked:
                 self.parked.discard(key)
-                if self.failing_passes:
-                    self.failing_passes -= 1
+                outcome = self.next_passes.pop(0) if self.next_passes else "asks"
+                if outcome == "fails":
                     self._pass_fails(key)
+                elif outcome == "replays":
+                    self._pass_replays(key)
                 else:
                     self._pass(key)
         self.released.clear()
@@ -131,6 +136,27 @@ class GateModel(RuleBasedStateMachine):
         assert key not in state.permits
         if probe and state.closed and state.line:
             assert self._probes_out() == 1, "a probe handed back did not stay a probe"
+
+    def _pass_replays(self, key: Key) -> None:
+        """A released resource's pass replays its Start (not held back, no turn asked); the
+        pass ends and hands back the turn it did not use."""
+        state = self.gate._state(SCOPE)
+        ticket = self.gate.turn(key)
+        assert ticket is not None, "a released resource holds a turn"
+        probe = state.permits.get(key) is Grant.PROBE
+        place = self.places[key]
+        if self.live < QUOTA:
+            self.live += 1
+            self.gate.started(SCOPE, key)
+            self.gate.unused(key, ticket)
+            del self.places[key]  # it runs (a new session, or the one the lost answer made)
+            self.gate.forget(key)
+            if probe and state.closed and state.line:
+                assert self._probes_out() == 1, "a replay used up a probe"
+        else:
+            self.gate.exceeded(SCOPE, key, place.created, weight=place.weight, pooled=place.pooled)
+            self.gate.unused(key, ticket)
+            self.parked.add(key)
 
     def _probes_out(self) -> int:
         state = self.gate._state(SCOPE)
@@ -189,9 +215,11 @@ class GateModel(RuleBasedStateMachine):
         self.gate.freed(SCOPE)
         self.settle()
 
-    @rule()
-    def next_pass_fails(self) -> None:
-        self.failing_passes += 1
+    @rule(outcome=st.sampled_from(["fails", "replays"]))
+    def next_pass(self, outcome: str) -> None:
+        """The pass of the next resource given a turn fails before its Start, or replays a
+        Start whose answer was lost (it had been refused and its status write failed)."""
+        self.next_passes.append(outcome)
 
     @rule()
     def probe(self) -> None:
@@ -244,7 +272,7 @@ class GateModel(RuleBasedStateMachine):
 
     def drain(self) -> None:
         """With sessions ending, every waiting resource gets its turn."""
-        self.failing_passes = 0
+        self.next_passes.clear()
         for _ in range(10 * (len(self.places) + 5)):
             if not self.places:
                 return

@@ -458,3 +458,22 @@ def test_a_turn_given_during_a_pass_is_kept_for_the_next_pass() -> None:
     gate.unused(("ns", "a"), first)  # the first pass ends
     assert not gate.blocked(SCOPE, ("ns", "a"))
     assert released == [("ns", "a"), ("ns", "a")]
+
+
+def test_a_replay_uses_no_turn_and_opens_nothing() -> None:
+    """A probe's holder replays a Start whose answer was lost (its refusal was never written):
+    the replay may only have found the session the lost attempt made, so the gate stays
+    closed and the probe goes on to the next in line when the pass ends."""
+    gate, released = make_gate()
+    gate.exceeded(SCOPE, ("ns", "a"), "1")
+    gate.park(SCOPE, ("ns", "b"), "2")
+    gate.probe(SCOPE)
+    ticket = gate.turn(("ns", "a"))
+    assert ticket is not None
+    gate.started(SCOPE, ("ns", "a"))  # a replay: never admitted
+    assert gate.is_closed(SCOPE)
+    gate.unused(("ns", "a"), ticket)
+    assert released == [("ns", "a"), ("ns", "b")]
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "b"), Place("2")))
+    gate.started(SCOPE, ("ns", "b"))
+    assert not gate.is_closed(SCOPE)

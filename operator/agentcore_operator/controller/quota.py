@@ -53,7 +53,10 @@ that many at once, later resources wait in the work queue, first come first serv
 the gate closes (the waiting passes are then answered and parked) or the queue drains.
 
 Not held back: a replayed Start (same client token: it may have started a session already,
-which must be found and perhaps stopped) and any Start of a resource being deleted.
+which must be found and perhaps stopped) and any Start of a resource being deleted. Such a
+Start uses no turn either: a turn its resource holds is handed back as it was, whatever
+the answer (a replay that succeeds may only have found the session an earlier attempt made,
+so it opens nothing), except a refusal for quota, which is an answer.
 
 `Order.OLDEST_FIRST` keeps the behaviour before fair share, for comparison
 (bench/fairness.py): no admission (Starts queue in the rate limiter in the order their
@@ -278,10 +281,13 @@ class QuotaGate:
     # -- told after a call -------------------------------------------------------------
 
     def started(self, scope: Scope, key: Key) -> None:
-        """A Start succeeded."""
+        """A Start succeeded.
+
+        Only a Start let through by `admit` uses a turn. A replay (never held back) may have
+        found the session its lost answer had made, so its success says nothing sure about
+        room: a turn its resource holds stays unused (the pass hands it back as it was)."""
         state = self._state(scope)
         grant = state.in_flight.pop(key, None)
-        self._take_permit(state, key)
         if state.closed and grant is Grant.PROBE:
             self._open(state)  # room we did not free: others' sessions ended
         self._dispatch(state)
