@@ -4,7 +4,9 @@ Hypothesis drives one `QuotaGate` the way the session reconciler does: resources
 namespaces with weights 1 to 3, some of them free pool children, ask for a turn
 (`admit`, while a pass waits) or park (refused for quota); AgentCore answers each Start
 sent with success, a refusal when its Q slots are taken, or another error; sessions end
-(`freed`), the probe comes round, turns expire, resources are deleted (`forget`).
+(`freed`), the probe comes round, turns expire, resources are deleted (`forget`), and the
+pass of a resource given a turn may fail before its Start (`unused`: a status write refused),
+and a resource with an unanswered Start replays it without asking for a turn.
 
 Invariants, after every step:
 1. A resource is in at most one place: in line, holding a turn, or with a Start in flight.
@@ -14,6 +16,11 @@ Invariants, after every step:
 4. No starvation: a namespace that keeps waiting is let through before the others together
    have had more than sum(weights) + namespaces turns.
 5. Within a namespace and class, turns go oldest first.
+6. At most one probe is out (given, and not yet answered), and none while the quota has room.
+7. A probe whose Start had no answer about the quota (throttled, failed), whose holder's
+   pass failed before its Start, or whose holder's replayed Start succeeded (it may have
+   found an old session: nothing sure about room), stays a probe: while anyone waits,
+   another is out at once.
 And at the end: once sessions keep ending, everyone waiting gets a turn.
 """
 
@@ -21,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agentcore_operator.controller.quota import FairLine, Place, QuotaGate
+from agentcore_operator.controller.quota import FairLine, Grant, Place, QuotaGate
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -55,6 +62,7 @@ class GateModel(RuleBasedStateMachine):
         self.created = 0
         self.skipped: dict[str, int] = {}  # turns others had while this namespace waited
         self.last_turn: dict[tuple[str, bool], str] = {}
+        self.next_passes: list[str] = []  # how the next released resources' passes go
         self._watch_the_line()
 
     def teardown(self) -> None:
@@ -105,11 +113,54 @@ class GateModel(RuleBasedStateMachine):
                     place = self.places[key]
                     self.gate.exceeded(SCOPE, key, place.created, weight=place.weight, pooled=place.pooled)
                     self.parked.add(key)
-        for key in self.released:
+        for key in self.released:  # a hand-back below may release more: they are seen too
             if key in self.parked:
                 self.parked.discard(key)
-                self._pass(key)
+                outcome = self.next_passes.pop(0) if self.next_passes else "asks"
+                if outcome == "fails":
+                    self._pass_fails(key)
+                elif outcome == "replays":
+                    self._pass_replays(key)
+                else:
+                    self._pass(key)
         self.released.clear()
+
+    def _pass_fails(self, key: Key) -> None:
+        """A released resource's pass fails before its Start: its turn goes back at once; the
+        resource is idle until it is looked at again (then it parks, or has its turn)."""
+        state = self.gate._state(SCOPE)
+        ticket = self.gate.turn(key)
+        assert ticket is not None, "a released resource holds a turn"
+        probe = state.permits.get(key) is Grant.PROBE
+        self.gate.unused(key, ticket)
+        assert key not in state.permits
+        if probe and state.closed and state.line:
+            assert self._probes_out() == 1, "a probe handed back did not stay a probe"
+
+    def _pass_replays(self, key: Key) -> None:
+        """A released resource's pass replays its Start (not held back, no turn asked); the
+        pass ends and hands back the turn it did not use."""
+        state = self.gate._state(SCOPE)
+        ticket = self.gate.turn(key)
+        assert ticket is not None, "a released resource holds a turn"
+        probe = state.permits.get(key) is Grant.PROBE
+        place = self.places[key]
+        if self.live < QUOTA:
+            self.live += 1
+            self.gate.started(SCOPE, key)
+            self.gate.unused(key, ticket)
+            del self.places[key]  # it runs (a new session, or the one the lost answer made)
+            self.gate.forget(key)
+            if probe and state.closed and state.line:
+                assert self._probes_out() == 1, "a replay used up a probe"
+        else:
+            self.gate.exceeded(SCOPE, key, place.created, weight=place.weight, pooled=place.pooled)
+            self.gate.unused(key, ticket)
+            self.parked.add(key)
+
+    def _probes_out(self) -> int:
+        state = self.gate._state(SCOPE)
+        return sum(g is Grant.PROBE for g in (*state.permits.values(), *state.in_flight.values()))
 
     def _pass(self, key: Key) -> None:
         """A released resource's pass: unless blocked, it asks for its turn (which it holds)."""
@@ -141,7 +192,11 @@ class GateModel(RuleBasedStateMachine):
         self.sending.discard(key)
         place = self.places[key]
         if outcome == "other":
+            state = self.gate._state(SCOPE)
+            probe = state.in_flight.get(key) is Grant.PROBE
             self.gate.answered(SCOPE, key)
+            if probe and state.closed and state.line:
+                assert self._probes_out() == 1, "a probe with no answer did not stay a probe"
             self._pass(key)  # a throttled Start retries
         elif self.live < QUOTA:
             self.live += 1
@@ -159,6 +214,12 @@ class GateModel(RuleBasedStateMachine):
         self.live -= 1
         self.gate.freed(SCOPE)
         self.settle()
+
+    @rule(outcome=st.sampled_from(["fails", "replays"]))
+    def next_pass(self, outcome: str) -> None:
+        """The pass of the next resource given a turn fails before its Start, or replays a
+        Start whose answer was lost (it had been refused and its status write failed)."""
+        self.next_passes.append(outcome)
 
     @rule()
     def probe(self) -> None:
@@ -204,8 +265,14 @@ class GateModel(RuleBasedStateMachine):
         ]
         assert len(opened) <= WINDOW  # probes and freed slots from while it was closed may add to them
 
+    @invariant()
+    def one_probe_at_a_time(self) -> None:
+        state = self.gate._state(SCOPE)
+        assert self._probes_out() <= (1 if state.closed else 0), (state.permits, state.in_flight)
+
     def drain(self) -> None:
         """With sessions ending, every waiting resource gets its turn."""
+        self.next_passes.clear()
         for _ in range(10 * (len(self.places) + 5)):
             if not self.places:
                 return
@@ -248,7 +315,7 @@ def test_the_quota_gate_model() -> None:
     run_state_machine_as_test(
         Checked,
         settings=settings(
-            max_examples=60,
+            max_examples=200,
             stateful_step_count=40,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],

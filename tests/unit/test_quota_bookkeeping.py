@@ -173,3 +173,30 @@ def test_a_free_pool_child_waits_while_a_cold_session_waits() -> None:
         assert not kind.view(body("team-a", "p-abcde", pooled=True)).start_blocked
 
     asyncio.run(scenario())
+
+
+def test_a_start_refused_before_any_session_frees_no_slot() -> None:
+    """A pass that began in Starting (a retry, a replay) and ends refused for quota, Pending,
+    ended no session of ours: the gate's line gets no extra turn from it."""
+    scope = ("111122223333", REGION)
+    released: list[tuple[str, str]] = []
+    gate = QuotaGate(released.append)
+    gate.exceeded(scope, ("team-a", "waiting"), "1")
+    kind = session_kind(gate, Sessions())
+    starting = {"phase": "Starting", "region": REGION, "pendingStartToken": TOKEN}
+    refused = {"phase": "Pending", "region": REGION}
+    resource = body("team-a", "replay", status=starting)
+    kind.settled(
+        ("team-a", "replay"),
+        resource,
+        kind.view(resource),
+        kind.read_status(starting),
+        kind.read_status(refused),
+    )
+    assert released == []
+    ready = {"phase": "Ready", "region": REGION, "sessionId": "s-1"}
+    ended = {"phase": "Terminated", "region": REGION, "sessionId": "s-1"}
+    kind.settled(
+        ("team-a", "ended"), resource, kind.view(resource), kind.read_status(ready), kind.read_status(ended)
+    )
+    assert released == [("team-a", "waiting")]

@@ -21,6 +21,16 @@ def make_gate(**options: object) -> tuple[QuotaGate, list[tuple[str, str]]]:
     return QuotaGate(released.append, **options), released  # type: ignore[arg-type]
 
 
+def closed_gate(waiting: str, **options: object) -> tuple[QuotaGate, list[tuple[str, str]]]:
+    """The quota full: the first of `waiting` refused, the others parked behind it in order."""
+    gate, released = make_gate(**options)
+    first, *rest = waiting
+    gate.exceeded(SCOPE, ("ns", first), "1")
+    for index, name in enumerate(rest, start=2):
+        gate.park(SCOPE, ("ns", name), str(index))
+    return gate, released
+
+
 def places_in(line: FairLine) -> Iterator[tuple[tuple[str, str], Place]]:
     return ((key, place) for key, (place, _) in line._places.items())
 
@@ -238,10 +248,7 @@ def test_a_refused_turn_holder_goes_back_in_line() -> None:
 
 def test_a_turn_not_taken_gives_its_slot_to_the_next() -> None:
     """Throttled, or the pass did not Start at all: the freed slot is still there."""
-    gate, released = make_gate()
-    gate.exceeded(SCOPE, ("ns", "a"), "1")
-    gate.park(SCOPE, ("ns", "b"), "2")
-    gate.park(SCOPE, ("ns", "c"), "3")
+    gate, released = closed_gate("abc")
     gate.freed(SCOPE)
     assert asyncio.run(gate.admit(SCOPE, ("ns", "a"), Place("1")))
     gate.answered(SCOPE, ("ns", "a"))  # throttled: the slot was not taken
@@ -258,10 +265,7 @@ def test_a_turn_not_taken_gives_its_slot_to_the_next() -> None:
 
 
 def test_forgotten_resources_leave_the_line_and_their_turn_passes_on() -> None:
-    gate, released = make_gate()
-    gate.exceeded(SCOPE, ("ns", "a"), "1")
-    gate.park(SCOPE, ("ns", "b"), "2")
-    gate.park(SCOPE, ("ns", "c"), "3")
+    gate, released = closed_gate("abc")
     gate.forget(("ns", "a"))
     gate.freed(SCOPE)
     assert released == [("ns", "b")]
@@ -366,3 +370,99 @@ def test_oldest_first_sends_every_start_at_once() -> None:
         assert released == [("big", "b0"), ("big", "b1"), ("small", "s0")]
 
     asyncio.run(scenario())
+
+
+# -- a turn that found out nothing ---------------------------------------------------
+
+
+def test_a_probe_with_no_answer_stays_a_probe() -> None:
+    """A throttled or failed Start learned nothing about the quota: the next in line probes at
+    once, and its Start, if it succeeds, opens the gate (a freed slot's would not)."""
+    gate, released = closed_gate("abc")
+    gate.probe(SCOPE)
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "a"), Place("1")))
+    gate.answered(SCOPE, ("ns", "a"))  # ThrottlingException: nothing known about the quota
+    assert released == [("ns", "a"), ("ns", "b")]
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "b"), Place("2")))
+    gate.started(SCOPE, ("ns", "b"))
+    assert not gate.is_closed(SCOPE)
+    assert released == [("ns", "a"), ("ns", "b"), ("ns", "c")]
+
+
+def test_a_freed_slot_with_no_answer_stays_a_freed_slot() -> None:
+    gate, _ = closed_gate("ab")
+    gate.freed(SCOPE)
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "a"), Place("1")))
+    gate.answered(SCOPE, ("ns", "a"))
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "b"), Place("2")))
+    gate.started(SCOPE, ("ns", "b"))
+    assert gate.is_closed(SCOPE)  # it took the slot that was freed, nothing more is known
+
+
+def test_one_probe_at_a_time() -> None:
+    """The timer gives no second probe while the first has had no answer: a throttled stretch
+    does not pile up probes that would all go out when it ends."""
+    gate, released = closed_gate("ab")
+    gate.probe(SCOPE)
+    gate.probe(SCOPE)
+    assert released == [("ns", "a")]
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "a"), Place("1")))
+    gate.probe(SCOPE)  # its Start is in flight
+    assert released == [("ns", "a")]
+    gate.exceeded(SCOPE, ("ns", "a"), "1")  # the answer: still full; a parks in its place again
+    gate.probe(SCOPE)
+    assert released == [("ns", "a"), ("ns", "a")]
+
+
+def test_a_probe_not_taken_or_forgotten_stays_a_probe() -> None:
+    now = [0.0]
+    gate, released = closed_gate("abc", clock=lambda: now[0])
+    gate.probe(SCOPE)
+    now[0] = 31.0
+    gate.expire_turns(30.0)  # a's pass never came
+    gate.forget(("ns", "b"))  # b went before its Start
+    assert released == [("ns", "a"), ("ns", "b"), ("ns", "c")]
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "c"), Place("3")))
+    gate.started(SCOPE, ("ns", "c"))
+    assert not gate.is_closed(SCOPE)
+
+
+def test_a_turn_its_pass_did_not_use_goes_to_the_next_at_once() -> None:
+    """The holder's pass failed before its Start (a status write refused, say): the turn does
+    not wait UNUSED_TURN_SECONDS to expire."""
+    gate, released = closed_gate("ab")
+    gate.freed(SCOPE)
+    ticket = gate.turn(("ns", "a"))
+    assert ticket is not None and gate.turn(("ns", "b")) is None
+    gate.unused(("ns", "a"), ticket)
+    assert released == [("ns", "a"), ("ns", "b")]
+    assert gate.blocked(SCOPE, ("ns", "a"))  # it parks again, in its place in line
+
+
+def test_a_turn_given_during_a_pass_is_kept_for_the_next_pass() -> None:
+    gate, released = closed_gate("a")
+    gate.freed(SCOPE)
+    first = gate.turn(("ns", "a"))
+    assert first is not None
+    gate.exceeded(SCOPE, ("ns", "a"), "1")  # the pass used it: refused, parked again
+    gate.freed(SCOPE)  # a new turn, requeued for the next pass
+    gate.unused(("ns", "a"), first)  # the first pass ends
+    assert not gate.blocked(SCOPE, ("ns", "a"))
+    assert released == [("ns", "a"), ("ns", "a")]
+
+
+def test_a_replay_uses_no_turn_and_opens_nothing() -> None:
+    """A probe's holder replays a Start whose answer was lost (its refusal was never written):
+    the replay may only have found the session the lost attempt made, so the gate stays
+    closed and the probe goes on to the next in line when the pass ends."""
+    gate, released = closed_gate("ab")
+    gate.probe(SCOPE)
+    ticket = gate.turn(("ns", "a"))
+    assert ticket is not None
+    gate.started(SCOPE, ("ns", "a"))  # a replay: never admitted
+    assert gate.is_closed(SCOPE)
+    gate.unused(("ns", "a"), ticket)
+    assert released == [("ns", "a"), ("ns", "b")]
+    assert asyncio.run(gate.admit(SCOPE, ("ns", "b"), Place("2")))
+    gate.started(SCOPE, ("ns", "b"))
+    assert not gate.is_closed(SCOPE)

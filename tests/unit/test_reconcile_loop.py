@@ -6,6 +6,8 @@ import asyncio
 import copy
 from typing import Any
 
+import pytest
+from agentcore_operator.controller.quota import QuotaGate
 from agentcore_operator.controller.reconciler import Reconciler
 from agentcore_operator.controller.state_machine import Timing
 from agentcore_operator.controller.store import Store, key_of
@@ -54,3 +56,43 @@ def test_a_change_seen_only_in_our_own_writes_answer_is_looked_at_at_once() -> N
     assert outcome.requeue_after == 0.0
     held = store.get(key_of(resource()))
     assert held is not None and held["metadata"].get("deletionTimestamp")
+
+
+class StatusWritesFail(SimApiServer):
+    """The API server answers our status writes with a 500."""
+
+    async def patch_status(
+        self, body: dict[str, Any], old: dict[str, Any], new: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        raise RuntimeError("500 Internal Server Error")
+
+
+def test_a_turn_held_by_a_pass_that_fails_before_its_start_goes_to_the_next_at_once() -> None:
+    """The gate is closed; a freed slot is this resource's turn; its pass fails writing the
+    status it must persist before the Start. The turn goes on now, not after it expires."""
+    crash = CrashPlan()
+    aws = SimAgentCore(crash=crash)
+    api = StatusWritesFail(resource(), crash)
+    store = Store()
+    store.put(copy.deepcopy(api.body) or {})
+    released: list[tuple[str, str]] = []
+    gate = QuotaGate(released.append)
+    scope, key, other = ("", "us-east-1"), key_of(resource()), ("team", "next")
+    gate.exceeded(scope, key, "1")
+    gate.park(scope, other, "2")
+    gate.freed(scope)
+    assert released == [key]
+    loop = Reconciler(
+        store=store,
+        kube=api,  # type: ignore[arg-type]
+        sessions=aws,  # type: ignore[arg-type]
+        default_region="us-east-1",
+        timing=Timing(),
+        backoff=Backoff(),
+        clock=aws.clock,
+        quota=gate,
+    )
+    with pytest.raises(RuntimeError):
+        asyncio.run(loop.reconcile(key))
+    assert released == [key, other]
+    assert gate.blocked(scope, key)

@@ -23,9 +23,17 @@ the gate orders Starts before the rate limiter, not only after a QuotaExceeded:
   gets a turn (`probe`): capacity others freed in the account is found that way. A Start
   through a probe that succeeds opens the gate; a Start through a freed slot does not (it
   only took the slot that was freed), so a full quota never releases the whole line at
-  once. A freed slot with nobody waiting opens the gate too. A turn not used (the Start
-  was throttled, or the resource's pass did not Start within UNUSED_TURN_SECONDS) goes to
-  the next in line, with the slot it held.
+  once. A freed slot with nobody waiting opens the gate too. One probe is out at a time:
+  the timer gives none while the last one has had no answer.
+- A turn not used goes to the next in line, as what it was: a freed slot stays a freed
+  slot, and a probe stays a probe. A probe whose Start was throttled or failed (5xx)
+  learned nothing about the quota, so the next turn is again a probe, at once, not a
+  freed slot (a Start through that would keep the gate closed until the next probe, and
+  one spurious QuotaExceeded would cost many probe intervals instead of about one). A
+  turn is not used when its Start got no answer about the quota (`answered`), when the
+  pass of the resource holding it ended without sending its Start (a failed status write,
+  a conflict, a new spec: `unused`, told by the reconciler at the end of every pass), or,
+  as a last resort, when it was not used within UNUSED_TURN_SECONDS (`expire_turns`).
 
 The line (`FairLine`, pure: no clock, no I/O): per namespace, oldest first (by
 creationTimestamp, then name); across namespaces, smooth weighted round-robin (nginx's:
@@ -45,7 +53,10 @@ that many at once, later resources wait in the work queue, first come first serv
 the gate closes (the waiting passes are then answered and parked) or the queue drains.
 
 Not held back: a replayed Start (same client token: it may have started a session already,
-which must be found and perhaps stopped) and any Start of a resource being deleted.
+which must be found and perhaps stopped) and any Start of a resource being deleted. Such a
+Start uses no turn either: a turn its resource holds is handed back as it was, whatever
+the answer (a replay that succeeds may only have found the session an earlier attempt made,
+so it opens nothing), except a refusal for quota, which is an answer.
 
 `Order.OLDEST_FIRST` keeps the behaviour before fair share, for comparison
 (bench/fairness.py): no admission (Starts queue in the rate limiter in the order their
@@ -187,6 +198,7 @@ class _ScopeState:
     held: dict[Key, asyncio.Future[bool]] = field(default_factory=dict)  # passes waiting in admit()
     permits: dict[Key, Grant] = field(default_factory=dict)  # parked resources given a turn
     granted_at: dict[Key, float] = field(default_factory=dict)  # when each permit was given
+    tickets: dict[Key, int] = field(default_factory=dict)  # which grant each permit is (see turn())
     in_flight: dict[Key, Grant] = field(default_factory=dict)  # Starts let through, unanswered
 
 
@@ -207,6 +219,7 @@ class QuotaGate:
         # Oldest-first admits every Start at once (they queue in the rate limiter), as before.
         self._window = window if self._order is Order.FAIR else None
         self._scopes: dict[Scope, _ScopeState] = {}
+        self._tickets = itertools.count(1)
 
     @property
     def order(self) -> Order:
@@ -268,10 +281,13 @@ class QuotaGate:
     # -- told after a call -------------------------------------------------------------
 
     def started(self, scope: Scope, key: Key) -> None:
-        """A Start succeeded."""
+        """A Start succeeded.
+
+        Only a Start let through by `admit` uses a turn. A replay (never held back) may have
+        found the session its lost answer had made, so its success says nothing sure about
+        room: a turn its resource holds stays unused (the pass hands it back as it was)."""
         state = self._state(scope)
         grant = state.in_flight.pop(key, None)
-        self._take_permit(state, key)
         if state.closed and grant is Grant.PROBE:
             self._open(state)  # room we did not free: others' sessions ended
         self._dispatch(state)
@@ -288,13 +304,14 @@ class QuotaGate:
         self.park(scope, key, created, weight=weight, pooled=pooled)
 
     def answered(self, scope: Scope, key: Key) -> None:
-        """A Start ended otherwise (throttled, failed, not sent): its turn ends, its slot stays."""
+        """A Start ended with no answer about the quota (throttled, failed, not sent): its turn
+        goes to the next in line as what it was (a freed slot, a probe)."""
         state = self._scopes.get(scope)
         if state is None:
             return
         grant = state.in_flight.pop(key, None)
-        if state.closed and grant in (Grant.FREED, Grant.PROBE):
-            state.credits += 1  # the slot was not taken: the next in line may have it
+        if grant is not None:
+            self._hand_back(state, grant)  # no answer about the quota: the turn goes on as it was
         self._dispatch(state)
 
     def park(self, scope: Scope, key: Key, created: str, *, weight: int = 1, pooled: bool = False) -> None:
@@ -305,15 +322,37 @@ class QuotaGate:
         state.line.add(key, Place(created, weight, pooled))
         self._dispatch(state)
 
+    def turn(self, key: Key) -> int | None:
+        """The ticket of the turn `key` holds now (a parked resource given one), or None.
+
+        Asked as a pass begins; `unused(key, ticket)` at its end hands back that turn, and not
+        one given while the pass ran (that one is for the pass the gate requeued)."""
+        for state in self._scopes.values():
+            ticket = state.tickets.get(key)
+            if ticket is not None:
+                return ticket
+        return None
+
+    def unused(self, key: Key, ticket: int) -> None:
+        """A pass that began holding turn `ticket` ended without sending its Start (it failed
+        before, hit a conflict, or decided otherwise): the turn goes to the next in line now."""
+        for state in self._scopes.values():
+            if state.tickets.get(key) == ticket:
+                grant = self._take_permit(state, key)
+                if grant is not None:
+                    self._hand_back(state, grant)
+                self._dispatch(state)
+                return
+
     def expire_turns(self, older_than: float) -> None:
-        """Take back turns not used for `older_than` seconds (the resource's pass did not Start:
-        its spec changed, say); a freed slot they held goes to the next in line."""
+        """Take back turns not used for `older_than` seconds (a pass that never came, which
+        `unused` did not hear of); what they held goes to the next in line."""
         deadline = self._clock() - older_than
         for state in self._scopes.values():
             for key in [key for key, at in state.granted_at.items() if at <= deadline]:
                 grant = self._take_permit(state, key)
-                if state.closed and grant in (Grant.FREED, Grant.PROBE):
-                    state.credits += 1
+                if grant is not None:
+                    self._hand_back(state, grant)
             self._dispatch(state)
 
     def freed(self, scope: Scope, count: int = 1) -> None:
@@ -330,8 +369,8 @@ class QuotaGate:
     def probe(self, scope: Scope) -> None:
         """One turn to find out whether room came back that we did not free."""
         state = self._scopes.get(scope)
-        if state is None or not state.closed:
-            return
+        if state is None or not state.closed or self._probe_out(state):
+            return  # one probe at a time: the one out has had no answer yet
         if not state.line:
             self._open(state)
             return
@@ -346,8 +385,7 @@ class QuotaGate:
                 future.set_result(False)
             grant = self._take_permit(state, key) or state.in_flight.pop(key, None)
             if grant is not None:
-                if state.closed and grant in (Grant.FREED, Grant.PROBE):
-                    state.credits += 1
+                self._hand_back(state, grant)
                 self._dispatch(state)
 
     async def run(self) -> None:
@@ -384,11 +422,29 @@ class QuotaGate:
         else:
             state.permits[key] = grant
             state.granted_at[key] = self._clock()
+            state.tickets[key] = next(self._tickets)
             self._release(key)
 
     def _take_permit(self, state: _ScopeState, key: Key) -> Grant | None:
         state.granted_at.pop(key, None)
+        state.tickets.pop(key, None)
         return state.permits.pop(key, None)
+
+    def _hand_back(self, state: _ScopeState, grant: Grant) -> None:
+        """A turn that found out nothing goes to the next in line as what it was (the caller
+        dispatches). While the quota has room, its window place is simply free again."""
+        if not state.closed:
+            return
+        if grant is Grant.FREED:
+            state.credits += 1  # the slot was not taken: the next in line may have it
+        elif grant is Grant.PROBE and not self._probe_out(state):
+            self._grant(state, Grant.PROBE)  # still nothing known about the quota: probe again
+
+    @staticmethod
+    def _probe_out(state: _ScopeState) -> bool:
+        """A probe's turn is given and has had no answer yet (held by a parked resource, or its
+        Start in flight)."""
+        return Grant.PROBE in state.permits.values() or Grant.PROBE in state.in_flight.values()
 
     def _close(self, state: _ScopeState) -> None:
         state.closed = True
@@ -406,4 +462,8 @@ class QuotaGate:
     def _open(self, state: _ScopeState) -> None:
         state.closed = False
         state.credits = 0
+        for key, grant in state.permits.items():
+            if grant is Grant.PROBE:
+                # Moot now that there is room; as a freed slot it keeps no later probe waiting.
+                state.permits[key] = Grant.FREED
         self._dispatch(state)

@@ -4,7 +4,8 @@ The loop (runtime/reconcile.py) owns the finalizer, the status write before ever
 call, events, requeue and backoff. This module gives it what is the session's own:
 `decide()` from controller/state_machine.py, the AgentCore calls of aws/sessions.py, and
 the bookkeeping around a pass: the quota gate (a Start waiting for its turn, a Start
-answered, a slot freed, a resource parked while the quota is full; see controller/quota.py),
+answered, a slot freed, a resource parked while the quota is full, a turn handed back by a
+pass that ended without its Start; see controller/quota.py),
 the orphan ledger, the time-to-Ready metric, and the namespace's tenancy (tenancy/index.py):
 the account and region a new session starts in, the count of the namespace's live sessions
 its limits are checked against, and a wake-up for the namespace's waiting sessions when one
@@ -16,8 +17,9 @@ come from `share_of(namespace)` (the tenancy index; ("", 1) without one).
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -275,6 +277,18 @@ class SessionKind:
         condition = status.condition("Ready")
         return condition.reason if condition else None
 
+    @contextlib.contextmanager
+    def turn_kept_for_the_pass(self, key: Key) -> Iterator[None]:
+        """A turn the resource holds as its pass begins is for this pass: if the pass ends
+        without sending its Start (a failed status write, a conflict, a new spec), the turn
+        goes back to the gate's line at once rather than idling until it expires."""
+        ticket = self._quota.turn(key) if self._quota is not None else None
+        try:
+            yield
+        finally:
+            if ticket is not None and self._quota is not None:
+                self._quota.unused(key, ticket)
+
     # -- bookkeeping -------------------------------------------------------------------
 
     def room_freed(self, namespace: str) -> None:
@@ -388,8 +402,11 @@ class SessionKind:
 
     def _session_ended(self, body: dict[str, Any], before: SessionStatus, after: SessionStatus) -> None:
         """A session of ours stopped or expired: its quota slot is free for a waiting one."""
-        # Only a pass that ends the session: one that merely looks at a live session frees nothing.
-        ended = before.phase in LIVE_PHASES and after.phase not in LIVE_PHASES
+        # Only a pass that ends the session: one that merely looks at a live session frees nothing,
+        # nor does a Start refused before any session was made (Starting, then Pending).
+        ended = (
+            before.phase in LIVE_PHASES and after.phase not in LIVE_PHASES and before.session_id is not None
+        )
         if self._quota is not None and after.region and ended:
             self._quota.freed(self._scope(body, after.region))
 
@@ -447,6 +464,7 @@ class Reconciler(ReconcileLoop[ResourceView, SessionStatus, AwsAction, Observati
             backoff=backoff,
             errors=metrics.reconcile_errors if metrics is not None else None,
             clock=clock,
+            around_pass=kind.turn_kept_for_the_pass,
         )
 
 

@@ -13,11 +13,14 @@ decision is to wait. The loop owns everything generic:
 
 A kind (`ResourceKind`) brings only what is its own: how to read a resource and its
 status, `decide()`, which actions mutate, the adapter call for each action, and
-bookkeeping hooks (a quota, a ledger, a metric) around the pass.
+bookkeeping hooks (a quota, a ledger, a metric) around the pass. A kind that must know when
+a pass ends however it ends (settled, failed, a conflict) gives `around_pass`: a context
+manager entered as each pass begins and left as it ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +40,7 @@ ViewT = TypeVar("ViewT")
 StatusT = TypeVar("StatusT", bound="StatusLike")
 ActionT = TypeVar("ActionT")
 ObservationT = TypeVar("ObservationT")
+AroundPass = Callable[[Key], contextlib.AbstractContextManager[None]]
 
 
 def utc_now() -> datetime:
@@ -152,8 +156,10 @@ class ReconcileLoop(Generic[ViewT, StatusT, ActionT, ObservationT]):
         backoff: Backoff,
         errors: ErrorCounter | None = None,
         clock: Callable[[], datetime] = utc_now,
+        around_pass: AroundPass | None = None,
     ) -> None:
         self.kind = kind
+        self._around_pass = around_pass
         self._store = store
         self._kube = kube
         self._conflict = conflict
@@ -165,11 +171,12 @@ class ReconcileLoop(Generic[ViewT, StatusT, ActionT, ObservationT]):
         body = self._store.get(key)
         if body is None:
             return Outcome(None)
-        try:
-            return await self._reconcile(body, hint)
-        except self._conflict as exc:
-            logger.debug("conflict writing %s/%s, retrying: %s", *key, exc)
-            return Outcome(CONFLICT_RETRY_SECONDS)
+        with self._around_pass(key) if self._around_pass is not None else contextlib.nullcontext():
+            try:
+                return await self._reconcile(body, hint)
+            except self._conflict as exc:
+                logger.debug("conflict writing %s/%s, retrying: %s", *key, exc)
+                return Outcome(CONFLICT_RETRY_SECONDS)
 
     async def _reconcile(self, body: dict[str, Any], hint: ObservationT | None) -> Outcome:
         kind = self.kind
