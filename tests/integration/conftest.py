@@ -63,6 +63,7 @@ def settings(cluster: ClusterHandle, emulator: EmulatorHandle) -> Settings:
         ledger_namespace="default",
         ledger_flush_interval=0.2,
         timing=FAST_TIMING,
+        retry_backoff_cap_seconds=8.0,
     )
 
 

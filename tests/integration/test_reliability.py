@@ -369,10 +369,10 @@ def test_converges_through_aws_and_cluster_faults(
         for _ in range(3):
             time.sleep(1.0)
             cluster.drop_watches()
-        # Generous: 27 to 145 s alone, the spread set by the per-key retry backoff (1 s
-        # doubling to 60 s): about half the passes fail here (a 500 on a write, a Start
-        # throttled or failed), and the resource with the longest run of failures in a row
-        # (six to eight of them) waits 60 to 120 s. The quota gate is closed only a few
+        # Generous: 23 to 92 s alone (seven runs), the spread set by the per-key retry
+        # backoff (1 s doubling to the 8 s these tests cap it at): about half the passes fail
+        # here (a 500 on a write, a Start throttled or failed), and the resource with the
+        # longest run of failures in a row waits longest. The quota gate is closed only a few
         # seconds per run (traced: each spurious QuotaExceeded costs about one probe).
         eventually(all_ready, timeout=300, interval=0.3, message="all Ready despite faults")
         assert not failed_seen, f"marked Failed for a transient error: {failed_seen}"

@@ -92,7 +92,7 @@ class Operator:
         self.store = Store()
         self.queue: WorkQueue[Key, Observation] = WorkQueue()
         self.metrics = Metrics(phase_counts=self._phase_counts, pool_sizes=self._pool_sizes)
-        self.backoff = Backoff()
+        self.backoff = Backoff(cap=settings.retry_backoff_cap_seconds)
         self.aws_health = AwsHealth()
         self.boto_session = boto_session or boto3.session.Session()
         self._stopping_event = asyncio.Event()  # set when this replica stops acting for good
@@ -212,7 +212,7 @@ class Operator:
                 store=self.pool_store,
                 kube=self.kube.for_kind(POOL_PLURAL, POOL_KIND, POOL_FINALIZER),
                 conflict=KubeConflict,
-                backoff=Backoff(),
+                backoff=Backoff(cap=self.settings.retry_backoff_cap_seconds),
                 errors=self.metrics.reconcile_errors,
                 clock=clock,
             ),
@@ -323,7 +323,7 @@ class Operator:
             store=self.claim_store,
             kube=claim_writer,
             conflict=KubeConflict,
-            backoff=Backoff(),
+            backoff=Backoff(cap=self.settings.retry_backoff_cap_seconds),
             errors=self.metrics.reconcile_errors,
             clock=clock,
         )
@@ -350,7 +350,13 @@ class Operator:
         """A kind on the generic loop, with its own controller (queue, backoff, dispatch)."""
         errors = self.metrics.reconcile_errors
         loop: ReconcileLoop[Any, Any, Any, Any] = ReconcileLoop(
-            kind, store=store, kube=kube, conflict=KubeConflict, backoff=Backoff(), errors=errors, clock=clock
+            kind,
+            store=store,
+            kube=kube,
+            conflict=KubeConflict,
+            backoff=Backoff(cap=self.settings.retry_backoff_cap_seconds),
+            errors=errors,
+            clock=clock,
         )
         controller: KindController[Any] = KindController(
             loop, store=store, workers=workers, errors=errors, drain_seconds=DRAIN_SECONDS

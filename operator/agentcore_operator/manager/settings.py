@@ -64,6 +64,9 @@ class Settings:
     orphan_sweep_interval: float = 300.0  # 0 turns orphan recovery off
     ledger_flush_interval: float = 1.0
     timing: Timing = field(default_factory=Timing)
+    # The longest wait between retries of a resource whose passes keep failing (the per-key
+    # backoff doubles from 1 s up to this); tests shorten it as they shorten `timing`.
+    retry_backoff_cap_seconds: float = 60.0
     pool_timing: PoolTiming = field(default_factory=PoolTiming)
     leader_elect: bool = False
     leader_election_id: str = DEFAULT_LEASE_NAME
