@@ -92,7 +92,7 @@ class Operator:
         self.store = Store()
         self.queue: WorkQueue[Key, Observation] = WorkQueue()
         self.metrics = Metrics(phase_counts=self._phase_counts, pool_sizes=self._pool_sizes)
-        self.backoff = Backoff(cap=settings.retry_backoff_cap_seconds)
+        self.backoff = self.new_backoff()
         self.aws_health = AwsHealth()
         self.boto_session = boto_session or boto3.session.Session()
         self._stopping_event = asyncio.Event()  # set when this replica stops acting for good
@@ -212,7 +212,7 @@ class Operator:
                 store=self.pool_store,
                 kube=self.kube.for_kind(POOL_PLURAL, POOL_KIND, POOL_FINALIZER),
                 conflict=KubeConflict,
-                backoff=Backoff(cap=self.settings.retry_backoff_cap_seconds),
+                backoff=self.new_backoff(),
                 errors=self.metrics.reconcile_errors,
                 clock=clock,
             ),
@@ -323,7 +323,7 @@ class Operator:
             store=self.claim_store,
             kube=claim_writer,
             conflict=KubeConflict,
-            backoff=Backoff(cap=self.settings.retry_backoff_cap_seconds),
+            backoff=self.new_backoff(),
             errors=self.metrics.reconcile_errors,
             clock=clock,
         )
@@ -344,6 +344,10 @@ class Operator:
         (A pool missing from its cache only delays a claim: the pool's event queues it again.)"""
         return all(informer.listed.is_set() for informer in self.session_informers)
 
+    def new_backoff(self) -> Backoff:
+        """A per-key retry backoff, capped as the settings say."""
+        return Backoff(cap=self.settings.retry_backoff_cap_seconds)
+
     def _kind(
         self, kind: Any, store: Store, kube: KubeWriter, workers: int, clock: Callable[[], datetime]
     ) -> tuple[ReconcileLoop[Any, Any, Any, Any], KindController[Any]]:
@@ -354,7 +358,7 @@ class Operator:
             store=store,
             kube=kube,
             conflict=KubeConflict,
-            backoff=Backoff(cap=self.settings.retry_backoff_cap_seconds),
+            backoff=self.new_backoff(),
             errors=errors,
             clock=clock,
         )
