@@ -66,22 +66,25 @@ def process(
             out.close()  # type: ignore[union-attr]
 
 
+def _cpu_seconds(stat: Path) -> float:
+    """User + system CPU seconds from a /proc `stat` file (a process's, or one thread's)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def rss_and_cpu(pid: int) -> tuple[float, float]:
     """Peak RSS (MB, VmHWM) and CPU seconds (user + system) of a live process."""
     peak = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             peak = int(line.split()[1]) / 1024
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return peak, cpu
+    return peak, _cpu_seconds(Path(f"/proc/{pid}/stat"))
 
 
 def loop_thread_cpu(pid: int) -> float:
     """CPU seconds (user + system) of a live process's main thread: an asyncio program's event
     loop. The rest of `rss_and_cpu`'s figure is its other threads' (boto3 calls, for ours)."""
-    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return _cpu_seconds(Path(f"/proc/{pid}/task/{pid}/stat"))
 
 
 def wait_file(path: Path, timeout: float = 10) -> None:
