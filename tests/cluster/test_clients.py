@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import kopf
-from agentcore_operator.local.cluster.testing import kubectl_binary, running_cluster
+from agentcore_operator.local.cluster.testing import client_tool_env, kubectl_binary, running_cluster
 
 CLI = str(Path(sys.executable).parent / "agentcore-operator")
 REPO = Path(__file__).resolve().parents[2]
@@ -46,6 +46,7 @@ def test_kubectl_against_the_cli_server(tmp_path: Path) -> None:
                 input=stdin,
                 capture_output=True,
                 text=True,
+                env=client_tool_env(kubeconfig),
                 timeout=60,
             )
             assert result.returncode == 0, result.stderr

@@ -88,6 +88,7 @@ def test_kubectl_get_watch_keeps_the_printer_columns(cluster: ClusterHandle, app
     apply(session("analysis"))
     process = subprocess.Popen(
         [kubectl_binary(), "--kubeconfig", str(cluster.kubeconfig), "get", "codeinterpretersessions", "-w"],
+        env=cluster.tool_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -4,7 +4,6 @@ refuse bad values, grant exactly the RBAC the code declares, and install on the 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import tomllib
@@ -629,7 +628,7 @@ def test_helm_installs_upgrades_rolls_back_and_uninstalls_on_the_emulated_cluste
     release, deployment = "agentcore", "agentcore-agentcore-operator"
     with running_cluster() as cluster:
         homes = {f"HELM_{kind}_HOME": str(tmp_path / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")}
-        env = {**os.environ, **homes, "KUBECONFIG": str(cluster.kubeconfig)}
+        env = {**cluster.tool_env(), **homes}
 
         def helm_on_cluster(*args: str) -> str:
             result = subprocess.run(

@@ -37,6 +37,20 @@ class KubectlError(RuntimeError):
     pass
 
 
+def client_tool_env(kubeconfig: Path) -> dict[str, str]:
+    """kubectl and helm pointed at the cluster `kubeconfig` names, each cluster with its own
+    discovery cache beside its kubeconfig. The default cache ($HOME/.kube/cache) is keyed by
+    host:port and trusted for hours; clusters come and go on reused ephemeral ports with different
+    CRDs, so a shared cache once handed `kubectl scale` an old cluster's resource list without the
+    scale subresource."""
+    return {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "KUBECTL_KUBERC": "false",
+        "KUBECACHEDIR": str(kubeconfig.parent / "kube-cache"),
+    }
+
+
 @dataclass
 class ClusterHandle:
     url: str
@@ -44,16 +58,19 @@ class ClusterHandle:
     cluster: EmulatedCluster
     loop: asyncio.AbstractEventLoop
 
+    def tool_env(self) -> dict[str, str]:
+        """The environment for a client binary (kubectl, helm) pointed at this cluster."""
+        return client_tool_env(self.kubeconfig)
+
     def kubectl(
         self, *args: str, check: bool = True, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECTL_KUBERC": "false"}
         result = subprocess.run(
             [kubectl_binary(), "--kubeconfig", str(self.kubeconfig), *args],
             input=input,
             capture_output=True,
             text=True,
-            env=env,
+            env=self.tool_env(),
             timeout=120,
         )
         if check and result.returncode != 0:
