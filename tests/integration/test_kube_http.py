@@ -49,10 +49,28 @@ def write_kubeconfig(directory: Path, server: str, cluster: dict[str, Any] | Non
     return str(path)
 
 
-def writer_for(directory: Path, server: str, **kwargs: Any) -> KubeWriter:
-    cluster = kwargs.pop("cluster", None)
-    user = kwargs.pop("user", {})
-    return KubeWriter(load_configuration(write_kubeconfig(directory, server, cluster, **user)), **kwargs)
+MakeWriter = Callable[..., KubeWriter]
+
+
+@pytest.fixture
+async def writer_for(tmp_path: Path) -> AsyncIterator[MakeWriter]:
+    """KubeWriters for a server URL, each from its own kubeconfig file; closed after the test."""
+    made: list[KubeWriter] = []
+
+    def make(
+        server: str,
+        *,
+        cluster: dict[str, Any] | None = None,
+        user: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> KubeWriter:
+        kubeconfig = write_kubeconfig(tmp_path, server, cluster, **(user or {}))
+        made.append(KubeWriter(load_configuration(kubeconfig), **kwargs))
+        return made[-1]
+
+    yield make
+    for writer in made:
+        await writer.close()
 
 
 class Recorder:
@@ -205,15 +223,10 @@ async def test_an_api_server_error_keeps_its_status_reason_and_message(cluster: 
 # -- framing, headers and connection reuse ------------------------------------------------------
 
 
-async def test_requests_carry_the_configured_headers(tmp_path: Path) -> None:
+async def test_requests_carry_the_configured_headers(writer_for: MakeWriter) -> None:
     async with aiohttp_server(version) as (url, seen):
-        writer = writer_for(tmp_path, url, user_agent="agentcore-operator/replica-1")
-        try:
-            await writer.merge_patch(PLURAL, "ns", "name", {"metadata": {}})
-        except KubeConflict:
-            pass
-        finally:
-            await writer.close()
+        writer = writer_for(url, user_agent="agentcore-operator/replica-1")
+        await writer.merge_patch(PLURAL, "ns", "name", {"metadata": {}})
     method, path, headers = seen.requests[0]
     assert (method, path) == (
         "PATCH",
@@ -228,7 +241,7 @@ async def test_requests_carry_the_configured_headers(tmp_path: Path) -> None:
     assert "Accept-Encoding" not in headers  # never asks for what it cannot decompress
 
 
-async def test_a_chunked_answer_is_read_whole_and_the_connection_kept(tmp_path: Path) -> None:
+async def test_a_chunked_answer_is_read_whole_and_the_connection_kept(writer_for: MakeWriter) -> None:
     items = [{"metadata": {"name": f"cm-{i}"}, "data": {"k": "v" * 3000}} for i in range(5)]
 
     async def chunked(request: web.Request) -> web.StreamResponse:
@@ -242,33 +255,27 @@ async def test_a_chunked_answer_is_read_whole_and_the_connection_kept(tmp_path: 
         return response
 
     async with aiohttp_server(chunked) as (url, seen):
-        writer = writer_for(tmp_path, url)
-        try:
-            for _ in range(3):
-                assert len(await writer.configmap_data("default", "app=x")) == 5
-        finally:
-            await writer.close()
+        writer = writer_for(url)
+        for _ in range(3):
+            assert len(await writer.configmap_data("default", "app=x")) == 5
     assert len(seen.requests) == 3 and len(seen.peers) == 1
 
 
-async def test_connection_close_is_honoured(tmp_path: Path) -> None:
+async def test_connection_close_is_honoured(writer_for: MakeWriter) -> None:
     async def closing(request: web.Request) -> web.StreamResponse:
         response = web.json_response({"gitVersion": "v1"})
         response.force_close()
         return response
 
     async with aiohttp_server(closing) as (url, seen):
-        writer = writer_for(tmp_path, url)
-        try:
-            for _ in range(3):
-                assert await writer.server_version() == "v1"
-        finally:
-            await writer.close()
+        writer = writer_for(url)
+        for _ in range(3):
+            assert await writer.server_version() == "v1"
     assert seen.requests[0][2].get("Connection") is None  # the client asked to keep it
     assert len(seen.peers) == 3
 
 
-async def test_an_answer_without_length_ends_with_the_stream(tmp_path: Path) -> None:
+async def test_an_answer_without_length_ends_with_the_stream(writer_for: MakeWriter) -> None:
     connections = 0
 
     async def to_eof(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -280,35 +287,29 @@ async def test_an_answer_without_length_ends_with_the_stream(tmp_path: Path) -> 
         writer.close()
 
     async with raw_server(to_eof) as url:
-        writer = writer_for(tmp_path, url)
-        try:
-            assert await writer.server_version() == "v-eof"
-            assert await writer.server_version() == "v-eof"
-        finally:
-            await writer.close()
+        writer = writer_for(url)
+        assert await writer.server_version() == "v-eof"
+        assert await writer.server_version() == "v-eof"
     assert connections == 2
 
 
-async def test_an_idle_connection_the_server_closed_is_not_used(tmp_path: Path) -> None:
+async def test_an_idle_connection_the_server_closed_is_not_used(writer_for: MakeWriter) -> None:
     async def answer(request: web.Request) -> web.Response:
         return web.json_response({"gitVersion": "v1", "metadata": {"name": "x"}})
 
     async with aiohttp_server(answer, keepalive_timeout=0.1) as (url, seen):
-        writer = writer_for(tmp_path, url)
-        try:
-            assert await writer.server_version() == "v1"
-            await asyncio.sleep(0.5)  # the server closes the idle connection
-            assert await writer.server_version() == "v1"
-            await asyncio.sleep(0.5)
-            assert await writer.merge_patch(PLURAL, "ns", "x", {"metadata": {}}) is not None
-        finally:
-            await writer.close()
+        writer = writer_for(url)
+        assert await writer.server_version() == "v1"
+        await asyncio.sleep(0.5)  # the server closes the idle connection
+        assert await writer.server_version() == "v1"
+        await asyncio.sleep(0.5)
+        assert await writer.merge_patch(PLURAL, "ns", "x", {"metadata": {}}) is not None
     assert seen.methods() == ["GET", "GET", "PATCH"]
     assert len(seen.peers) == 3
 
 
 async def test_a_reused_connection_dropped_mid_request_retries_reads_but_never_writes(
-    tmp_path: Path,
+    writer_for: MakeWriter,
 ) -> None:
     """The server takes the second request on a kept-alive connection and closes without answering.
 
@@ -329,21 +330,18 @@ async def test_a_reused_connection_dropped_mid_request_retries_reads_but_never_w
         writer.close()
 
     async with raw_server(answers_once_per_connection) as url:
-        writer = writer_for(tmp_path, url)
-        try:
-            assert await writer.server_version() == "v1.0"
-            assert await writer.server_version() == "v1.0"  # dropped, then sent again
-            assert received == ["GET", "GET", "GET"]
-            with pytest.raises(HttpConnectionError, match="not resent") as caught:
-                await writer.merge_patch(PLURAL, "ns", "x", {"metadata": {}})
-            assert isinstance(caught.value, aiohttp.ClientError)  # what pools/kind.py catches
-        finally:
-            await writer.close()
+        writer = writer_for(url)
+        assert await writer.server_version() == "v1.0"
+        assert await writer.server_version() == "v1.0"  # dropped, then sent again
+        assert received == ["GET", "GET", "GET"]
+        with pytest.raises(HttpConnectionError, match="not resent") as caught:
+            await writer.merge_patch(PLURAL, "ns", "x", {"metadata": {}})
+        assert isinstance(caught.value, aiohttp.ClientError)  # what pools/kind.py catches
     assert received == ["GET", "GET", "GET", "PATCH"]
 
 
 async def test_a_slow_answer_times_out_and_its_connection_is_dropped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    writer_for: MakeWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(kube, "REQUEST_TIMEOUT", aiohttp.ClientTimeout(total=0.3))
 
@@ -353,27 +351,21 @@ async def test_a_slow_answer_times_out_and_its_connection_is_dropped(
         return web.json_response({"items": []})
 
     async with aiohttp_server(slow_first) as (url, seen):
-        writer = writer_for(tmp_path, url)
-        try:
-            with pytest.raises(TimeoutError):
-                await writer.configmap_data("default", "slow")
-            assert await writer.configmap_data("default", "fast") == []
-        finally:
-            await writer.close()
+        writer = writer_for(url)
+        with pytest.raises(TimeoutError):
+            await writer.configmap_data("default", "slow")
+        assert await writer.configmap_data("default", "fast") == []
     assert len(seen.peers) == 2
 
 
-async def test_concurrent_requests_share_at_most_pool_size_connections(tmp_path: Path) -> None:
+async def test_concurrent_requests_share_at_most_pool_size_connections(writer_for: MakeWriter) -> None:
     async def slowish(request: web.Request) -> web.Response:
         await asyncio.sleep(0.05)
         return web.json_response({"gitVersion": "v1"})
 
     async with aiohttp_server(slowish) as (url, seen):
-        writer = writer_for(tmp_path, url, pool_size=3)
-        try:
-            answers = await asyncio.gather(*(writer.server_version() for _ in range(20)))
-        finally:
-            await writer.close()
+        writer = writer_for(url, pool_size=3)
+        answers = await asyncio.gather(*(writer.server_version() for _ in range(20)))
     assert answers == ["v1"] * 20
     assert len(seen.peers) == 3 and seen.most_in_flight == 3
 
@@ -390,30 +382,21 @@ def server_tls(require_client_certificate: bool = False) -> ssl.SSLContext:
     return context
 
 
-async def test_tls_verifies_the_server_against_the_kubeconfig_ca(tmp_path: Path) -> None:
+async def test_tls_verifies_the_server_against_the_kubeconfig_ca(writer_for: MakeWriter) -> None:
     async with aiohttp_server(version, tls=server_tls()) as (url, seen):
-        trusted = writer_for(tmp_path, url, cluster={"certificate-authority": str(TLS / "ca.pem")})
-        by_name = writer_for(
-            tmp_path,
-            url.replace("127.0.0.1", "localhost"),
-            cluster={"certificate-authority": str(TLS / "ca.pem")},
-        )
-        untrusted = writer_for(tmp_path, url)
-        insecure = writer_for(tmp_path, url, cluster={"insecure-skip-tls-verify": True})
-        try:
-            assert await trusted.server_version() == "v1.31.0"
-            assert await by_name.server_version() == "v1.31.0"
-            with pytest.raises(HttpConnectionError) as caught:
-                await untrusted.server_version()
-            assert isinstance(caught.value.__cause__, ssl.SSLCertVerificationError)
-            assert await insecure.server_version() == "v1.31.0"
-        finally:
-            for writer in (trusted, by_name, untrusted, insecure):
-                await writer.close()
+        ca = {"certificate-authority": str(TLS / "ca.pem")}
+        assert await writer_for(url, cluster=ca).server_version() == "v1.31.0"
+        by_name = url.replace("127.0.0.1", "localhost")
+        assert await writer_for(by_name, cluster=ca).server_version() == "v1.31.0"
+        with pytest.raises(HttpConnectionError) as caught:
+            await writer_for(url).server_version()
+        assert isinstance(caught.value.__cause__, ssl.SSLCertVerificationError)
+        insecure = writer_for(url, cluster={"insecure-skip-tls-verify": True})
+        assert await insecure.server_version() == "v1.31.0"
     assert len(seen.requests) == 3
 
 
-async def test_a_client_certificate_from_the_kubeconfig_is_presented(tmp_path: Path) -> None:
+async def test_a_client_certificate_from_the_kubeconfig_is_presented(writer_for: MakeWriter) -> None:
     subjects: list[Any] = []
 
     async def who(request: web.Request) -> web.Response:
@@ -424,36 +407,27 @@ async def test_a_client_certificate_from_the_kubeconfig_is_presented(tmp_path: P
     ca = {"certificate-authority": str(TLS / "ca.pem")}
     async with aiohttp_server(who, tls=server_tls(require_client_certificate=True)) as (url, _):
         with_certificate = writer_for(
-            tmp_path,
             url,
             cluster=ca,
             user={"client-certificate": str(TLS / "client.pem"), "client-key": str(TLS / "client.key")},
         )
-        without = writer_for(tmp_path, url, cluster=ca)
-        try:
-            assert await with_certificate.server_version() == "v1.31.0"
-            with pytest.raises(HttpConnectionError):
-                await without.server_version()
-        finally:
-            await with_certificate.close()
-            await without.close()
+        assert await with_certificate.server_version() == "v1.31.0"
+        with pytest.raises(HttpConnectionError):
+            await writer_for(url, cluster=ca).server_version()
     assert subjects[0]["subject"][:1] == ((("commonName", "agentcore-operator"),),)
 
 
 # -- the escape hatch -------------------------------------------------------------------------------
 
 
-async def test_the_aiohttp_setting_and_a_proxy_send_through_aiohttp(tmp_path: Path) -> None:
+async def test_the_aiohttp_setting_and_a_proxy_send_through_aiohttp(
+    writer_for: MakeWriter, tmp_path: Path
+) -> None:
     async with aiohttp_server(version) as (url, seen):
-        chosen = writer_for(tmp_path, url, http_client="aiohttp")
-        builtin = writer_for(tmp_path, url)
-        try:
-            assert await chosen.server_version() == "v1.31.0"
-            assert await builtin.server_version() == "v1.31.0"
-            assert chosen.connection.builtin_client() is None
-        finally:
-            await chosen.close()
-            await builtin.close()
+        chosen = writer_for(url, http_client="aiohttp")
+        assert await chosen.server_version() == "v1.31.0"
+        assert await writer_for(url).server_version() == "v1.31.0"
+        assert chosen.connection.builtin_client() is None
         configuration = load_configuration(write_kubeconfig(tmp_path, "http://cluster.invalid"))
         configuration.proxy = url  # the test server plays the proxy: aiohttp sends it the absolute URL
         proxied = KubeWriter(configuration)

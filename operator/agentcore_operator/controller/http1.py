@@ -54,15 +54,13 @@ class HttpConnectionError(aiohttp.ClientConnectionError):
 
 @dataclass(frozen=True)
 class Answer:
-    """One HTTP answer: `headers` keyed by lower-case name (the last value of a repeated one)."""
+    """One HTTP answer; `headers` are keyed by lower-case name (HTTP names are case-insensitive;
+    of a repeated header, the last value)."""
 
     status: int
     reason: str
     headers: Mapping[str, str]
     body: bytes
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
 
 
 class _Connection:
