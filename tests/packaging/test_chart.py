@@ -124,6 +124,8 @@ MATRIX: dict[str, list[str]] = {
         "orphanSweepIntervalSeconds=0",
         "--set",
         "maxWorkers=32",
+        "--set",
+        "kubeHttpClient=aiohttp",
     ],
 }
 
@@ -207,6 +209,8 @@ def test_values_change_what_they_should(rendered: dict[str, list[dict[str, Any]]
     assert policy_binding["spec"]["policyName"] == policy["metadata"]["name"]
     assert env("pull-secrets-env")["HTTPS_PROXY"] == "http://proxy:3128"
     assert env("pull-secrets-env")["AGENTCORE_LOG_FORMAT"] == "text"
+    assert env("defaults")["AGENTCORE_KUBE_HTTP_CLIENT"] == "builtin"
+    assert env("digest-nodeport-tuning")["AGENTCORE_KUBE_HTTP_CLIENT"] == "aiohttp"
     (account,) = of_kind(rendered["irsa"], "ServiceAccount")
     assert account["metadata"]["annotations"] == {
         "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/agentcore-operator"
@@ -374,6 +378,7 @@ def test_deployment_is_hardened(rendered: dict[str, list[dict[str, Any]]]) -> No
     [
         (["--set", "replicaCount=2"], "replicaCount"),
         (["--set", "maxWorkers=lots"], "maxWorkers"),
+        (["--set", "kubeHttpClient=requests"], "/kubeHttpClient"),
         (["--set", "log.level=verbose"], "/log/level"),
         (["--set", "aws.region=Mars"], "/aws/region"),
         (["--set", "rateLimits.InvokeCodeInterpreter=5"], "InvokeCodeInterpreter"),

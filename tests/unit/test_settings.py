@@ -58,6 +58,7 @@ def test_the_quota_order_is_fair_unless_asked_for_oldest_first() -> None:
         (["--region", "us-east-1", "--http-port", "http"], {}, "not a whole number"),
         (["--region", "us-east-1", "--max-workers", "0"], {}, "outside 1..1024"),
         (["--region", "us-east-1", "--sweep-interval", "soon"], {}, "not a number"),
+        (["--region", "us-east-1", "--kube-http-client", "requests"], {}, "--kube-http-client"),
         (["--region", "us-east-1", "--tps", "StartCodeInterpreterSession"], {}, "OPERATION=N"),
         (["--region", "us-east-1", "--tps", "Invoke=3"], {}, "OPERATION=N"),
         (["--region", "us-east-1", "--tps", "StartCodeInterpreterSession=-1"], {}, "outside"),
@@ -112,6 +113,20 @@ def test_leader_election_is_off_by_default_with_client_go_timings() -> None:
 )
 def test_leader_elect_from_flag_or_environment(argv: list[str], env: dict[str, str], expected: bool) -> None:
     assert parse_settings(argv, {"AWS_REGION": "us-east-1", **env}).leader_elect is expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        ([], {}, "builtin"),
+        ([], {"AGENTCORE_KUBE_HTTP_CLIENT": "AIOHTTP"}, "aiohttp"),
+        (["--kube-http-client", "builtin"], {"AGENTCORE_KUBE_HTTP_CLIENT": "aiohttp"}, "builtin"),
+    ],
+)
+def test_the_kube_http_client_from_flag_or_environment(
+    argv: list[str], env: dict[str, str], expected: str
+) -> None:
+    assert parse_settings(argv, {"AWS_REGION": "us-east-1", **env}).kube_http_client == expected
 
 
 def test_the_lease_namespace_is_the_pods_then_the_ledgers() -> None:

@@ -3,14 +3,21 @@
 The operator writes only `.status`, its own finalizer and events; never spec, labels or
 user annotations, so GitOps tools see no drift. The kubernetes client reads the
 credentials (in-cluster token with its refresh, or kubeconfig); the requests themselves go
-out as plain JSON on one aiohttp session on the event loop. The client's model classes
+out as plain JSON on the event loop. The client's model classes
 (`CoreV1Event`, `V1ObjectMeta`...) copy the default `Configuration` in every constructor,
 and its calls need a worker thread each: during a burst of thousands of sessions, models,
 threads and urllib3 cost more CPU than the requests did.
+
+Which HTTP client carries them: the writer's short requests go over the small keep-alive
+client in `http1` (aiohttp's per-request machinery cost more CPU than the request), unless
+the configuration names a proxy (that client does not do proxies) or the platform engineer
+chose `--kube-http-client aiohttp`. The informer's lists and watch streams always use the
+connection's aiohttp session.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
@@ -26,6 +33,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from agentcore_operator.api.v1alpha1 import FINALIZER, GROUP, KIND, PLURAL, VERSION
+from agentcore_operator.controller.http1 import Http1Client
 from agentcore_operator.runtime.decision import EventNote
 
 logger = logging.getLogger(__name__)
@@ -34,6 +42,8 @@ EVENT_MESSAGE_LIMIT = 1024
 COMPONENT = "agentcore-operator"
 USER_AGENT = "agentcore-operator"
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60.0)
+# Which client carries KubeWriter's requests (the --kube-http-client setting); the first is the default.
+KUBE_HTTP_CLIENTS = ("builtin", "aiohttp")
 _REPORTING_INSTANCE = os.environ.get("HOSTNAME", COMPONENT)
 
 
@@ -91,22 +101,35 @@ def connection_info(configuration: k8s.Configuration) -> kopf.ConnectionInfo:
 
 
 class KubeConnection:
-    """One aiohttp session to the API server, with the client configuration's TLS and credentials.
+    """The API server's HTTP clients, with the client configuration's TLS and credentials.
 
-    Created on first use inside the running loop (several operators may share a process in
-    tests, each on its own loop). Every request asks the configuration for its credentials,
-    so a refreshed in-cluster token or a re-run exec plugin is picked up as the client would.
+    An aiohttp session (watches, lists, and every request through a proxy) and, unless
+    `http_client` is "aiohttp" or a proxy is configured, the small `Http1Client` for the
+    writer's requests; each holds at most `pool_size` connections. Both are created on first
+    use inside the running loop (several operators may share a process in tests, each on its
+    own loop). Every request asks the configuration for its credentials, so a refreshed
+    in-cluster token or a re-run exec plugin is picked up as the client would.
     """
 
     def __init__(
-        self, configuration: k8s.Configuration, *, pool_size: int = 16, user_agent: str | None = None
+        self,
+        configuration: k8s.Configuration,
+        *,
+        pool_size: int = 16,
+        user_agent: str | None = None,
+        http_client: str = KUBE_HTTP_CLIENTS[0],
     ) -> None:
+        if http_client not in KUBE_HTTP_CLIENTS:
+            raise ValueError(f"http_client {http_client!r} is not one of {', '.join(KUBE_HTTP_CLIENTS)}")
         self.configuration = configuration
         self.base = str(configuration.host).rstrip("/")
         self._pool_size = pool_size
         # The API server's audit log (and the emulated cluster's) shows which replica wrote.
         self._user_agent = user_agent or USER_AGENT
         self._session: aiohttp.ClientSession | None = None
+        self._use_builtin = http_client == "builtin" and not self.proxy
+        self._builtin: Http1Client | None = None
+        self._builtin_loop: asyncio.AbstractEventLoop | None = None
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -127,6 +150,24 @@ class KubeConnection:
             headers["Content-Type"] = content_type
         return headers
 
+    def builtin_client(self) -> Http1Client | None:
+        """The keep-alive client for this loop; None when requests must go through aiohttp."""
+        if not self._use_builtin:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._builtin is None or self._builtin_loop is not loop:
+            context = _ssl_context(self.configuration)
+            self._builtin = Http1Client(
+                self.base,
+                ssl_context=context if isinstance(context, ssl.SSLContext) else None,
+                user_agent=self._user_agent,
+                pool_size=self._pool_size,
+                timeout=float(REQUEST_TIMEOUT.total or 60.0),
+                server_hostname=getattr(self.configuration, "tls_server_name", None) or None,
+            )
+            self._builtin_loop = loop
+        return self._builtin
+
     @property
     def proxy(self) -> str | None:
         return self.configuration.proxy or None
@@ -135,6 +176,9 @@ class KubeConnection:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._builtin is not None:
+            await self._builtin.close()
+            self._builtin = None
 
 
 def _ssl_context(configuration: k8s.Configuration) -> ssl.SSLContext | bool:
@@ -155,16 +199,20 @@ async def raise_for_status(response: aiohttp.ClientResponse) -> None:
     """A Kubernetes Status answer as KubeError, with the server's own reason and message."""
     if response.status < 400:
         return
-    text = await response.text()
-    reason, message = response.reason or "", text[:500]
+    raise status_error(response.status, response.reason or "", await response.text())
+
+
+def status_error(status: int, reason: str, text: str) -> KubeError:
+    """The KubeError for an error answer: its Status JSON's reason and message when it has one."""
+    message = text[:500]
     try:
-        status = json.loads(text)
-        if isinstance(status, dict):
-            reason = str(status.get("reason") or reason)
-            message = str(status.get("message") or message)
+        answer = json.loads(text)
+        if isinstance(answer, dict):
+            reason = str(answer.get("reason") or reason)
+            message = str(answer.get("message") or message)
     except ValueError:
         pass
-    raise KubeError(response.status, reason, message)
+    return KubeError(status, reason, message)
 
 
 JSON = "application/json"
@@ -188,9 +236,16 @@ class KubeWriter:
     finalizer = FINALIZER
 
     def __init__(
-        self, configuration: k8s.Configuration, *, pool_size: int = 16, user_agent: str | None = None
+        self,
+        configuration: k8s.Configuration,
+        *,
+        pool_size: int = 16,
+        user_agent: str | None = None,
+        http_client: str = KUBE_HTTP_CLIENTS[0],
     ) -> None:
-        self.connection = KubeConnection(configuration, pool_size=pool_size, user_agent=user_agent)
+        self.connection = KubeConnection(
+            configuration, pool_size=pool_size, user_agent=user_agent, http_client=http_client
+        )
         self._custom = f"/apis/{GROUP}/{VERSION}"
 
     def for_kind(self, plural: str, kind: str, finalizer: str) -> KubeWriter:
@@ -382,12 +437,20 @@ class KubeWriter:
     ) -> bytes:
         """One call; the answer's bytes (parsed by the caller only if it needs them)."""
         connection = self.connection
+        body = None if payload is None else json.dumps(payload).encode()
+        headers = connection.headers(content_type if payload is not None else None)
+        client = connection.builtin_client()
+        if client is not None:
+            answer = await client.request(method, path, query=query, body=body, headers=headers)
+            if answer.status >= 400:
+                raise status_error(answer.status, answer.reason, answer.body.decode("utf-8", "replace"))
+            return answer.body
         async with connection.session().request(
             method,
             connection.base + path,
             params=query,
-            data=None if payload is None else json.dumps(payload),
-            headers=connection.headers(content_type if payload is not None else None),
+            data=body,
+            headers=headers,
             proxy=connection.proxy,
             timeout=REQUEST_TIMEOUT,
         ) as response:

@@ -99,7 +99,12 @@ class Operator:
         self.aws_health.credentials_probe = self._probe_credentials
         self.kube_configuration = load_configuration(settings.kubeconfig)
         user_agent = f"agentcore-operator/{self.identity}"
-        self.kube = KubeWriter(self.kube_configuration, pool_size=settings.max_workers, user_agent=user_agent)
+        self.kube = KubeWriter(
+            self.kube_configuration,
+            pool_size=settings.max_workers,
+            user_agent=user_agent,
+            http_client=settings.kube_http_client,
+        )
         self.elector: LeaderElector | None = None
         if settings.leader_elect:
             lease_lock = KubernetesLeaseLock(
@@ -303,7 +308,10 @@ class Operator:
         burst of session status writes and the pools' refills.
         """
         self.claim_writes = KubeWriter(
-            self.kube_configuration, pool_size=CLAIM_CONNECTIONS, user_agent=user_agent
+            self.kube_configuration,
+            pool_size=CLAIM_CONNECTIONS,
+            user_agent=user_agent,
+            http_client=self.settings.kube_http_client,
         )
         self.claim_store = Store()
         self.children = ChildIndex(self.store)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from agentcore_operator.api.v1alpha1.types import REGION_RE
+from agentcore_operator.controller.kube import KUBE_HTTP_CLIENTS
 from agentcore_operator.controller.quota import Order
 from agentcore_operator.controller.state_machine import Timing
 from agentcore_operator.pools.decision import PoolTiming
@@ -58,6 +59,7 @@ class Settings:
     tps: Mapping[str, float] = field(default_factory=dict)
     default_tps: float = DEFAULT_TPS
     max_workers: int = 16
+    kube_http_client: str = KUBE_HTTP_CLIENTS[0]  # what carries the writes to the API server
     reconcile_workers: int = 2048  # concurrent reconcile passes (coroutines; most wait on the rate limiter)
     sweep_interval: float = 60.0
     ledger_namespace: str = "agentcore-system"
@@ -123,6 +125,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-workers", help="threads for AWS and Kubernetes calls [AGENTCORE_MAX_WORKERS, 16]"
+    )
+    parser.add_argument(
+        "--kube-http-client",
+        help="HTTP client for requests to the API server other than watches: builtin (lean keep-alive) "
+        "or aiohttp (used anyway behind a proxy) [AGENTCORE_KUBE_HTTP_CLIENT, builtin]",
     )
     parser.add_argument(
         "--sweep-interval",
@@ -221,6 +228,14 @@ def parse_settings(
         1,
         1024,
     )
+    kube_http_client = (
+        args.kube_http_client or env.get("AGENTCORE_KUBE_HTTP_CLIENT") or KUBE_HTTP_CLIENTS[0]
+    ).lower()
+    if kube_http_client not in KUBE_HTTP_CLIENTS:
+        raise ConfigError(
+            f"--kube-http-client/AGENTCORE_KUBE_HTTP_CLIENT {kube_http_client!r} "
+            f"is not one of {', '.join(KUBE_HTTP_CLIENTS)}"
+        )
     sweep_interval = _float(
         "--sweep-interval/AGENTCORE_SWEEP_INTERVAL",
         args.sweep_interval or env.get("AGENTCORE_SWEEP_INTERVAL") or "60",
@@ -307,6 +322,7 @@ def parse_settings(
         log_level=log_level,
         tps=tps,
         max_workers=max_workers,
+        kube_http_client=kube_http_client,
         sweep_interval=sweep_interval,
         ledger_namespace=ledger_namespace,
         orphan_sweep_interval=orphan_sweep_interval,
