@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from agentcore_operator.api.v1alpha1.types import REGION_RE
+from agentcore_operator.aws.clients import HTTP_CLIENTS
 from agentcore_operator.controller.quota import Order
 from agentcore_operator.controller.state_machine import Timing
 from agentcore_operator.pools.decision import PoolTiming
@@ -58,6 +59,7 @@ class Settings:
     tps: Mapping[str, float] = field(default_factory=dict)
     default_tps: float = DEFAULT_TPS
     max_workers: int = 16
+    aws_http_client: str = "builtin"  # "urllib3": botocore's own HTTP layer (the escape hatch)
     reconcile_workers: int = 2048  # concurrent reconcile passes (coroutines; most wait on the rate limiter)
     sweep_interval: float = 60.0
     ledger_namespace: str = "agentcore-system"
@@ -123,6 +125,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-workers", help="threads for AWS and Kubernetes calls [AGENTCORE_MAX_WORKERS, 16]"
+    )
+    parser.add_argument(
+        "--aws-http-client",
+        help="HTTP layer under boto3 for AgentCore calls: builtin (keep-alive sockets) or urllib3 "
+        "(botocore's own) [AGENTCORE_AWS_HTTP_CLIENT, builtin]",
     )
     parser.add_argument(
         "--sweep-interval",
@@ -221,6 +228,11 @@ def parse_settings(
         1,
         1024,
     )
+    aws_http_client = (args.aws_http_client or env.get("AGENTCORE_AWS_HTTP_CLIENT") or "builtin").lower()
+    if aws_http_client not in HTTP_CLIENTS:
+        raise ConfigError(
+            f"--aws-http-client/AGENTCORE_AWS_HTTP_CLIENT {aws_http_client!r} is not one of {', '.join(HTTP_CLIENTS)}"
+        )
     sweep_interval = _float(
         "--sweep-interval/AGENTCORE_SWEEP_INTERVAL",
         args.sweep_interval or env.get("AGENTCORE_SWEEP_INTERVAL") or "60",
@@ -307,6 +319,7 @@ def parse_settings(
         log_level=log_level,
         tps=tps,
         max_workers=max_workers,
+        aws_http_client=aws_http_client,
         sweep_interval=sweep_interval,
         ledger_namespace=ledger_namespace,
         orphan_sweep_interval=orphan_sweep_interval,
