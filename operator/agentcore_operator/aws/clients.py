@@ -13,7 +13,7 @@ call; an ISO 8601 UTC time is read by `datetime.fromisoformat` to the same insta
 HTTP: with `http_client="builtin"` (the default) every AgentCore client sends through
 aws/transport.py's `LeanHttpSession` (keep-alive sockets per worker thread, about half the
 CPU of botocore's urllib3 layer; `install_on` says why the hook is
-`client._endpoint.http_session`), which hands what it does not do to the client's
+the endpoint's `http_session`), which hands what it does not do to the client's
 original URLLib3Session; `"urllib3"` keeps botocore's own. STS clients (tenancy/credentials.py, and
 `caller_account`) stay on urllib3: a few calls an hour are not worth it.
 """

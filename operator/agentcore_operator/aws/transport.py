@@ -331,14 +331,14 @@ class LeanHttpSession:
         return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
-def install_on(client: Any) -> LeanHttpSession | None:
-    """Send `client`'s requests through a LeanHttpSession; None (and unchanged) if it cannot.
+def install_on(boto_client: Any) -> LeanHttpSession | None:
+    """Send `boto_client`'s requests through a LeanHttpSession; None (and unchanged) if it cannot.
 
     botocore has no public way to give a client an http session: its endpoint builds a
     URLLib3Session from the client's Config and sends every request through
     `endpoint.http_session`, so replacing that attribute is the one hook. The original
     stays inside the transport as its fallback (proxies, client certificates, streams)."""
-    endpoint = client._endpoint
+    endpoint = boto_client._endpoint
     transport = LeanHttpSession.from_urllib3(endpoint.http_session)
     if transport is not None:
         endpoint.http_session = transport
