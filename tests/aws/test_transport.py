@@ -20,11 +20,13 @@ from agentcore_operator.local.agentcore import EmulatorConfig
 from agentcore_operator.local.agentcore.testing import running_emulator
 from agentcore_operator.local.harness import dummy_boto_session
 from agentcore_operator.manager.settings import ConfigError, parse_settings
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
     EndpointConnectionError,
+    HTTPClientError,
     ReadTimeoutError,
     SSLError,
 )
@@ -248,6 +250,15 @@ def test_a_connection_closed_mid_request_is_not_resent(serve: Callable[..., Wire
     time.sleep(0.1)
     assert len(server.requests) == 2  # the failed request reached the server once
     assert transport_of(client).connections_made == 1
+
+
+def test_a_header_with_a_line_break_is_refused_before_sending(serve: Callable[..., WireServer]) -> None:
+    server = serve(lambda n, head: (json_answer(), False))
+    transport = transport_of(data_client(server.url()))
+    request = AWSRequest(method="GET", url=server.url() + "/x", headers={"X-Bad": "a\r\nInjected: 1"})
+    with pytest.raises(HTTPClientError):
+        transport.send(request.prepare())
+    assert server.requests == []
 
 
 def test_connection_refused() -> None:

@@ -43,13 +43,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os.path
+import re
 import select
 import socket
 import ssl
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import botocore.httpsession
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
@@ -67,7 +68,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_LINE = 65536  # as http.client: a longer status or header line is not HTTP
 MAX_HEADERS = 100
-READ_SIZE = 65536
+# http.client's own checks (http/client.py), so a request it would refuse is refused here too
+_DISALLOWED_IN_TARGET = re.compile("[\x00-\x20\x7f]").search
+_LEGAL_HEADER_NAME = re.compile(rb"[^:\s][^:\r\n]*").fullmatch
+_ILLEGAL_HEADER_VALUE = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])").search
 
 
 class ProtocolError(Exception):
@@ -196,7 +200,7 @@ class LeanHttpSession:
             return response
         payload = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
         self.sent += 1
-        return self._send(request, scheme, parts.hostname, parts.port or DEFAULT_PORTS[scheme], payload)
+        return self._send(request, parts, parts.port or DEFAULT_PORTS[scheme], payload)
 
     def close(self) -> None:
         with self._lock:
@@ -208,9 +212,10 @@ class LeanHttpSession:
     # the wire
 
     def _send(
-        self, request: AWSPreparedRequest, scheme: str, host: str, port: int, payload: bytes
+        self, request: AWSPreparedRequest, parts: SplitResult, port: int, payload: bytes
     ) -> AWSResponse:
         url = request.url
+        scheme, host = parts.scheme.lower(), parts.hostname or ""
         key = (scheme, host, port)
         connections: dict[tuple[str, str, int], _Connection] = self._local.__dict__.setdefault(
             "connections", {}
@@ -224,7 +229,7 @@ class LeanHttpSession:
         read_timeout = (getattr(request, "context", None) or {}).get("read_timeout") or self._read_timeout
         try:
             connection.sock.settimeout(read_timeout)
-            connection.sock.sendall(self._head(request, scheme, host, port, len(payload)) + payload)
+            connection.sock.sendall(self._head(request, parts, port, len(payload)) + payload)
             status, headers, data, reusable = _read_answer(connection.reader, request.method)
         except Exception as exc:
             self._forget(connection)
@@ -301,10 +306,13 @@ class LeanHttpSession:
         return context
 
     @staticmethod
-    def _head(request: AWSPreparedRequest, scheme: str, host: str, port: int, length: int) -> bytes:
-        """Request line and headers, as http.client would write them for urllib3."""
-        parts = urlsplit(request.url)
+    def _head(request: AWSPreparedRequest, parts: SplitResult, port: int, length: int) -> bytes:
+        """Request line and headers, as http.client would write them for urllib3 (and refused
+        where http.client refuses them: control characters in the path, CR/LF in a header)."""
+        scheme, host = parts.scheme.lower(), parts.hostname or ""
         target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        if _DISALLOWED_IN_TARGET(target):
+            raise ValueError(f"control characters or spaces in the request target {target!r}")
         names = {name.lower() for name in request.headers}
         lines = [f"{request.method} {target} HTTP/1.1".encode("ascii")]
         if "host" not in names:
@@ -319,11 +327,7 @@ class LeanHttpSession:
                 continue
             raw_name = name.encode("ascii")
             raw_value = value if isinstance(value, bytes) else str(value).encode("latin-1")
-            if (
-                not raw_name
-                or any(c in raw_name for c in b"\r\n: \t")
-                or any(c in raw_value for c in b"\r\n")
-            ):
+            if not _LEGAL_HEADER_NAME(raw_name) or _ILLEGAL_HEADER_VALUE(raw_value):
                 raise ValueError(f"invalid header {name!r}")
             lines.append(raw_name + b": " + raw_value)
         if length or "content-length" in names or request.method not in ("GET", "HEAD", "OPTIONS"):
