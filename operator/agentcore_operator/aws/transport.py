@@ -319,7 +319,10 @@ class LeanHttpSession:
             shown = f"[{host}]" if ":" in host else host
             if port != DEFAULT_PORTS[scheme]:
                 shown = f"{shown}:{port}"
-            lines.append(b"Host: " + shown.encode("idna"))
+            try:  # as http.client: ASCII, else IDNA
+                lines.append(b"Host: " + shown.encode("ascii"))
+            except UnicodeEncodeError:
+                lines.append(b"Host: " + shown.encode("idna"))
         if "accept-encoding" not in names:
             lines.append(b"Accept-Encoding: identity")
         for name, value in request.headers.items():
