@@ -68,7 +68,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_LINE = 65536  # as http.client: a longer status or header line is not HTTP
 MAX_HEADERS = 100
-# http.client's own checks (http/client.py), so a request it would refuse is refused here too
+# the checks of the standard library's http.client, so a request it would refuse is refused here too
 _DISALLOWED_IN_TARGET = re.compile("[\x00-\x20\x7f]").search
 _LEGAL_HEADER_NAME = re.compile(rb"[^:\s][^:\r\n]*").fullmatch
 _ILLEGAL_HEADER_VALUE = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])").search
