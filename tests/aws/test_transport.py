@@ -92,6 +92,20 @@ def test_error_answers_are_the_same_client_errors() -> None:
         assert transport_of(data).connections_made == 1  # an error answer keeps the connection
 
 
+def test_an_event_stream_answer_goes_to_urllib3() -> None:
+    with running_emulator(EmulatorConfig(tps=0)) as emulator:
+        data = ClientFactory(endpoint_url=emulator.endpoint_url, session=dummy_boto_session()).data(REGION)
+        session_id = data.start_code_interpreter_session(codeInterpreterIdentifier=BUILTIN)["sessionId"]
+        response = data.invoke_code_interpreter(
+            codeInterpreterIdentifier=BUILTIN,
+            sessionId=session_id,
+            name="executeCode",
+            arguments={"language": "python", "code": "print(1)"},
+        )
+        assert list(response["stream"])
+        assert (transport_of(data).sent, transport_of(data).sent_by_fallback) == (1, 1)
+
+
 def test_urllib3_setting_keeps_botocores_session() -> None:
     with running_emulator(EmulatorConfig(tps=0)) as emulator:
         clients = ClientFactory(
@@ -348,3 +362,31 @@ def test_a_proxy_from_the_environment_uses_urllib3(
     assert get(client)["sessionId"] == "abc"
     assert (transport_of(client).sent, transport_of(client).sent_by_fallback) == (0, 1)
     assert proxy.requests[0].startswith(b"GET http://agentcore.test/")  # the proxy's absolute form
+
+
+def test_a_proxy_in_the_config_uses_urllib3(serve: Callable[..., WireServer]) -> None:
+    proxy = serve(lambda n, head: (json_answer(), False))
+    client = dummy_boto_session().client(
+        "bedrock-agentcore",
+        region_name=REGION,
+        endpoint_url="http://agentcore.test",
+        config=Config(proxies={"http": proxy.url()}, retries={"total_max_attempts": 1}),
+    )
+    transport = install_on(client)
+    assert transport is not None
+    assert get(client)["sessionId"] == "abc"
+    assert (transport.sent, transport.sent_by_fallback, len(proxy.requests)) == (0, 1, 1)
+
+
+def test_a_client_certificate_uses_urllib3(serve: Callable[..., WireServer]) -> None:
+    server = serve(lambda n, head: (json_answer(), False))
+    client = dummy_boto_session().client(
+        "bedrock-agentcore",
+        region_name=REGION,
+        endpoint_url=server.url(),
+        config=Config(client_cert=(str(TLS / "server.pem"), str(TLS / "server.key"))),
+    )
+    transport = install_on(client)
+    assert transport is not None
+    assert get(client)["sessionId"] == "abc"
+    assert (transport.sent, transport.sent_by_fallback) == (0, 1)
