@@ -126,6 +126,7 @@ MATRIX: dict[str, list[str]] = {
         "maxWorkers=32",
         "--set",
         "kubeHttpClient=aiohttp",
+        "awsHttpClient=urllib3",
     ],
 }
 
@@ -294,6 +295,7 @@ def test_every_chart_setting_reaches_the_operator_as_it_parses_it(
         0.0,
         32,
     )
+    assert (defaults.aws_http_client, tuned.aws_http_client) == ("builtin", "urllib3")
     assert defaults.leader_elect and defaults.lease_namespace == NAMESPACE  # where the Lease Role is
     assert defaults.leader_election_id == "agentcore-operator"
     assert defaults.identity == "agentcore-operator-5d9c8b7f6-x2x4q"  # the pod's name
@@ -379,6 +381,7 @@ def test_deployment_is_hardened(rendered: dict[str, list[dict[str, Any]]]) -> No
         (["--set", "replicaCount=2"], "replicaCount"),
         (["--set", "maxWorkers=lots"], "maxWorkers"),
         (["--set", "kubeHttpClient=requests"], "/kubeHttpClient"),
+        (["--set", "awsHttpClient=curl"], "awsHttpClient"),
         (["--set", "log.level=verbose"], "/log/level"),
         (["--set", "aws.region=Mars"], "/aws/region"),
         (["--set", "rateLimits.InvokeCodeInterpreter=5"], "InvokeCodeInterpreter"),

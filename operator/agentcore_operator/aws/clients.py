@@ -9,6 +9,13 @@ Timestamps in answers (`createdAt`, `lastUpdatedAt`) are read by `parse_timestam
 default hands every one to dateutil's general parser, about a tenth of botocore's CPU per
 call; an ISO 8601 UTC time is read by `datetime.fromisoformat` to the same instant instead
 (in UTC: botocore's tzinfo there is dateutil's tzutc() or tzlocal(), with the same offset).
+
+HTTP: with `http_client="builtin"` (the default) every AgentCore client sends through
+aws/transport.py's `LeanHttpSession` (keep-alive sockets per worker thread, about half the
+CPU of botocore's urllib3 layer; `install_on` says why the hook is
+the endpoint's `http_session`), which hands what it does not do to the client's
+original URLLib3Session; `"urllib3"` keeps botocore's own. STS clients (tenancy/credentials.py, and
+`caller_account`) stay on urllib3: a few calls an hour are not worth it.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import boto3
 import botocore.utils
 from botocore.config import Config
 
+from agentcore_operator.aws.transport import install_on
 from agentcore_operator.tenancy.credentials import RoleSessions
 from agentcore_operator.tenancy.policy import Identity
 
@@ -28,6 +36,7 @@ if TYPE_CHECKING:  # the stubs are a dev dependency; at run time these are plain
     from mypy_boto3_bedrock_agentcore.client import BedrockAgentCoreClient
     from mypy_boto3_bedrock_agentcore_control.client import BedrockAgentCoreControlClient
 
+AWS_HTTP_CLIENTS = ("builtin", "urllib3")
 DATA_PLANE = "bedrock-agentcore"
 CONTROL_PLANE = "bedrock-agentcore-control"
 
@@ -59,8 +68,12 @@ class ClientFactory:
         read_timeout: float = 30.0,
         session: boto3.session.Session | None = None,
         user_agent_extra: str | None = None,
+        http_client: str = "builtin",
     ) -> None:
+        if http_client not in AWS_HTTP_CLIENTS:
+            raise ValueError(f"http_client {http_client!r} is not one of {', '.join(AWS_HTTP_CLIENTS)}")
         self._endpoint_url = endpoint_url
+        self._http_client = http_client
         self._session = session or boto3.session.Session()
         parsers = self._session._session.get_component("response_parser_factory")
         parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
@@ -92,6 +105,8 @@ class ClientFactory:
                     client = session.client(  # type: ignore[call-overload]
                         service, region_name=region, endpoint_url=self._endpoint_url, config=self._config
                     )
+                    if self._http_client == "builtin":
+                        install_on(client)
                     self._clients[key] = client
         return client
 

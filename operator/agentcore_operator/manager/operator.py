@@ -138,6 +138,7 @@ class Operator:
                 max_pool_connections=settings.max_workers,
                 session=self.boto_session,
                 user_agent_extra=user_agent,
+                http_client=settings.aws_http_client,
             ),
             self.limiter,
             self.metrics,

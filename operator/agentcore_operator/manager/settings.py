@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from agentcore_operator.api.v1alpha1.types import REGION_RE
+from agentcore_operator.aws.clients import AWS_HTTP_CLIENTS
 from agentcore_operator.controller.kube import KUBE_HTTP_CLIENTS
 from agentcore_operator.controller.quota import Order
 from agentcore_operator.controller.state_machine import Timing
@@ -60,6 +61,7 @@ class Settings:
     default_tps: float = DEFAULT_TPS
     max_workers: int = 16
     kube_http_client: str = KUBE_HTTP_CLIENTS[0]  # what carries the writes to the API server
+    aws_http_client: str = AWS_HTTP_CLIENTS[0]  # "urllib3": botocore's own HTTP layer (the escape hatch)
     reconcile_workers: int = 2048  # concurrent reconcile passes (coroutines; most wait on the rate limiter)
     sweep_interval: float = 60.0
     ledger_namespace: str = "agentcore-system"
@@ -130,6 +132,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "--kube-http-client",
         help="HTTP client for requests to the API server other than watches: builtin (lean keep-alive) "
         "or aiohttp (used anyway behind a proxy) [AGENTCORE_KUBE_HTTP_CLIENT, builtin]",
+    )
+    parser.add_argument(
+        "--aws-http-client",
+        help="HTTP layer under boto3 for AgentCore calls: builtin (keep-alive sockets) or urllib3 "
+        "(botocore's own) [AGENTCORE_AWS_HTTP_CLIENT, builtin]",
     )
     parser.add_argument(
         "--sweep-interval",
@@ -236,6 +243,14 @@ def parse_settings(
             f"--kube-http-client/AGENTCORE_KUBE_HTTP_CLIENT {kube_http_client!r} "
             f"is not one of {', '.join(KUBE_HTTP_CLIENTS)}"
         )
+    aws_http_client = (
+        args.aws_http_client or env.get("AGENTCORE_AWS_HTTP_CLIENT") or AWS_HTTP_CLIENTS[0]
+    ).lower()
+    if aws_http_client not in AWS_HTTP_CLIENTS:
+        raise ConfigError(
+            f"--aws-http-client/AGENTCORE_AWS_HTTP_CLIENT {aws_http_client!r} "
+            f"is not one of {', '.join(AWS_HTTP_CLIENTS)}"
+        )
     sweep_interval = _float(
         "--sweep-interval/AGENTCORE_SWEEP_INTERVAL",
         args.sweep_interval or env.get("AGENTCORE_SWEEP_INTERVAL") or "60",
@@ -323,6 +338,7 @@ def parse_settings(
         tps=tps,
         max_workers=max_workers,
         kube_http_client=kube_http_client,
+        aws_http_client=aws_http_client,
         sweep_interval=sweep_interval,
         ledger_namespace=ledger_namespace,
         orphan_sweep_interval=orphan_sweep_interval,
