@@ -43,6 +43,7 @@ bench: install tools
 	$(BIN)/python bench/claims.py
 	$(BIN)/python bench/pools.py
 	$(BIN)/python bench/accounts.py
+	$(BIN)/python bench/aws_http.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

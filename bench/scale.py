@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import statistics
 import sys
@@ -529,6 +530,13 @@ def print_table(results: list[Result], args: argparse.Namespace, memory: list[Me
     print(
         "note: lifecycle = first create to last resource gone, the steady window and startup left out; "
         "writes counted from the emulated cluster's request log"
+    )
+    # The operator inherits this environment: these say which HTTP clients carried its requests.
+    kube_http = os.environ.get("AGENTCORE_KUBE_HTTP_CLIENT") or "builtin"
+    aws_http = os.environ.get("AGENTCORE_AWS_HTTP_CLIENT") or "builtin"
+    print(
+        f"note: operator HTTP clients: API server {kube_http} (AGENTCORE_KUBE_HTTP_CLIENT), "
+        f"AgentCore {aws_http} (AGENTCORE_AWS_HTTP_CLIENT)"
     )
     if memory:
         print()

@@ -126,6 +126,7 @@ MATRIX: dict[str, list[str]] = {
         "maxWorkers=32",
         "--set",
         "kubeHttpClient=aiohttp",
+        "--set",
         "awsHttpClient=urllib3",
     ],
 }

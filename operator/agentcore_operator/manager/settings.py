@@ -60,7 +60,7 @@ class Settings:
     tps: Mapping[str, float] = field(default_factory=dict)
     default_tps: float = DEFAULT_TPS
     max_workers: int = 16
-    kube_http_client: str = KUBE_HTTP_CLIENTS[0]  # what carries the writes to the API server
+    kube_http_client: str = KUBE_HTTP_CLIENTS[0]  # "aiohttp": the general client for every API-server request
     aws_http_client: str = AWS_HTTP_CLIENTS[0]  # "urllib3": botocore's own HTTP layer (the escape hatch)
     reconcile_workers: int = 2048  # concurrent reconcile passes (coroutines; most wait on the rate limiter)
     sweep_interval: float = 60.0
@@ -235,22 +235,16 @@ def parse_settings(
         1,
         1024,
     )
-    kube_http_client = (
-        args.kube_http_client or env.get("AGENTCORE_KUBE_HTTP_CLIENT") or KUBE_HTTP_CLIENTS[0]
-    ).lower()
-    if kube_http_client not in KUBE_HTTP_CLIENTS:
-        raise ConfigError(
-            f"--kube-http-client/AGENTCORE_KUBE_HTTP_CLIENT {kube_http_client!r} "
-            f"is not one of {', '.join(KUBE_HTTP_CLIENTS)}"
-        )
-    aws_http_client = (
-        args.aws_http_client or env.get("AGENTCORE_AWS_HTTP_CLIENT") or AWS_HTTP_CLIENTS[0]
-    ).lower()
-    if aws_http_client not in AWS_HTTP_CLIENTS:
-        raise ConfigError(
-            f"--aws-http-client/AGENTCORE_AWS_HTTP_CLIENT {aws_http_client!r} "
-            f"is not one of {', '.join(AWS_HTTP_CLIENTS)}"
-        )
+    kube_http_client = _choice(
+        "--kube-http-client/AGENTCORE_KUBE_HTTP_CLIENT",
+        args.kube_http_client or env.get("AGENTCORE_KUBE_HTTP_CLIENT") or KUBE_HTTP_CLIENTS[0],
+        KUBE_HTTP_CLIENTS,
+    )
+    aws_http_client = _choice(
+        "--aws-http-client/AGENTCORE_AWS_HTTP_CLIENT",
+        args.aws_http_client or env.get("AGENTCORE_AWS_HTTP_CLIENT") or AWS_HTTP_CLIENTS[0],
+        AWS_HTTP_CLIENTS,
+    )
     sweep_interval = _float(
         "--sweep-interval/AGENTCORE_SWEEP_INTERVAL",
         args.sweep_interval or env.get("AGENTCORE_SWEEP_INTERVAL") or "60",
@@ -311,11 +305,11 @@ def parse_settings(
     except ElectionConfigError as exc:
         raise ConfigError(f"leader election: {exc}") from None
 
-    quota_order = (args.quota_order or env.get("AGENTCORE_QUOTA_ORDER") or Order.FAIR.value).lower()
-    if quota_order not in tuple(Order):
-        raise ConfigError(
-            f"--quota-order/AGENTCORE_QUOTA_ORDER {quota_order!r} is not one of {', '.join(Order)}"
-        )
+    quota_order = _choice(
+        "--quota-order/AGENTCORE_QUOTA_ORDER",
+        args.quota_order or env.get("AGENTCORE_QUOTA_ORDER") or Order.FAIR.value,
+        tuple(order.value for order in Order),
+    )
 
     tps: dict[str, float] = {}
     for item in args.tps or _split(env.get("AGENTCORE_TPS", "")):
@@ -353,6 +347,13 @@ def parse_settings(
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    chosen = value.lower()
+    if chosen not in choices:
+        raise ConfigError(f"{name} {value!r} is not one of {', '.join(choices)}")
+    return chosen
 
 
 def _int(name: str, value: str, low: int, high: int) -> int:
