@@ -339,18 +339,26 @@ ROWS: dict[str, Row] = {
         Phase.STARTING,
         "Starting",
     ),
-    "Starting with id, a pass 1.5 s after its createdAt (to the second) -> wait the rest of the settle": Row(
+    "Starting with id, a pass within the second of its createdAt (to the second) -> wait the settle": Row(
         view(),
-        recorded(Phase.STARTING, "Starting", session_id=SESSION, created_at=NOW - timedelta(seconds=1.5)),
+        recorded(Phase.STARTING, "Starting", session_id=SESSION, created_at=NOW - timedelta(seconds=0.5)),
         None,
         None,
         Phase.STARTING,
         "Starting",
-        requeue_after=DEFAULT_TIMING.start_settle_seconds - 0.5,
+        requeue_after=DEFAULT_TIMING.start_settle_seconds,
     ),
-    "Starting with id, a pass 2 s after its createdAt -> Read": Row(
+    "Starting with id, the timer's pass a second after its createdAt -> Read": Row(
         view(),
-        recorded(Phase.STARTING, "Starting", session_id=SESSION, created_at=NOW - timedelta(seconds=2)),
+        recorded(Phase.STARTING, "Starting", session_id=SESSION, created_at=NOW - timedelta(seconds=1)),
+        None,
+        EXPECTED_READ,
+        Phase.STARTING,
+        "Starting",
+    ),
+    "Starting with id, a pass 1.5 s after its createdAt (to the second) -> Read, no more waiting": Row(
+        view(),
+        recorded(Phase.STARTING, "Starting", session_id=SESSION, created_at=NOW - timedelta(seconds=1.5)),
         None,
         EXPECTED_READ,
         Phase.STARTING,

@@ -20,9 +20,8 @@ Not deleting (metadata.deletionTimestamp unset):
 | none, Pending        | - (a Start unresolved, see below)  | Start * (replay)    | Starting / Starting              |
 | Starting, no id      | - (resume after a crash)           | Start * (same token)| Starting                         |
 | Starting             | SessionStarted                     | wait 1 s (settle)   | Starting (id recorded) [Started] |
-| Starting, id recorded| - < 2 s after createdAt (written   | wait the rest, <= 1s| Starting                         |
-|                      |   to the second): the settle       |                     |                                  |
-|                      |   is not over                      |                     |                                  |
+| Starting, id recorded| - < 1 s after createdAt (written   | wait the settle, 1 s| Starting                         |
+|                      |   to the second): an early pass    |                     |                                  |
 | Starting             | - / SessionSeen without status     | Read / wait 2 s     | Starting                         |
 | Starting, Ready      | SessionSeen READY                  | wait until expiry   | Ready / SessionReady [Ready]     |
 | Ready                | - before expiresAt                 | wait until expiry   | Ready                            |
@@ -535,20 +534,23 @@ def _next_step(resource: ResourceView, status: SessionStatus, now: datetime, tim
 
 
 def _settle_left(status: SessionStatus, now: datetime, timing: Timing) -> float:
-    """Seconds left of the settle wait after a Start, for a pass that comes early.
+    """The settle wait after a Start, for a pass that comes early; 0 when the settle is over.
 
     A pass can come before the wait is over: when the watch event of our own finalizer write
     beats the write's answer, say, the pass that sent the Start is followed at once by another.
-    A Get then would only answer "not yet" (one more Get, and a status write). The wait is
-    counted from the session's createdAt (AgentCore's clock) as the status records it: to the
-    second, as Kubernetes writes times, so the session may be up to a second younger. It is
-    never longer than the settle wait itself, however far ahead AgentCore's clock is.
+    A Get then would only answer "not yet" (one more Get, and a status write). The status
+    records the session's createdAt (AgentCore's clock) to the second, as Kubernetes writes
+    times, so the session is up to a second younger than it says. A pass within that second
+    is early and waits the whole settle (the session is no older than the pass). A later pass
+    goes on: the timer's pass after the settle always comes later, and counting the second
+    against it (as a first version did) held every session up to a second more. An early pass
+    that falls just past the second (a session created late in its second) costs one Get.
     """
     if status.phase is not Phase.STARTING or status.session_id is None or status.created_at is None:
         return 0.0
-    created_at_latest = status.created_at + STATUS_TIME_RESOLUTION
-    left = (created_at_latest - now).total_seconds() + timing.start_settle_seconds
-    return min(max(left, 0.0), timing.start_settle_seconds)
+    if now >= status.created_at + STATUS_TIME_RESOLUTION:
+        return 0.0
+    return timing.start_settle_seconds
 
 
 # -- restarts and renewal (restartPolicy Always) ------------------------------------------------
