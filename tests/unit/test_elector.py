@@ -6,7 +6,7 @@ The same elector against the emulated cluster over HTTP is in tests/integration/
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -236,6 +236,31 @@ def test_release_empties_the_holder_so_a_standby_takes_over_at_once() -> None:
     assert not a.may_act()
     assert step(b), "an empty holder is free at once, no waiting for expiry"
     assert lease.record.transitions == 1
+
+
+def test_release_after_our_own_late_renewal_releases_the_newer_version() -> None:
+    """A renewal whose wait was cancelled can still land: the Lease is newer than the elector
+    knows but still ours. The release reads it again and empties that version."""
+    clock, lease = FakeClock(), MemoryLease()
+    a, b = elector(lease, clock, "a"), elector(lease, clock, "b")
+    assert step(a)
+    a._leading = True
+    assert lease.record is not None
+    lease._store(lease.record)  # the renewal a stopped waiting for, landing late
+    assert asyncio.run(a.release())
+    assert (lease.record.holder, lease.record.lease_duration_seconds) == ("", 1)
+    assert step(b), "the standby takes over at once"
+
+
+def test_release_never_empties_a_lease_someone_else_holds_now() -> None:
+    clock, lease = FakeClock(), MemoryLease()
+    a = elector(lease, clock, "a")
+    assert step(a)
+    a._leading = True
+    assert lease.record is not None
+    lease._store(replace(lease.record, holder="b"))  # b took it (a's clock stalled, say)
+    assert not asyncio.run(a.release())
+    assert lease.record.holder == "b"
 
 
 def test_release_by_a_non_leader_writes_nothing() -> None:

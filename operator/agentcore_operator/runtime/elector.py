@@ -316,8 +316,19 @@ class LeaderElector:
         self._leading = False
         now = micro_time(self._wall())
         empty = LeaderRecord("", 1, now, now, self._observed.transitions)
+        resource_version = self._resource_version
         try:
-            self._resource_version = await self.lock.update(empty, self._resource_version)
+            try:
+                self._resource_version = await self.lock.update(empty, resource_version)
+            except LockConflict:
+                # Our own renewal can land after we stopped waiting for it (its thread's request
+                # outlives a cancelled or timed-out wait): the Lease is newer than we know, yet
+                # still ours. Release that version, and only if it is still ours.
+                current = await self.lock.get()
+                if current is None or current[0].holder != self.identity:
+                    return False
+                empty = replace(empty, transitions=current[0].transitions)
+                self._resource_version = await self.lock.update(empty, current[1])
         except Exception as exc:  # it expires by itself; the standby just waits longer
             logger.warning("could not release the lease %s: %s", self.lock.description, _brief(exc))
             return False
