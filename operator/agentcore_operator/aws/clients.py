@@ -68,7 +68,7 @@ class ClientFactory:
         read_timeout: float = 30.0,
         session: boto3.session.Session | None = None,
         user_agent_extra: str | None = None,
-        http_client: str = "builtin",
+        http_client: str = AWS_HTTP_CLIENTS[0],
     ) -> None:
         if http_client not in AWS_HTTP_CLIENTS:
             raise ValueError(f"http_client {http_client!r} is not one of {', '.join(AWS_HTTP_CLIENTS)}")

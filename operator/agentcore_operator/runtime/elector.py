@@ -316,10 +316,9 @@ class LeaderElector:
         self._leading = False
         now = micro_time(self._wall())
         empty = LeaderRecord("", 1, now, now, self._observed.transitions)
-        resource_version = self._resource_version
         try:
             try:
-                self._resource_version = await self.lock.update(empty, resource_version)
+                self._resource_version = await self.lock.update(empty, self._resource_version)
             except LockConflict:
                 # Our own renewal can land after we stopped waiting for it (its thread's request
                 # outlives a cancelled or timed-out wait): the Lease is newer than we know, yet
