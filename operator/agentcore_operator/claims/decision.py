@@ -65,6 +65,8 @@ from agentcore_operator.api.v1alpha1.claim import (
 )
 from agentcore_operator.api.v1alpha1.pool import (
     BOUND,
+    CHILD_SUFFIX_ALPHABET,
+    CHILD_SUFFIX_LENGTH,
     CLAIM_LABEL,
     POOL_LABEL,
     POOL_STATE_LABEL,
@@ -77,7 +79,6 @@ from agentcore_operator.runtime.meta import ResourceMeta
 MAX_LABEL_VALUE = 63
 FINAL_REASONS = frozenset({"InvalidSpec", "Unbound", "SessionEnded"})
 ENDED_PHASES = frozenset({Phase.STOPPING.value, Phase.TERMINATED.value})
-SUFFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 @dataclass(frozen=True)
@@ -229,9 +230,9 @@ def cold_child_name(claim: str, uid: str) -> str:
     """`<claim>-<5 characters>` from the claim's uid: the same name for every create of one claim."""
     digest = int.from_bytes(hashlib.sha256(uid.encode()).digest()[:8], "big")
     suffix = ""
-    for _ in range(5):
-        digest, index = divmod(digest, len(SUFFIX_ALPHABET))
-        suffix += SUFFIX_ALPHABET[index]
+    for _ in range(CHILD_SUFFIX_LENGTH):
+        digest, index = divmod(digest, len(CHILD_SUFFIX_ALPHABET))
+        suffix += CHILD_SUFFIX_ALPHABET[index]
     return f"{claim}-{suffix}"
 
 

@@ -15,25 +15,30 @@ echo was lost is then simply read again from the store).
 from __future__ import annotations
 
 import secrets
-import string
 import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 from dataclasses import replace
 from typing import Any
 
-from agentcore_operator.api.v1alpha1.pool import FREE, POOL_LABEL, POOL_STATE_LABEL, TEMPLATE_LABEL
+from agentcore_operator.api.v1alpha1.pool import (
+    CHILD_SUFFIX_ALPHABET,
+    CHILD_SUFFIX_LENGTH,
+    FREE,
+    POOL_LABEL,
+    POOL_STATE_LABEL,
+    TEMPLATE_LABEL,
+)
 from agentcore_operator.api.v1alpha1.types import parse_time
 from agentcore_operator.controller.store import Key, Store, key_of
 from agentcore_operator.pools.decision import Child
 
-SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 EXPECT_SECONDS = 30.0
 
 
 def child_name(pool: str) -> str:
     """`<pool>-<5 random [a-z0-9]>` (contract.md #17)."""
-    return f"{pool}-{''.join(secrets.choice(SUFFIX_ALPHABET) for _ in range(5))}"
+    return f"{pool}-{''.join(secrets.choice(CHILD_SUFFIX_ALPHABET) for _ in range(CHILD_SUFFIX_LENGTH))}"
 
 
 def pool_of(body: dict[str, Any]) -> str | None:

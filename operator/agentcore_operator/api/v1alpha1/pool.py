@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import string
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,9 @@ POOL_LABEL = "agentcore.dev/pool"
 POOL_STATE_LABEL = "agentcore.dev/pool-state"
 CLAIM_LABEL = "agentcore.dev/claim"
 TEMPLATE_LABEL = "agentcore.dev/pool-template"  # hash of the template a child was made from
+# The five characters after `<pool>-` or `<claim>-` in a child's name (contract.md #17).
+CHILD_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+CHILD_SUFFIX_LENGTH = 5
 FREE = "free"
 BOUND = "bound"
 
