@@ -1,11 +1,17 @@
-"""CPU of one AgentCore call in the calling thread: the builtin transport vs botocore's urllib3.
+"""CPU of one AgentCore call in the calling thread, for each way the operator can make it.
 
-Issue #18: about half the CPU a boto3 worker thread spends per call is botocore's HTTP layer.
-This times N GetCodeInterpreterSession calls from one thread against the AgentCore emulator
-(served by another thread of this process, over real HTTP on 127.0.0.1) with
-`time.thread_time`, which counts only the calling thread's CPU: the emulator's work is not in
-it. Both clients come from ClientFactory, once per `http_client`; the order alternates over
-the rounds so neither gets the warmer cache.
+Issue #18: about half the CPU a boto3 worker thread spent per call was botocore's HTTP layer,
+and most of the rest its per-call machinery (hooks, endpoint ruleset, SigV4Auth). This times
+N GetCodeInterpreterSession calls from one thread against the AgentCore emulator (served by
+another thread of this process, over real HTTP on 127.0.0.1) with `time.thread_time`, which
+counts only the calling thread's CPU: the emulator's work is not in it. The clients come from
+ClientFactory, one per (calls, http_client) stack:
+
+- botocore + urllib3: boto3 as it comes;
+- botocore + builtin: botocore's call path over aws/transport.py;
+- direct + builtin: aws/direct.py over aws/transport.py (the operator's default).
+
+The order rotates over the rounds so none always gets the warmer cache.
 
     PYTHONPATH=operator .venv/bin/python bench/aws_http.py              # a few seconds
     PYTHONPATH=operator .venv/bin/python bench/aws_http.py --calls 2000 --rounds 5
@@ -18,13 +24,18 @@ import statistics
 import time
 from typing import Any
 
-from agentcore_operator.aws.clients import AWS_HTTP_CLIENTS, ClientFactory
+from agentcore_operator.aws.clients import ClientFactory
 from agentcore_operator.local.agentcore import EmulatorConfig
 from agentcore_operator.local.agentcore.testing import running_emulator
 from agentcore_operator.local.harness import dummy_boto_session
 
 INTERPRETER = "aws.codeinterpreter.v1"
 REGION = "us-east-1"
+STACKS = {  # name -> (calls, http_client)
+    "botocore + urllib3": ("botocore", "urllib3"),
+    "botocore + builtin": ("botocore", "builtin"),
+    "direct + builtin": ("direct", "builtin"),
+}
 
 
 def cpu_per_call(client: Any, session_id: str, calls: int) -> tuple[float, float]:
@@ -44,31 +55,33 @@ def main() -> None:
     with running_emulator(EmulatorConfig(tps=0)) as emulator:
         clients = {
             name: ClientFactory(
-                endpoint_url=emulator.endpoint_url, session=dummy_boto_session(), http_client=name
+                endpoint_url=emulator.endpoint_url,
+                session=dummy_boto_session(),
+                calls=calls,
+                http_client=http,
             ).data(REGION)
-            for name in AWS_HTTP_CLIENTS
+            for name, (calls, http) in STACKS.items()
         }
-        session_id = clients["builtin"].start_code_interpreter_session(codeInterpreterIdentifier=INTERPRETER)[
+        any_client = next(iter(clients.values()))
+        session_id = any_client.start_code_interpreter_session(codeInterpreterIdentifier=INTERPRETER)[
             "sessionId"
         ]
         for client in clients.values():  # warm: models loaded, connections open
             cpu_per_call(client, session_id, 50)
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name in AWS_HTTP_CLIENTS}
+        names = list(STACKS)
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
         for round_number in range(args.rounds):
-            order = AWS_HTTP_CLIENTS if round_number % 2 == 0 else AWS_HTTP_CLIENTS[::-1]
-            for name in order:
+            shift = round_number % len(names)
+            for name in names[shift:] + names[:shift]:
                 results[name].append(cpu_per_call(clients[name], session_id, args.calls))
 
     print(f"GetCodeInterpreterSession, {args.calls} calls x {args.rounds} rounds, one thread (median)")
-    print(f"{'http client':<12} {'CPU ms/call':>12} {'wall ms/call':>13}")
-    for name in AWS_HTTP_CLIENTS:
+    print(f"{'calls + http client':<20} {'CPU ms/call':>12} {'wall ms/call':>13} {'CPU vs boto3':>13}")
+    first = statistics.median(result[0] for result in results[names[0]])
+    for name in names:
         cpu = statistics.median(result[0] for result in results[name])
         wall = statistics.median(result[1] for result in results[name])
-        print(f"{name:<12} {cpu:>12.3f} {wall:>13.3f}")
-    ratio = statistics.median(r[0] for r in results["builtin"]) / statistics.median(
-        r[0] for r in results["urllib3"]
-    )
-    print(f"builtin/urllib3 CPU: {ratio:.2f}")
+        print(f"{name:<20} {cpu:>12.3f} {wall:>13.3f} {cpu / first:>12.2f}x")
 
 
 if __name__ == "__main__":

@@ -534,9 +534,10 @@ def print_table(results: list[Result], args: argparse.Namespace, memory: list[Me
     # The operator inherits this environment: these say which HTTP clients carried its requests.
     kube_http = os.environ.get("AGENTCORE_KUBE_HTTP_CLIENT") or "builtin"
     aws_http = os.environ.get("AGENTCORE_AWS_HTTP_CLIENT") or "builtin"
+    aws_calls = os.environ.get("AGENTCORE_AWS_CALLS") or "direct"
     print(
         f"note: operator HTTP clients: API server {kube_http} (AGENTCORE_KUBE_HTTP_CLIENT), "
-        f"AgentCore {aws_http} (AGENTCORE_AWS_HTTP_CLIENT)"
+        f"AgentCore {aws_http} (AGENTCORE_AWS_HTTP_CLIENT), session calls {aws_calls} (AGENTCORE_AWS_CALLS)"
     )
     if memory:
         print()

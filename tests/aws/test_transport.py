@@ -124,6 +124,14 @@ def test_the_setting_is_read_and_checked() -> None:
     assert parse_settings(["--aws-http-client", "builtin"], env).aws_http_client == "builtin"
     with pytest.raises(ConfigError, match="AGENTCORE_AWS_HTTP_CLIENT 'curl' is not one of builtin, urllib3"):
         parse_settings(["--aws-http-client", "curl"], {"AWS_REGION": REGION})
+    assert parse_settings([], {"AWS_REGION": REGION}).aws_calls == "direct"
+    assert (
+        parse_settings([], {"AWS_REGION": REGION, "AGENTCORE_AWS_CALLS": "botocore"}).aws_calls == "botocore"
+    )
+    with pytest.raises(
+        ConfigError, match="--aws-calls/AGENTCORE_AWS_CALLS 'raw' is not one of direct, botocore"
+    ):
+        parse_settings(["--aws-calls", "raw"], {"AWS_REGION": REGION})
 
 
 # --- against a server written here ---------------------------------------------------------

@@ -128,6 +128,8 @@ MATRIX: dict[str, list[str]] = {
         "kubeHttpClient=aiohttp",
         "--set",
         "awsHttpClient=urllib3",
+        "--set",
+        "awsCalls=botocore",
     ],
 }
 
@@ -297,6 +299,7 @@ def test_every_chart_setting_reaches_the_operator_as_it_parses_it(
         32,
     )
     assert (defaults.aws_http_client, tuned.aws_http_client) == ("builtin", "urllib3")
+    assert (defaults.aws_calls, tuned.aws_calls) == ("direct", "botocore")
     assert defaults.leader_elect and defaults.lease_namespace == NAMESPACE  # where the Lease Role is
     assert defaults.leader_election_id == "agentcore-operator"
     assert defaults.identity == "agentcore-operator-5d9c8b7f6-x2x4q"  # the pod's name
@@ -383,6 +386,7 @@ def test_deployment_is_hardened(rendered: dict[str, list[dict[str, Any]]]) -> No
         (["--set", "maxWorkers=lots"], "maxWorkers"),
         (["--set", "kubeHttpClient=requests"], "/kubeHttpClient"),
         (["--set", "awsHttpClient=curl"], "awsHttpClient"),
+        (["--set", "awsCalls=raw"], "awsCalls"),
         (["--set", "log.level=verbose"], "/log/level"),
         (["--set", "aws.region=Mars"], "/aws/region"),
         (["--set", "rateLimits.InvokeCodeInterpreter=5"], "InvokeCodeInterpreter"),

@@ -16,6 +16,11 @@ CPU of botocore's urllib3 layer; `install_on` says why the hook is
 the endpoint's `http_session`), which hands what it does not do to the client's
 original URLLib3Session; `"urllib3"` keeps botocore's own. STS clients (tenancy/credentials.py, and
 `caller_account`) stay on urllib3: a few calls an hour are not worth it.
+
+Calls: with `calls="direct"` (the default) a data-plane client's four session operations
+(Start, Get, Stop, List) skip botocore's per-call hooks (aws/direct.py: the same request,
+signature and answer, about a third of the CPU); `"botocore"` keeps boto3's own call path.
+The control plane (GetCodeInterpreter, cached) keeps botocore's.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import boto3
 import botocore.utils
 from botocore.config import Config
 
+from agentcore_operator.aws import direct
 from agentcore_operator.aws.transport import install_on
 from agentcore_operator.tenancy.credentials import RoleSessions
 from agentcore_operator.tenancy.policy import Identity
@@ -37,6 +43,7 @@ if TYPE_CHECKING:  # the stubs are a dev dependency; at run time these are plain
     from mypy_boto3_bedrock_agentcore_control.client import BedrockAgentCoreControlClient
 
 AWS_HTTP_CLIENTS = ("builtin", "urllib3")
+AWS_CALL_PATHS = ("direct", "botocore")
 DATA_PLANE = "bedrock-agentcore"
 CONTROL_PLANE = "bedrock-agentcore-control"
 
@@ -69,11 +76,15 @@ class ClientFactory:
         session: boto3.session.Session | None = None,
         user_agent_extra: str | None = None,
         http_client: str = AWS_HTTP_CLIENTS[0],
+        calls: str = AWS_CALL_PATHS[0],
     ) -> None:
         if http_client not in AWS_HTTP_CLIENTS:
             raise ValueError(f"http_client {http_client!r} is not one of {', '.join(AWS_HTTP_CLIENTS)}")
+        if calls not in AWS_CALL_PATHS:
+            raise ValueError(f"calls {calls!r} is not one of {', '.join(AWS_CALL_PATHS)}")
         self._endpoint_url = endpoint_url
         self._http_client = http_client
+        self._calls = calls
         self._session = session or boto3.session.Session()
         parsers = self._session._session.get_component("response_parser_factory")
         parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
@@ -107,6 +118,8 @@ class ClientFactory:
                     )
                     if self._http_client == "builtin":
                         install_on(client)
+                    if self._calls == "direct" and service == DATA_PLANE:
+                        direct.install_on(client)
                     self._clients[key] = client
         return client
 

@@ -139,6 +139,7 @@ class Operator:
                 session=self.boto_session,
                 user_agent_extra=user_agent,
                 http_client=settings.aws_http_client,
+                calls=settings.aws_calls,
             ),
             self.limiter,
             self.metrics,

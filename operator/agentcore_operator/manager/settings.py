@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from agentcore_operator.api.v1alpha1.types import REGION_RE
-from agentcore_operator.aws.clients import AWS_HTTP_CLIENTS
+from agentcore_operator.aws.clients import AWS_CALL_PATHS, AWS_HTTP_CLIENTS
 from agentcore_operator.controller.kube import KUBE_HTTP_CLIENTS
 from agentcore_operator.controller.quota import Order
 from agentcore_operator.controller.state_machine import Timing
@@ -62,6 +62,9 @@ class Settings:
     max_workers: int = 16
     kube_http_client: str = KUBE_HTTP_CLIENTS[0]  # "aiohttp": the general client for every API-server request
     aws_http_client: str = AWS_HTTP_CLIENTS[0]  # "urllib3": botocore's own HTTP layer (the escape hatch)
+    aws_calls: str = AWS_CALL_PATHS[
+        0
+    ]  # "botocore": boto3's own call path for the session calls (the escape hatch)
     reconcile_workers: int = 2048  # concurrent reconcile passes (coroutines; most wait on the rate limiter)
     sweep_interval: float = 60.0
     ledger_namespace: str = "agentcore-system"
@@ -137,6 +140,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "--aws-http-client",
         help="HTTP layer under boto3 for AgentCore calls: builtin (keep-alive sockets) or urllib3 "
         "(botocore's own) [AGENTCORE_AWS_HTTP_CLIENT, builtin]",
+    )
+    parser.add_argument(
+        "--aws-calls",
+        help="How the session calls (Start, Get, Stop, List) are made: direct (botocore's model, "
+        "serializer, credentials and parser without its per-call hooks) or botocore (boto3's own "
+        "call path) [AGENTCORE_AWS_CALLS, direct]",
     )
     parser.add_argument(
         "--sweep-interval",
@@ -245,6 +254,11 @@ def parse_settings(
         args.aws_http_client or env.get("AGENTCORE_AWS_HTTP_CLIENT") or AWS_HTTP_CLIENTS[0],
         AWS_HTTP_CLIENTS,
     )
+    aws_calls = _choice(
+        "--aws-calls/AGENTCORE_AWS_CALLS",
+        args.aws_calls or env.get("AGENTCORE_AWS_CALLS") or AWS_CALL_PATHS[0],
+        AWS_CALL_PATHS,
+    )
     sweep_interval = _float(
         "--sweep-interval/AGENTCORE_SWEEP_INTERVAL",
         args.sweep_interval or env.get("AGENTCORE_SWEEP_INTERVAL") or "60",
@@ -333,6 +347,7 @@ def parse_settings(
         max_workers=max_workers,
         kube_http_client=kube_http_client,
         aws_http_client=aws_http_client,
+        aws_calls=aws_calls,
         sweep_interval=sweep_interval,
         ledger_namespace=ledger_namespace,
         orphan_sweep_interval=orphan_sweep_interval,
