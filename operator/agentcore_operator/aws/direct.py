@@ -34,7 +34,7 @@ A client keeps its own methods when it does something not mirrored here (`instal
 returns None): another protocol or signature version, an auth scheme preference, more than
 one attempt, request compression, or no HTTP session where expected (a botocore change). An
 operation keeps botocore's path when its endpoint answer carries headers or an auth scheme
-other than SigV4. Handlers registered on the client's events (`client.meta.events`) are not
+other than SigV4. Handlers registered on the client's events (`meta.events`) are not
 run for these four operations: the operator registers none.
 """
 
@@ -179,23 +179,25 @@ class _Plan:
 class DirectCalls:
     """The four session operations of one data-plane client, sent directly (see the module)."""
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._service_model = client.meta.service_model
-        self._serializer = client._serializer
-        self._signer = client._request_signer
-        self._http = client._endpoint.http_session
-        self._endpoint = client._endpoint
-        self._parser = client._endpoint._response_parser_factory.create_parser(self._service_model.protocol)
-        self._user_agent = client._user_agent_creator.to_string()
+    def __init__(self, boto_client: Any) -> None:
+        self._client = boto_client
+        self._service_model = boto_client.meta.service_model
+        self._serializer = boto_client._serializer
+        self._signer = boto_client._request_signer
+        self._http = boto_client._endpoint.http_session
+        self._endpoint = boto_client._endpoint
+        self._parser = boto_client._endpoint._response_parser_factory.create_parser(
+            self._service_model.protocol
+        )
+        self._user_agent = boto_client._user_agent_creator.to_string()
         self._plans: dict[str, _Plan | None] = {}
         self.sent = 0  # calls sent directly (the tests and the benchmark read it)
 
     @staticmethod
-    def fits(client: Any) -> bool:
+    def fits(boto_client: Any) -> bool:
         """True when nothing in the client's configuration asks for what this path leaves out."""
-        config = client.meta.config
-        service = client.meta.service_model
+        config = boto_client.meta.config
+        service = boto_client.meta.service_model
         retries = config.retries or {}
         attempts = retries.get("total_max_attempts", (retries.get("max_attempts") or 0) + 1)
         return (
@@ -207,11 +209,12 @@ class DirectCalls:
             and attempts == 1
             and not getattr(config, "sigv4a_signing_region_set", None)
             and all(
-                hasattr(client, attribute) for attribute in ("_serializer", "_request_signer", "_endpoint")
+                hasattr(boto_client, attribute)
+                for attribute in ("_serializer", "_request_signer", "_endpoint")
             )
-            and hasattr(client._endpoint, "http_session")
-            and hasattr(client._endpoint, "_response_parser_factory")
-            and hasattr(client, "_user_agent_creator")
+            and hasattr(boto_client._endpoint, "http_session")
+            and hasattr(boto_client._endpoint, "_response_parser_factory")
+            and hasattr(boto_client, "_user_agent_creator")
         )
 
     def method(self, name: str, operation: str) -> Callable[..., dict[str, Any]]:
@@ -318,12 +321,12 @@ class DirectCalls:
         return parsed
 
 
-def install_on(client: Any) -> DirectCalls | None:
+def install_on(boto_client: Any) -> DirectCalls | None:
     """Give a data-plane client direct session methods; None (and unchanged) if it does not fit."""
-    if not DirectCalls.fits(client):
+    if not DirectCalls.fits(boto_client):
         logger.info("AgentCore calls keep botocore's call path: the client's configuration is not mirrored")
         return None
-    calls = DirectCalls(client)
+    calls = DirectCalls(boto_client)
     for name, operation in DIRECT_OPERATIONS.items():
-        setattr(client, name, calls.method(name, operation))
+        setattr(boto_client, name, calls.method(name, operation))
     return calls
