@@ -19,7 +19,7 @@ original URLLib3Session; `"urllib3"` keeps botocore's own. STS clients (tenancy/
 
 Calls: with `calls="direct"` (the default) a data-plane client's four session operations
 (Start, Get, Stop, List) skip botocore's per-call hooks (aws/direct.py: the same request,
-signature and answer, about a third of the CPU); `"botocore"` keeps boto3's own call path.
+signature and answer, about 40% less CPU per call); `"botocore"` keeps boto3's own call path.
 The control plane (GetCodeInterpreter, cached) keeps botocore's.
 """
 
