@@ -62,9 +62,8 @@ class Settings:
     max_workers: int = 16
     kube_http_client: str = KUBE_HTTP_CLIENTS[0]  # "aiohttp": the general client for every API-server request
     aws_http_client: str = AWS_HTTP_CLIENTS[0]  # "urllib3": botocore's own HTTP layer (the escape hatch)
-    aws_calls: str = AWS_CALL_PATHS[
-        0
-    ]  # "botocore": boto3's own call path for the session calls (the escape hatch)
+    # "botocore": boto3's own call path for the session calls (the escape hatch)
+    aws_calls: str = AWS_CALL_PATHS[0]
     reconcile_workers: int = 2048  # concurrent reconcile passes (coroutines; most wait on the rate limiter)
     sweep_interval: float = 60.0
     ledger_namespace: str = "agentcore-system"
